@@ -1,0 +1,1 @@
+"""The FastAPI gateway: validates, answers cache hits, hands the rest to workers."""

@@ -1,0 +1,84 @@
+"""The gateway: FastAPI app factory and the lifespan that owns its connections."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import redis.asyncio as aioredis
+import structlog
+from fastapi import FastAPI
+
+from api.access_log import AccessLog
+from api.deps import Resources
+from api.errors import install_error_handlers
+from api.predictor import Predictor
+from api.routes import health, models, predict
+from api.served_models import ServedModels
+from api.waiter import RedisSubscriber, ResultWaiter
+from shared.celery_app import create_celery
+from shared.config import Settings, get_settings
+from shared.logs import configure_logging
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings, "api")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        celery = create_celery(settings)
+        # Short timeouts: a Redis outage must turn into a quick 503, not a hang.
+        backend = aioredis.Redis.from_url(
+            settings.result_backend_url, socket_timeout=1.0, socket_connect_timeout=1.0
+        )
+        cache = aioredis.Redis.from_url(
+            settings.cache_url, socket_timeout=0.5, socket_connect_timeout=0.5
+        )
+        subscriber = RedisSubscriber(settings.result_backend_url, timeout=2.0)
+
+        result_backend: Any = celery.backend  # the stubs miss get_key_for_task
+
+        def channel_for(task_id: str) -> str:
+            key: bytes | str = result_backend.get_key_for_task(task_id)
+            return key.decode() if isinstance(key, bytes) else key
+
+        waiter = ResultWaiter(subscriber, channel_for)
+        subscriber.bind(waiter.deliver, waiter.recover)
+        served = ServedModels(
+            backend,
+            name=settings.served_model_name,
+            queue=settings.interactive_queue,
+            stale_after_s=settings.worker_stale_s,
+        )
+        app.state.resources = Resources(
+            settings=settings,
+            celery=celery,
+            backend=backend,
+            models=served,
+            predictor=Predictor(settings, celery, waiter, served, cache),
+        )
+        log.info("api ready", model=settings.served_model_name, queue=settings.interactive_queue)
+        try:
+            yield
+        finally:
+            await subscriber.close()
+            await cache.aclose()
+            await backend.aclose()
+            celery.close()
+
+    app = FastAPI(
+        title="Spectrum",
+        summary="Queue-backed text classification: every label's probability, fast.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(predict.router)
+    app.include_router(models.router)
+    app.include_router(health.router)
+    app.add_middleware(AccessLog)
+    return app

@@ -1,0 +1,174 @@
+"""The synchronous prediction path: validate, answer cache hits, send misses, wait."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+import structlog
+from celery import Celery
+from pydantic import ValidationError
+
+from api.schemas import Prediction, PredictResponse, ServedModel
+from api.served_models import ServedModels
+from api.waiter import ResultDocument, ResultWaiter
+from shared.cache import cache_key, decode_entry, normalize_text
+from shared.config import Settings
+from shared.contracts import PREDICT_TASK, ModelCard, PredictOutcome, PredictPayload
+from shared.errors import (
+    BackendUnavailable,
+    BrokerUnavailable,
+    DeadlineExceeded,
+    InferenceFailed,
+    InvalidInput,
+    NoWorkerAvailable,
+)
+
+log = structlog.get_logger(__name__)
+
+
+def check_texts(texts: Sequence[str], settings: Settings) -> list[str]:
+    """Normalized texts, or InvalidInput naming the first text that breaks a limit."""
+    if not texts:
+        raise InvalidInput("texts: give at least one text")
+    if len(texts) > settings.max_texts_per_request:
+        raise InvalidInput(
+            f"texts: {len(texts)} texts, at most {settings.max_texts_per_request} per request"
+        )
+    normalized = []
+    for index, text in enumerate(texts):
+        if len(text) > settings.max_text_chars:
+            raise InvalidInput(
+                f"texts[{index}]: {len(text)} characters, at most {settings.max_text_chars}"
+            )
+        if "\x00" in text:
+            raise InvalidInput(f"texts[{index}]: contains a NUL character")
+        clean = normalize_text(text)
+        if not clean:
+            raise InvalidInput(f"texts[{index}]: empty or only whitespace")
+        normalized.append(clean)
+    return normalized
+
+
+class Predictor:
+    """Answers hits from the cache and sends the misses to a worker as one task."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        celery: Celery,
+        waiter: ResultWaiter,
+        models: ServedModels,
+        cache: aioredis.Redis,
+    ) -> None:
+        self._settings = settings
+        self._celery = celery
+        self._waiter = waiter
+        self._models = models
+        self._cache = cache
+
+    async def predict(self, texts: Sequence[str], request_id: str | None) -> PredictResponse:
+        normalized = check_texts(texts, self._settings)
+        card = await self._models.require()
+        found = await self._lookup(card, normalized)
+        missing = list(dict.fromkeys(t for t in normalized if t not in found))
+        computed: dict[str, dict[str, float]] = {}
+        if missing:
+            outcome = await self._compute(missing, request_id)
+            for text, row in zip(missing, outcome.probabilities, strict=True):
+                computed[text] = dict(zip(outcome.labels, row, strict=True))
+            card = card.model_copy(update={"version": outcome.version})
+        predictions = []
+        for text in normalized:
+            cached = text in found
+            probabilities = found[text] if cached else computed[text]
+            label = max(probabilities, key=probabilities.__getitem__)
+            predictions.append(
+                Prediction(
+                    label=label,
+                    score=probabilities[label],
+                    probabilities=probabilities,
+                    cached=cached,
+                )
+            )
+        return PredictResponse(
+            model=ServedModel(name=card.name, version=card.version), predictions=predictions
+        )
+
+    async def _lookup(self, card: ModelCard, texts: list[str]) -> dict[str, dict[str, float]]:
+        """One MGET for every text; a cache outage means misses, not an error."""
+        unique = list(dict.fromkeys(texts))
+        keys = [cache_key(card.name, card.version, text) for text in unique]
+        try:
+            values = await self._cache.mget(keys)
+        except (aioredis.RedisError, OSError) as exc:
+            log.warning("cache read failed", error=type(exc).__name__)
+            return {}
+        found = {}
+        for text, raw in zip(unique, values, strict=True):
+            if raw is None:
+                continue
+            try:
+                found[text] = decode_entry(raw)
+            except ValueError:
+                log.warning("unreadable cache entry")
+        return found
+
+    async def _compute(self, texts: list[str], request_id: str | None) -> PredictOutcome:
+        timeout = self._settings.request_timeout_s
+        task_id = uuid.uuid4().hex
+        payload = PredictPayload(texts=texts, model=self._models.name, request_id=request_id)
+
+        async def send() -> None:
+            await self._send(task_id, payload.model_dump(), timeout)
+
+        try:
+            document = await self._waiter.wait(task_id, send, timeout)
+        except TimeoutError:
+            status = await self._models.status(fresh=True)
+            if status.live_workers == 0:
+                raise NoWorkerAvailable(
+                    f"no worker answered within {timeout:g} s and none is consuming "
+                    f"queue {self._models.queue!r}"
+                ) from None
+            raise DeadlineExceeded(f"no result within {timeout:g} s") from None
+        except (aioredis.RedisError, OSError) as exc:
+            raise BackendUnavailable(f"result backend unreachable: {type(exc).__name__}") from exc
+        return _outcome(document)
+
+    async def _send(self, task_id: str, payload: dict[str, Any], expires: float) -> None:
+        """Publish in a thread: kombu is blocking, and a dead broker must not stall the loop."""
+
+        def publish() -> None:
+            self._celery.send_task(
+                PREDICT_TASK,
+                args=[payload],
+                task_id=task_id,
+                queue=self._models.queue,
+                expires=expires,
+            )
+
+        try:
+            await asyncio.wait_for(asyncio.to_thread(publish), self._settings.broker_timeout_s)
+        except TimeoutError:
+            raise BrokerUnavailable(
+                f"broker did not accept the task within {self._settings.broker_timeout_s:g} s"
+            ) from None
+        except Exception as exc:  # kombu and redis raise many kinds for the same outage
+            raise BrokerUnavailable(f"broker unreachable: {type(exc).__name__}") from exc
+
+
+def _outcome(document: ResultDocument) -> PredictOutcome:
+    if document.status == "SUCCESS":
+        try:
+            return PredictOutcome.model_validate(document.get("result"))
+        except ValidationError as exc:
+            raise InferenceFailed("the worker returned a malformed result") from exc
+    if document.status == "REVOKED":
+        raise DeadlineExceeded("the task expired before a worker took it")
+    info = document.get("result")
+    reason = info.get("exc_type", "error") if isinstance(info, dict) else "error"
+    raise InferenceFailed(f"the worker failed the task: {reason}")

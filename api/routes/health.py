@@ -1,0 +1,66 @@
+"""Probes: /healthz (the process is alive) and /readyz (it can serve predictions)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from api.deps import Resources, ResourcesDep
+from api.schemas import HealthBody, ReadinessBody
+from shared.errors import SpectrumError
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=HealthBody)
+async def healthz() -> HealthBody:
+    """Answer while the process is alive."""
+    return HealthBody(status="ok")
+
+
+@router.get("/readyz", response_model=ReadinessBody, responses={503: {"model": ReadinessBody}})
+async def readyz(resources: ResourcesDep) -> JSONResponse:
+    """Answer 200 when broker, backend and a worker for the model are all available."""
+    checks = {
+        "broker": await _check_broker(resources),
+        "backend": await _check_backend(resources),
+    }
+    checks["workers"] = await _check_workers(resources) if checks["backend"] == "ok" else "unknown"
+    ready = all(value == "ok" for value in checks.values())
+    body = ReadinessBody(status="ready" if ready else "not ready", checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+
+
+async def _check_broker(resources: Resources) -> str:
+    timeout = resources.settings.broker_timeout_s
+
+    def connect() -> None:
+        with resources.celery.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=0, timeout=math.ceil(timeout))
+
+    try:
+        await asyncio.wait_for(asyncio.to_thread(connect), timeout + 0.5)
+    except TimeoutError:
+        return f"unreachable: no answer within {timeout:g} s"
+    except Exception as exc:  # kombu raises a different class per transport for one outage
+        return f"unreachable: {type(exc).__name__}"
+    return "ok"
+
+
+async def _check_backend(resources: Resources) -> str:
+    try:
+        await resources.backend.ping()
+    except Exception as exc:  # redis raises ConnectionError, TimeoutError or OSError
+        return f"unreachable: {type(exc).__name__}"
+    return "ok"
+
+
+async def _check_workers(resources: Resources) -> str:
+    try:
+        await resources.models.require(fresh=True)
+    except SpectrumError as exc:
+        return exc.detail
+    return "ok"

@@ -1,0 +1,29 @@
+"""GET /v1/models: what this gateway serves and who serves it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import ResourcesDep
+from api.schemas import ErrorBody, ModelInfo, ModelList
+
+router = APIRouter(prefix="/v1", tags=["models"])
+
+
+@router.get("/models", response_model=ModelList, responses={503: {"model": ErrorBody}})
+async def list_models(resources: ResourcesDep) -> ModelList:
+    """List the served model with its version, labels and live workers."""
+    models = resources.models
+    status = await models.status(fresh=True)
+    card = status.card
+    info = ModelInfo(
+        name=models.name,
+        version=card.version if card else None,
+        labels=card.labels if card else [],
+        runtime=card.runtime if card else None,
+        source=card.source if card else None,
+        description=card.description if card else "no worker has announced this model yet",
+        queue=models.queue,
+        live_workers=status.live_workers,
+    )
+    return ModelList(models=[info])

@@ -1,0 +1,75 @@
+"""What the workers serve, read from the registry they write (see shared/registry.py)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from pydantic import ValidationError
+
+from shared.contracts import ModelCard
+from shared.errors import BackendUnavailable, NoWorkerAvailable
+from shared.registry import MODELS_KEY, workers_key
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    card: ModelCard | None
+    live_workers: int
+
+
+class ServedModels:
+    """Reads the card and live-worker count of one model, at most once per `refresh_s`."""
+
+    def __init__(
+        self,
+        backend: aioredis.Redis,
+        *,
+        name: str,
+        queue: str,
+        stale_after_s: float,
+        refresh_s: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._backend = backend
+        self.name = name
+        self.queue = queue
+        self._stale_after_s = stale_after_s
+        self._refresh_s = refresh_s
+        self._clock = clock
+        self._status: ModelStatus | None = None
+        self._read_at = 0.0
+
+    async def status(self, *, fresh: bool = False) -> ModelStatus:
+        now = self._clock()
+        if fresh or self._status is None or now - self._read_at >= self._refresh_s:
+            self._status = await self._read(now)
+            self._read_at = now
+        return self._status
+
+    async def require(self, *, fresh: bool = False) -> ModelCard:
+        """The card of a model that at least one live worker serves, or NoWorkerAvailable."""
+        status = await self.status(fresh=fresh)
+        if status.live_workers == 0 or status.card is None:
+            raise NoWorkerAvailable(
+                f"no worker is consuming queue {self.queue!r} for model {self.name!r}"
+            )
+        return status.card
+
+    async def _read(self, now: float) -> ModelStatus:
+        try:
+            async with self._backend.pipeline(transaction=False) as pipe:
+                pipe.hget(MODELS_KEY, self.name)
+                pipe.zcount(workers_key(self.queue), now - self._stale_after_s, "+inf")
+                raw_card, live = await pipe.execute()
+        except (aioredis.RedisError, OSError) as exc:
+            raise BackendUnavailable(f"result backend unreachable: {type(exc).__name__}") from exc
+        card = None
+        if raw_card is not None:
+            try:
+                card = ModelCard.model_validate_json(raw_card)
+            except ValidationError:
+                card = None
+        return ModelStatus(card=card, live_workers=int(live))

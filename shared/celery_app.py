@@ -1,0 +1,72 @@
+"""The one Celery application factory; every setting is here with the reason for its value."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from shared.config import Settings
+
+
+def create_celery(settings: Settings) -> Celery:
+    """Build the Celery app both the gateway (to send) and the workers (to run) use."""
+    app = Celery("spectrum", broker=settings.broker_url, backend=settings.result_backend_url)
+    # The Redis broker's visibility timeout: an unacked message of a dead worker
+    # is delivered again after this long. Sync work expires long before it; an hour
+    # (the default) would hide a lost batch for far too long.
+    visibility_timeout = 300
+    app.conf.update(
+        # JSON only on the wire: pickle would let anyone who can publish run code.
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_accept_content=["json"],
+        # Results are read once by the waiting gateway; keep them an hour at most
+        # instead of the default day (tens of millions of keys at our rates).
+        result_expires=settings.result_expires_s,
+        # The gateway waits on the result's pub/sub channel, so only the final
+        # state is needed: no STARTED writes.
+        task_track_started=False,
+        # Ack after the task ran, and give the message back if the worker process
+        # dies mid-task, so a crash loses no accepted work.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        # A worker holds prefetch x concurrency unacked messages: enough that the
+        # next batch is local when a forward pass ends, few enough that a slow
+        # worker does not hoard work other workers could do.
+        worker_prefetch_multiplier=settings.worker_prefetch,
+        # Publishing must fail fast when the broker is down so the gateway can
+        # answer 503 inside the request's deadline instead of hanging.
+        broker_connection_timeout=settings.broker_timeout_s,
+        task_publish_retry=True,
+        task_publish_retry_policy={
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.2,
+            "interval_max": 0.5,
+        },
+        # Workers keep retrying the broker when it goes away and comes back.
+        broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,
+        # Same visibility timeout in broker and backend transport options, as the
+        # Redis transport requires; socket timeouts so no call blocks forever.
+        broker_transport_options={
+            "visibility_timeout": visibility_timeout,
+            "socket_timeout": 5,
+            "socket_connect_timeout": settings.broker_timeout_s,
+        },
+        result_backend_transport_options={"visibility_timeout": visibility_timeout},
+        redis_socket_timeout=5,
+        redis_socket_connect_timeout=settings.broker_timeout_s,
+        redis_retry_on_timeout=True,
+        # Routing is explicit per call (queue per model); nothing goes to "celery".
+        task_default_queue=settings.interactive_queue,
+        task_create_missing_queues=True,
+        # Workers log through structlog; Celery must not replace the root logger.
+        worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
+        # Solo pool: the model runs in the worker's main process, threads set
+        # explicitly; a lost worker is detected by our own heartbeat.
+        worker_pool=settings.worker_pool,
+        worker_concurrency=settings.worker_concurrency,
+    )
+    return app

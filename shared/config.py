@@ -1,0 +1,102 @@
+"""Every setting of Spectrum, read once from the environment (prefix `SPECTRUM_`)."""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LEXICON_MODEL_ID = "vader"
+
+
+class Settings(BaseSettings):
+    """One place for configuration; both the gateway and the workers read it."""
+
+    model_config = SettingsConfigDict(env_prefix="SPECTRUM_", env_file=None, extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+
+    # Where work and results travel. Broker, result backend and cache may share one
+    # Redis in development; the cache must stay addressable on its own so that an
+    # allkeys-lru cache never evicts broker keys.
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    result_backend_url: str = "redis://127.0.0.1:6379/0"
+    cache_url: str = "redis://127.0.0.1:6379/0"
+
+    # What is served. `vader` is the lexicon fallback that needs no download; any
+    # other value is a local model directory or a Hugging Face hub id.
+    model_id: str = LEXICON_MODEL_ID
+    # Name used in queue names, cache keys and answers; derived from model_id when empty.
+    model_name: str = ""
+    runtime: Literal["auto", "lexicon", "torch"] = "auto"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    # Threads for the runtime's math; 0 means one per core this process may use.
+    runtime_threads: int = Field(default=0, ge=0)
+    # Longest input, in tokens, the transformer sees; longer texts are truncated.
+    max_tokens: int = Field(default=256, ge=8)
+
+    # Input limits, enforced by the gateway before any work is queued.
+    max_texts_per_request: int = Field(default=64, ge=1)
+    max_text_chars: int = Field(default=4000, ge=1)
+
+    # Deadlines. A sync request waits at most request_timeout_s for its result;
+    # publishing to an unreachable broker gives up after broker_timeout_s.
+    request_timeout_s: float = Field(default=10.0, gt=0)
+    broker_timeout_s: float = Field(default=2.0, gt=0)
+
+    cache_ttl_s: int = Field(default=7 * 24 * 3600, ge=1)
+    result_expires_s: int = Field(default=3600, ge=60)
+
+    # Workers announce themselves every heartbeat_s; the gateway counts a worker as
+    # gone when its last heartbeat is older than worker_stale_s.
+    worker_heartbeat_s: float = Field(default=2.0, gt=0)
+    worker_stale_s: float = Field(default=10.0, gt=0)
+    worker_pool: Literal["solo", "threads"] = "solo"
+    worker_concurrency: int = Field(default=1, ge=1)
+    worker_prefetch: int = Field(default=2, ge=1)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = "INFO"
+    log_json: bool | None = None  # None: JSON when stderr is not a terminal
+
+    @field_validator("result_backend_url", "cache_url")
+    @classmethod
+    def _must_be_redis(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a Redis URL (redis://, rediss:// or unix://)")
+        return value
+
+    @property
+    def served_model_name(self) -> str:
+        """The model's short name, safe for queue names and cache keys."""
+        raw = self.model_name or self.model_id.rstrip("/").rsplit("/", 1)[-1]
+        slug = re.sub(r"[^a-z0-9._-]+", "-", raw.lower()).strip("-.")
+        return slug or "model"
+
+    @property
+    def interactive_queue(self) -> str:
+        """The Celery queue that synchronous predictions for this model travel on."""
+        return f"{self.served_model_name}.interactive"
+
+    @property
+    def uses_lexicon(self) -> bool:
+        if self.runtime == "auto":
+            return self.model_id == LEXICON_MODEL_ID
+        return self.runtime == "lexicon"
+
+    @property
+    def effective_threads(self) -> int:
+        if self.runtime_threads:
+            return self.runtime_threads
+        return len(os.sched_getaffinity(0))
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Read the environment once per process."""
+    return Settings()

@@ -1,0 +1,39 @@
+"""What travels between the gateway and the workers: task names and JSON payloads."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Tasks are sent by name, so the gateway never imports worker code.
+PREDICT_TASK = "spectrum.predict"
+
+
+class ModelCard(BaseModel):
+    """What a worker says about the model it serves; the gateway reads it from Redis."""
+
+    model_config = ConfigDict(frozen=True, protected_namespaces=())
+
+    name: str
+    version: str
+    labels: list[str]
+    runtime: str
+    source: str
+    description: str = ""
+    max_tokens: int | None = None
+
+
+class PredictPayload(BaseModel):
+    """A batch of already-normalized texts for one model."""
+
+    texts: list[str] = Field(min_length=1)
+    model: str
+    request_id: str | None = None
+
+
+class PredictOutcome(BaseModel):
+    """Probabilities per text, in input order, each over `labels` in that order."""
+
+    model: str
+    version: str
+    labels: list[str]
+    probabilities: list[list[float]]

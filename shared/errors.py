@@ -1,0 +1,35 @@
+"""One error hierarchy for the service; api/errors.py maps each class to an HTTP status."""
+
+from __future__ import annotations
+
+
+class SpectrumError(Exception):
+    """Base of every error Spectrum reports to a client."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class InvalidInput(SpectrumError):
+    """The request cannot be served as sent."""
+
+
+class NoWorkerAvailable(SpectrumError):
+    """No live worker consumes the model's queue."""
+
+
+class BrokerUnavailable(SpectrumError):
+    """The broker did not accept the task in time."""
+
+
+class BackendUnavailable(SpectrumError):
+    """The result backend (Redis) cannot be reached."""
+
+
+class DeadlineExceeded(SpectrumError):
+    """The result did not arrive before the request's deadline."""
+
+
+class InferenceFailed(SpectrumError):
+    """A worker took the task and failed it."""

@@ -1,0 +1,20 @@
+"""Where workers announce the model they serve and that they are alive.
+
+Each worker writes its model card to `spectrum:models` (a hash keyed by model
+name) and refreshes its entry in `spectrum:workers:<queue>` (a sorted set scored
+by the time of its last heartbeat). The gateway reads both: the card gives the
+version for cache keys and `/v1/models`; a fresh heartbeat means somebody will
+take the task. Both live in the result backend's Redis, which must not evict.
+"""
+
+from __future__ import annotations
+
+MODELS_KEY = "spectrum:models"
+
+
+def workers_key(queue: str) -> str:
+    return f"spectrum:workers:{queue}"
+
+
+def worker_member(hostname: str, pid: int) -> str:
+    return f"{hostname}:{pid}"

@@ -1,0 +1,1 @@
+"""Celery workers: load the model once per process and classify batches."""

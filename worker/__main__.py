@@ -1,0 +1,26 @@
+"""Start a worker for the configured model: `python -m worker`."""
+
+from __future__ import annotations
+
+from worker.app import app, settings
+
+
+def main() -> None:
+    app.worker_main(
+        [
+            "worker",
+            f"--queues={settings.interactive_queue}",
+            f"--pool={settings.worker_pool}",
+            f"--concurrency={settings.worker_concurrency}",
+            f"--hostname={settings.served_model_name}@%h",
+            f"--loglevel={settings.log_level}",
+            # No gossip or mingle: workers need no knowledge of each other, and
+            # mingle costs a second at start waiting for replies.
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    main()

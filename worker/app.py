@@ -1,0 +1,39 @@
+"""The worker's Celery app: `celery -A worker.app worker` or `python -m worker`.
+
+Importing this module loads no model: the model is loaded in
+`worker_process_init`, in the process that will run it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import signals
+
+from shared.celery_app import create_celery
+from shared.config import get_settings
+from shared.logs import configure_logging
+from worker.service import WorkerState
+
+settings = get_settings()
+app = create_celery(settings)
+state = WorkerState()
+
+
+@signals.setup_logging.connect
+def _configure_logging(**_: Any) -> None:
+    configure_logging(settings, "worker")
+
+
+@signals.worker_process_init.connect
+def _load_model(**_: Any) -> None:
+    state.start(settings)
+
+
+@signals.worker_process_shutdown.connect
+@signals.worker_shutdown.connect
+def _release(**_: Any) -> None:
+    state.stop()
+
+
+import worker.tasks  # noqa: E402,F401  (registers the tasks on `app`)

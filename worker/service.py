@@ -1,0 +1,146 @@
+"""What a worker process holds: the loaded model, its card, the cache, and its heartbeat."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+
+import redis
+import structlog
+
+from shared.cache import cache_key, encode_entry
+from shared.config import Settings
+from shared.contracts import ModelCard, PredictOutcome, PredictPayload
+from shared.registry import MODELS_KEY, worker_member, workers_key
+from worker.runtimes import load_runtime
+from worker.runtimes.base import Runtime
+
+log = structlog.get_logger(__name__)
+
+
+class WrongModel(Exception):
+    """The task names a model this worker does not serve (a routing mistake)."""
+
+
+class ModelService:
+    """Runs batches through the runtime and writes what it computed to the cache."""
+
+    def __init__(self, settings: Settings, runtime: Runtime, card: ModelCard) -> None:
+        self.settings = settings
+        self.runtime = runtime
+        self.card = card
+        self._cache = redis.Redis.from_url(
+            settings.cache_url, socket_timeout=2, socket_connect_timeout=2
+        )
+
+    def predict(self, payload: PredictPayload) -> PredictOutcome:
+        if payload.model != self.card.name:
+            raise WrongModel(f"this worker serves {self.card.name!r}, not {payload.model!r}")
+        probabilities = self.runtime.predict(payload.texts)
+        if len(probabilities) != len(payload.texts):
+            raise RuntimeError("runtime returned a different number of rows than texts")
+        self._write_cache(payload.texts, probabilities)
+        return PredictOutcome(
+            model=self.card.name,
+            version=self.card.version,
+            labels=self.card.labels,
+            probabilities=probabilities,
+        )
+
+    def _write_cache(self, texts: list[str], probabilities: list[list[float]]) -> None:
+        """One pipelined round trip; a cache outage costs recomputation, never an answer."""
+        try:
+            with self._cache.pipeline(transaction=False) as pipe:
+                for text, row in zip(texts, probabilities, strict=True):
+                    key = cache_key(self.card.name, self.card.version, text)
+                    pipe.set(key, encode_entry(self.card.labels, row), ex=self.settings.cache_ttl_s)
+                pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("cache write failed", error=type(exc).__name__)
+
+    def close(self) -> None:
+        self._cache.close()
+
+
+class Heartbeat:
+    """Announces the model card and this process's liveness until stopped."""
+
+    def __init__(self, settings: Settings, card: ModelCard) -> None:
+        self._settings = settings
+        self._card = card.model_dump_json()
+        self._name = card.name
+        self._key = workers_key(settings.interactive_queue)
+        self.member = worker_member(socket.gethostname(), os.getpid())
+        self._redis = redis.Redis.from_url(
+            settings.result_backend_url, socket_timeout=2, socket_connect_timeout=2
+        )
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="spectrum-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self.beat()
+        self._thread.start()
+
+    def beat(self) -> None:
+        now = time.time()
+        with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hset(MODELS_KEY, self._name, self._card)
+            pipe.zadd(self._key, {self.member: now})
+            # Forget workers that vanished without saying so, long after they went stale.
+            pipe.zremrangebyscore(self._key, "-inf", now - 10 * self._settings.worker_stale_s)
+            pipe.execute()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._settings.worker_heartbeat_s):
+            try:
+                self.beat()
+            except redis.RedisError as exc:
+                log.warning("heartbeat failed", error=type(exc).__name__)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        try:
+            self._redis.zrem(self._key, self.member)
+        except redis.RedisError as exc:
+            log.warning("heartbeat removal failed", error=type(exc).__name__)
+        self._redis.close()
+
+
+class WorkerState:
+    """The per-process resources, created in worker_process_init and closed at shutdown."""
+
+    def __init__(self) -> None:
+        self._service: ModelService | None = None
+        self._heartbeat: Heartbeat | None = None
+
+    def start(self, settings: Settings) -> None:
+        started = time.perf_counter()
+        runtime, card = load_runtime(settings)
+        self._service = ModelService(settings, runtime, card)
+        self._heartbeat = Heartbeat(settings, card)
+        self._heartbeat.start()
+        log.info(
+            "worker ready",
+            model=card.name,
+            version=card.version,
+            runtime=card.runtime,
+            queue=settings.interactive_queue,
+            load_s=round(time.perf_counter() - started, 3),
+        )
+
+    @property
+    def service(self) -> ModelService:
+        if self._service is None:
+            raise RuntimeError("the model is not loaded: worker_process_init has not run")
+        return self._service
+
+    def stop(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+            self._heartbeat = None
+        if self._service is not None:
+            self._service.close()
+            self._service = None
