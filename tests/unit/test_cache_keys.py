@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import pytest
+
+from shared.cache import cache_key, decode_entry, encode_entry, normalize_text
+
+
+def test_normalization_collapses_whitespace_and_composes_unicode() -> None:
+    assert normalize_text("  Great\t\tfilm \n") == "Great film"
+    assert normalize_text("cafe\u0301") == normalize_text("caf\u00e9")
+    assert normalize_text("Great") != normalize_text("great")  # case is meaning to a model
+
+
+def test_key_names_model_version_and_text_hash() -> None:
+    key = cache_key("sentiment", "abc123", "Great film")
+    assert key.startswith("spectrum:pred:sentiment:abc123:")
+    assert len(key.rsplit(":", 1)[1]) == 64
+    assert key == cache_key("sentiment", "abc123", "Great film")
+    assert key != cache_key("sentiment", "abc124", "Great film")
+    assert key != cache_key("other", "abc123", "Great film")
+    assert key != cache_key("sentiment", "abc123", "Great films")
+
+
+def test_entries_round_trip_with_every_label() -> None:
+    raw = encode_entry(["NEGATIVE", "POSITIVE"], [0.25, 0.75])
+    assert decode_entry(raw) == {"NEGATIVE": 0.25, "POSITIVE": 0.75}
+    assert decode_entry(raw.encode()) == {"NEGATIVE": 0.25, "POSITIVE": 0.75}
+
+
+def test_entry_label_count_must_match() -> None:
+    with pytest.raises(ValueError, match="shorter|longer"):
+        encode_entry(["A", "B"], [1.0])
+    with pytest.raises(ValueError, match="not an object"):
+        decode_entry("[0.5, 0.5]")

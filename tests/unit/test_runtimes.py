@@ -1,0 +1,42 @@
+"""Both runtimes behind the one protocol: a row of probabilities per text, in order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from worker.runtimes.lexicon import load_lexicon
+
+
+def test_lexicon_gives_every_label_a_probability() -> None:
+    runtime, card = load_lexicon("vader")
+    rows = runtime.predict(["I love this wonderful film", "awful, boring, terrible", "a chair"])
+    assert card.labels == runtime.labels == ["NEGATIVE", "POSITIVE"]
+    assert card.version.startswith("vader-")
+    assert [len(row) for row in rows] == [2, 2, 2]
+    assert all(abs(sum(row) - 1) < 1e-9 for row in rows)
+    assert rows[0][1] > 0.8
+    assert rows[1][0] > 0.8
+    assert rows[2] == [0.5, 0.5]
+
+
+def test_torch_runtime_serves_a_local_directory(tiny_model_dir: Path) -> None:
+    pytest.importorskip("torch")
+    from worker.runtimes.hf import load_torch
+
+    runtime, card = load_torch(
+        str(tiny_model_dir), "tiny", device="cpu", threads=1, max_tokens=32
+    )
+    rows = runtime.predict(["the movie was great", "awful " * 200, "i hate it"])
+    assert card.labels == ["NEGATIVE", "NEUTRAL", "POSITIVE"]
+    assert card.runtime == "torch-fp32-cpu"
+    assert len(card.version) == 12
+    assert [len(row) for row in rows] == [3, 3, 3]
+    assert all(abs(sum(row) - 1) < 1e-5 for row in rows)
+    # Each text is its own row, whatever else is in the batch.
+    alone = runtime.predict(["i hate it"])[0]
+    assert alone == pytest.approx(rows[2], abs=1e-5)
+    # The same files give the same version: cache keys survive a restart.
+    _, again = load_torch(str(tiny_model_dir), "tiny", device="cpu", threads=1, max_tokens=32)
+    assert again.version == card.version
