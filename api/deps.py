@@ -23,7 +23,7 @@ class Resources:
     predictor: Predictor
 
 
-def get_resources(request: Request) -> Resources:
+async def get_resources(request: Request) -> Resources:
     resources: Resources = request.app.state.resources
     return resources
 

@@ -37,9 +37,16 @@ def error_response(error: str, detail: str, status: int) -> JSONResponse:
 def _describe(exc: RequestValidationError) -> str:
     problems = []
     for err in exc.errors():
-        where = ".".join(str(part) for part in err.get("loc", ()) if part != "body")
-        message = str(err.get("msg", "invalid"))
-        problems.append(f"{where}: {message}" if where else message)
+        loc = [str(part) for part in err.get("loc", ()) if part != "body"]
+        kind = err.get("type", "")
+        if kind == "json_invalid":
+            reason = err.get("ctx", {}).get("error", "")
+            at = f" at character {loc[0]}" if loc else ""
+            problems.append(f"the body is not valid JSON{at}: {reason}".rstrip(": "))
+        elif not loc:
+            problems.append(f"the body must be a JSON object with 'text' or 'texts' ({err['msg']})")
+        else:
+            problems.append(f"{'.'.join(loc)}: {err.get('msg', 'invalid')}")
     return "; ".join(problems) or "invalid request"
 
 

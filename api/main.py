@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await waiter.close()
             await subscriber.close()
             await cache.aclose()
             await backend.aclose()

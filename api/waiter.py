@@ -90,6 +90,13 @@ class ResultWaiter:
             self._cleanups.add(cleanup)
             cleanup.add_done_callback(self._cleanups.discard)
 
+    async def close(self) -> None:
+        """Let pending unsubscribes finish (briefly); the connection closes after."""
+        if self._cleanups:
+            await asyncio.wait(self._cleanups, timeout=1.0)
+        for cleanup in self._cleanups:
+            cleanup.cancel()
+
     def deliver(self, channel: str, raw: bytes | str) -> None:
         """Resolve the waiter of `channel` if `raw` is a final result document."""
         future = self._pending.get(channel)
@@ -137,6 +144,10 @@ class RedisSubscriber:
         self._on_message: Callable[[str, bytes], None] = lambda _c, _d: None
         self._on_reconnect: Callable[[], Coroutine[Any, Any, None]] | None = None
         self._watching: object | None = None
+        # redis-py's PubSub is not safe for concurrent commands: two coroutines
+        # subscribing before it is connected each open a connection of their own,
+        # and only one of them is ever read. One command at a time, on one connection.
+        self._lock = asyncio.Lock()
 
     def bind(
         self,
@@ -151,15 +162,17 @@ class RedisSubscriber:
         if confirmed is None or confirmed.done():
             confirmed = asyncio.get_running_loop().create_future()
             self._confirmations[channel] = confirmed
-        await self._pubsub.subscribe(channel)
-        self._watch_connection()
-        if self._reader is None or self._reader.done():
-            self._reader = asyncio.create_task(self._read(), name="result-waiter-reader")
+        async with self._lock:
+            await self._pubsub.subscribe(channel)
+            self._watch_connection()
+            if self._reader is None or self._reader.done():
+                self._reader = asyncio.create_task(self._read(), name="result-waiter-reader")
         await asyncio.shield(confirmed)
 
     async def unsubscribe(self, channel: str) -> None:
         self._confirmations.pop(channel, None)
-        await self._pubsub.unsubscribe(channel)
+        async with self._lock:
+            await self._pubsub.unsubscribe(channel)
 
     async def get(self, key: str) -> bytes | str | None:
         value: bytes | str | None = await self._client.get(key)

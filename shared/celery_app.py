@@ -64,9 +64,9 @@ def create_celery(settings: Settings) -> Celery:
         # Workers log through structlog; Celery must not replace the root logger.
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,
-        # Solo pool: the model runs in the worker's main process, threads set
-        # explicitly; a lost worker is detected by our own heartbeat.
+        # Solo pool: the model runs in the worker's own process (PyTorch and
+        # tokenizers do not survive fork well); scale with more worker processes.
         worker_pool=settings.worker_pool,
-        worker_concurrency=settings.worker_concurrency,
+        worker_concurrency=1,
     )
     return app

@@ -55,8 +55,8 @@ class Settings(BaseSettings):
     # gone when its last heartbeat is older than worker_stale_s.
     worker_heartbeat_s: float = Field(default=2.0, gt=0)
     worker_stale_s: float = Field(default=10.0, gt=0)
-    worker_pool: Literal["solo", "threads"] = "solo"
-    worker_concurrency: int = Field(default=1, ge=1)
+    # solo: the model runs in the worker process itself; scale with more processes.
+    worker_pool: Literal["solo"] = "solo"
     worker_prefetch: int = Field(default=2, ge=1)
 
     host: str = "127.0.0.1"

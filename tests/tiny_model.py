@@ -10,10 +10,43 @@ from __future__ import annotations
 from pathlib import Path
 
 LABELS = ["NEGATIVE", "NEUTRAL", "POSITIVE"]
-WORDS = (
-    "the a an and or but not no very so this that it is was be movie film plot actor "
-    "good great love wonderful fine bad awful terrible boring hate dull i you we they"
-).split()
+WORDS = [
+    "the",
+    "a",
+    "an",
+    "and",
+    "or",
+    "but",
+    "not",
+    "no",
+    "very",
+    "so",
+    "this",
+    "that",
+    "it",
+    "is",
+    "was",
+    "be",
+    "movie",
+    "film",
+    "plot",
+    "actor",
+    "good",
+    "great",
+    "love",
+    "wonderful",
+    "fine",
+    "bad",
+    "awful",
+    "terrible",
+    "boring",
+    "hate",
+    "dull",
+    "i",
+    "you",
+    "we",
+    "they",
+]
 
 
 def build_tiny_distilbert(directory: Path) -> Path:

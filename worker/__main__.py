@@ -11,7 +11,6 @@ def main() -> None:
             "worker",
             f"--queues={settings.interactive_queue}",
             f"--pool={settings.worker_pool}",
-            f"--concurrency={settings.worker_concurrency}",
             f"--hostname={settings.served_model_name}@%h",
             f"--loglevel={settings.log_level}",
             # No gossip or mingle: workers need no knowledge of each other, and

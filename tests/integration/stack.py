@@ -1,4 +1,4 @@
-"""Real processes for integration tests: a worker (`python -m worker`) and the API (`python -m api`)."""
+"""Real processes for integration tests: a worker and the API, each `python -m` its package."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ def test_entries_round_trip_with_every_label() -> None:
 
 
 def test_entry_label_count_must_match() -> None:
-    with pytest.raises(ValueError, match="shorter|longer"):
+    with pytest.raises(ValueError, match=r"shorter|longer"):
         encode_entry(["A", "B"], [1.0])
     with pytest.raises(ValueError, match="not an object"):
         decode_entry("[0.5, 0.5]")

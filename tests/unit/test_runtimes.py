@@ -25,9 +25,7 @@ def test_torch_runtime_serves_a_local_directory(tiny_model_dir: Path) -> None:
     pytest.importorskip("torch")
     from worker.runtimes.hf import load_torch
 
-    runtime, card = load_torch(
-        str(tiny_model_dir), "tiny", device="cpu", threads=1, max_tokens=32
-    )
+    runtime, card = load_torch(str(tiny_model_dir), "tiny", device="cpu", threads=1, max_tokens=32)
     rows = runtime.predict(["the movie was great", "awful " * 200, "i hate it"])
     assert card.labels == ["NEGATIVE", "NEUTRAL", "POSITIVE"]
     assert card.runtime == "torch-fp32-cpu"
