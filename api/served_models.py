@@ -52,6 +52,9 @@ class ServedModels:
     async def require(self, *, fresh: bool = False) -> ModelCard:
         """The card of a model that at least one live worker serves, or NoWorkerAvailable."""
         status = await self.status(fresh=fresh)
+        if status.live_workers == 0 and not fresh:
+            # Only good news is cached: a worker that just started is seen at once.
+            status = await self.status(fresh=True)
         if status.live_workers == 0 or status.card is None:
             raise NoWorkerAvailable(
                 f"no worker is consuming queue {self.queue!r} for model {self.name!r}"

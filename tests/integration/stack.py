@@ -17,7 +17,7 @@ import httpx
 import redis
 
 from scripts.private_redis import free_port
-from shared.registry import workers_key
+from shared.registry import MODELS_KEY, workers_key
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,7 +59,8 @@ class Proc:
         self._log.close()
 
     def log(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
 
@@ -148,6 +149,25 @@ class Stack:
     def stop(self) -> None:
         for proc in reversed(self.procs):
             proc.stop()
+        self._clean_up()
+
+    def _clean_up(self) -> None:
+        """Leave the shared Redis and RabbitMQ as they were: no queue or registry entry behind."""
+        from kombu import Connection
+
+        with Connection(self.settings["broker_url"], connect_timeout=2) as connection:
+            try:
+                connection.default_channel.queue_delete(self.queue)
+            except Exception as exc:  # a broker already gone has nothing to clean
+                print(f"queue cleanup skipped: {type(exc).__name__}")
+        client = redis.Redis.from_url(self.settings["result_backend_url"], socket_timeout=2)
+        try:
+            client.hdel(MODELS_KEY, self.model_name)
+            client.delete(workers_key(self.queue))
+        except redis.RedisError as exc:
+            print(f"registry cleanup skipped: {type(exc).__name__}")
+        finally:
+            client.close()
 
 
 def worker_task_total(stack: Stack) -> int:
