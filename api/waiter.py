@@ -18,6 +18,7 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
@@ -166,7 +167,10 @@ class RedisSubscriber:
             await self._pubsub.subscribe(channel)
             self._watch_connection()
             if self._reader is None or self._reader.done():
-                self._reader = asyncio.create_task(self._read(), name="result-waiter-reader")
+                # A fresh context: the reader outlives the request that started it.
+                self._reader = asyncio.create_task(
+                    self._read(), name="result-waiter-reader", context=contextvars.Context()
+                )
         await asyncio.shield(confirmed)
 
     async def unsubscribe(self, channel: str) -> None:
@@ -193,7 +197,9 @@ class RedisSubscriber:
     async def _connected(self, _connection: object) -> None:
         if self._on_reconnect is not None and (self._recovery is None or self._recovery.done()):
             # Not awaited here: recovery waits for confirmations only the reader delivers.
-            self._recovery = asyncio.create_task(self._on_reconnect(), name="result-recovery")
+            self._recovery = asyncio.create_task(
+                self._on_reconnect(), name="result-recovery", context=contextvars.Context()
+            )
 
     async def _read(self) -> None:
         backoff = 0.05

@@ -71,6 +71,9 @@ class PrivateRedis:
                 "--dir", str(self._workdir),
                 "--logfile", str(self._workdir / "redis.log"),
             ],
+            # Its own process group: a Ctrl-C meant for `make run` must not stop Redis
+            # before the worker and the API have finished with it.
+            process_group=0,
         )  # fmt: skip
         deadline = time.monotonic() + timeout
         while not redis_reachable(self.url):

@@ -84,9 +84,7 @@ def test_an_unreachable_broker_is_a_503_with_a_reason(make_stack: type[Stack]) -
 
 
 @pytest.mark.parametrize("dead", ["result_backend_url"])
-def test_an_unreachable_backend_is_a_503_with_a_reason(
-    make_stack: type[Stack], dead: str
-) -> None:
+def test_an_unreachable_backend_is_a_503_with_a_reason(make_stack: type[Stack], dead: str) -> None:
     stack = make_stack(request_timeout_s=TIMEOUT_S)
     stack.start_api(**{dead: f"redis://127.0.0.1:{free_port()}/0"})
 
