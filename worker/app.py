@@ -6,6 +6,7 @@ Importing this module loads no model: the model is loaded in
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import signals
@@ -23,6 +24,10 @@ state = WorkerState()
 @signals.setup_logging.connect
 def _configure_logging(**_: Any) -> None:
     configure_logging(settings, "worker")
+    # The task's one line is ours ("task done"/"task failed"); Celery's own
+    # received/succeeded lines would double it and print result values.
+    for name in ("celery.app.trace", "celery.worker.strategy"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 @signals.worker_process_init.connect
