@@ -37,7 +37,8 @@ def test_service_recovers_after_redis_restarts(tmp_path: Path) -> None:
                 if answer.status_code == 200:
                     break
                 time.sleep(0.25)
-            assert answer is not None and answer.status_code == 200, stack.logs()[-4000:]
+            assert answer is not None
+            assert answer.status_code == 200, stack.logs()[-4000:]
             assert client.get("/readyz").status_code == 200
     finally:
         stack.stop()
