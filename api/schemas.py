@@ -59,6 +59,9 @@ class ModelInfo(BaseModel):
     runtime: str | None
     source: str | None
     description: str
+    metrics: dict[str, float] = Field(
+        default_factory=dict, description="Accuracy per held-out test set, from the model card."
+    )
     queue: str
     live_workers: int
 

@@ -20,6 +20,8 @@ class ModelCard(BaseModel):
     source: str
     description: str = ""
     max_tokens: int | None = None
+    # Accuracy per held-out test set, from the model card when the model has one.
+    metrics: dict[str, float] = Field(default_factory=dict)
 
 
 class PredictPayload(BaseModel):

@@ -23,6 +23,7 @@ async def list_models(resources: ResourcesDep) -> ModelList:
         runtime=card.runtime if card else None,
         source=card.source if card else None,
         description=card.description if card else "no worker has announced this model yet",
+        metrics=card.metrics if card else {},
         queue=models.queue,
         live_workers=status.live_workers,
     )

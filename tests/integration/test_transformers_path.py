@@ -25,12 +25,11 @@ def test_tiny_distilbert_round_trip(make_stack: type[Stack], tiny_model_dir: Pat
 
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    runtime, card = load_torch(
-        str(tiny_model_dir), stack.model_name, device="cpu", threads=1, max_tokens=64
-    )
+    # The same settings the worker got: the same precision (bf16 where the CPU has it).
+    runtime, card = load_torch(str(tiny_model_dir), stack.model_name, threads=1, max_tokens=64)
     assert body["model"] == {"name": stack.model_name, "version": card.version}
     assert model["labels"] == LABELS
-    assert model["runtime"] == "torch-fp32-cpu"
+    assert model["runtime"] == card.runtime
     expected = runtime.predict(["the movie was great", "awful boring plot"])
     got = [[p["probabilities"][label] for label in LABELS] for p in body["predictions"]]
     assert got[0] == pytest.approx(expected[0], abs=1e-5)

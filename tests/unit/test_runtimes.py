@@ -25,7 +25,9 @@ def test_torch_runtime_serves_a_local_directory(tiny_model_dir: Path) -> None:
     pytest.importorskip("torch")
     from worker.runtimes.hf import load_torch
 
-    runtime, card = load_torch(str(tiny_model_dir), "tiny", device="cpu", threads=1, max_tokens=32)
+    runtime, card = load_torch(
+        str(tiny_model_dir), "tiny", device="cpu", precision="fp32", threads=1, max_tokens=32
+    )
     rows = runtime.predict(["the movie was great", "awful " * 200, "i hate it"])
     assert card.labels == ["NEGATIVE", "NEUTRAL", "POSITIVE"]
     assert card.runtime == "torch-fp32-cpu"
@@ -36,5 +38,34 @@ def test_torch_runtime_serves_a_local_directory(tiny_model_dir: Path) -> None:
     alone = runtime.predict(["i hate it"])[0]
     assert alone == pytest.approx(rows[2], abs=1e-5)
     # The same files give the same version: cache keys survive a restart.
-    _, again = load_torch(str(tiny_model_dir), "tiny", device="cpu", threads=1, max_tokens=32)
+    _, again = load_torch(
+        str(tiny_model_dir), "tiny", device="cpu", precision="fp32", threads=1, max_tokens=32
+    )
     assert again.version == card.version
+
+
+def test_torch_runtime_batches_by_length_without_changing_answers(tiny_model_dir: Path) -> None:
+    pytest.importorskip("torch")
+    from worker.runtimes.hf import load_torch
+
+    texts = [("good " * n).strip() for n in (9, 1, 30, 4, 2, 17, 3)]
+    one_batch, _ = load_torch(
+        str(tiny_model_dir), "t", precision="fp32", threads=1, max_tokens=64, batch_size=64
+    )
+    small_batches, _ = load_torch(
+        str(tiny_model_dir), "t", precision="fp32", threads=1, max_tokens=64, batch_size=2
+    )
+    expected = [one_batch.predict([text])[0] for text in texts]
+    for got, want in zip(small_batches.predict(texts), expected, strict=True):
+        assert got == pytest.approx(want, abs=1e-5)
+
+
+def test_bf16_is_chosen_only_where_the_cpu_has_it(tiny_model_dir: Path) -> None:
+    pytest.importorskip("torch")
+    from worker.runtimes.cpu import bf16_support
+    from worker.runtimes.hf import load_torch
+
+    runtime, card = load_torch(str(tiny_model_dir), "t", threads=1, max_tokens=32)
+    fast, _ = bf16_support()
+    assert runtime.precision == ("bf16" if fast else "fp32")
+    assert card.runtime == f"torch-{runtime.precision}-cpu"

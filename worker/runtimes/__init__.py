@@ -20,6 +20,8 @@ def load_runtime(settings: Settings) -> tuple[Runtime, ModelCard]:
         settings.model_id,
         name,
         device=settings.device,
+        precision=settings.precision,
         threads=settings.effective_threads,
         max_tokens=settings.max_tokens,
+        batch_size=settings.batch_size,
     )
