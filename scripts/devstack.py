@@ -76,10 +76,7 @@ def main() -> int:
     else:
         say(f"using broker {settings.broker_url} and result backend {settings.result_backend_url}")
     if settings.uses_lexicon:
-        say(
-            "serving the VADER lexicon runtime (model 'vader'): no trained model is shipped "
-            "yet; set SPECTRUM_MODEL_ID to a model directory or hub id to serve a transformer"
-        )
+        say("serving the VADER lexicon runtime (SPECTRUM_MODEL_ID=vader)")
     else:
         say(f"serving {settings.model_id} with the PyTorch runtime")
 

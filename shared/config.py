@@ -11,6 +11,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LEXICON_MODEL_ID = "vader"
+SHIPPED_MODEL_ID = "models/sentiment-minilm"
 
 
 class Settings(BaseSettings):
@@ -27,12 +28,15 @@ class Settings(BaseSettings):
     result_backend_url: str = "redis://127.0.0.1:6379/0"
     cache_url: str = "redis://127.0.0.1:6379/0"
 
-    # What is served. `vader` is the lexicon fallback that needs no download; any
-    # other value is a local model directory or a Hugging Face hub id.
+    # What is served: the shipped model (a directory, relative to the working
+    # directory), `vader` (the lexicon fallback, no torch needed), or any other
+    # local model directory or Hugging Face hub id.
     model_id: str = LEXICON_MODEL_ID
     # Name used in queue names, cache keys and answers; derived from model_id when empty.
     model_name: str = ""
-    runtime: Literal["auto", "lexicon", "torch"] = "auto"
+    # auto: lexicon for `vader`, OpenVINO for a model directory with an OpenVINO IR
+    # (when openvino is installed), PyTorch otherwise.
+    runtime: Literal["auto", "lexicon", "torch", "openvino"] = "auto"
     device: Literal["auto", "cpu", "cuda"] = "auto"
     # auto: bf16 where the CPU has AMX or AVX512-BF16 (measured ~2x fp32 there), fp32 elsewhere.
     precision: Literal["auto", "fp32", "bf16"] = "auto"

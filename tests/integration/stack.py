@@ -75,6 +75,7 @@ class Stack:
             "result_backend_url": redis_url,
             "cache_url": redis_url,
             "model_name": self.model_name,
+            "model_id": "vader",
             "log_json": "true",
             "worker_heartbeat_s": "0.5",
             "worker_stale_s": "3",

@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
+import numpy as np
 import structlog
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from shared.contracts import ModelCard
+from worker.runtimes.batching import Feeds, predict_sorted
 from worker.runtimes.cpu import bf16_support
+from worker.runtimes.model_dir import card_facts, directory_version
 
 log = structlog.get_logger(__name__)
 
-CARD_FILE = "model_card.json"
-
 
 class TorchRuntime:
-    """Sorts a batch by length, runs it in sub-batches, returns softmax probabilities in order.
-
-    Sorting first means each sub-batch pads only to its own longest text, which
-    is most of the speed on realistic text of mixed length.
-    """
+    """PyTorch eager, fp32 or bf16, through the shared length-sorted batching."""
 
     def __init__(
         self,
@@ -62,19 +56,21 @@ class TorchRuntime:
         return self._device.type
 
     def predict(self, texts: Sequence[str]) -> list[list[float]]:
-        encoded = self._tokenizer(list(texts), truncation=True, max_length=self.max_tokens)
-        ids: list[list[int]] = encoded["input_ids"]
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        rows: list[list[float]] = [[] for _ in ids]
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
-            batch = self._tokenizer.pad({"input_ids": [ids[i] for i in chunk]}, return_tensors="pt")
-            with torch.inference_mode():
-                logits = self._model(**batch.to(self._device)).logits
-            probabilities = logits.float().softmax(dim=-1).cpu().tolist()
-            for i, row in zip(chunk, probabilities, strict=True):
-                rows[i] = row
+        rows: list[list[float]] = predict_sorted(
+            self._tokenizer,
+            self._run,
+            texts,
+            batch_size=self.batch_size,
+            max_tokens=self.max_tokens,
+        ).tolist()
         return rows
+
+    def _run(self, feeds: Feeds) -> np.ndarray:
+        inputs = {name: torch.from_numpy(array).to(self._device) for name, array in feeds.items()}
+        with torch.inference_mode():
+            logits = self._model(**inputs).logits
+        result: np.ndarray = logits.float().cpu().numpy()
+        return result
 
 
 def _pick_device(device: str) -> str:
@@ -91,29 +87,6 @@ def _pick_precision(precision: str, device: torch.device) -> tuple[str, str]:
         return "fp32", f"auto on {device.type}: fp32"
     fast, reason = bf16_support()
     return ("bf16" if fast else "fp32"), reason
-
-
-def _directory_version(path: Path) -> str:
-    """Hash of the files that decide the model's answers, so a retrained model gets new keys."""
-    digest = hashlib.sha256()
-    for file in sorted(p for p in path.iterdir() if p.is_file()):
-        if file.suffix in {".json", ".txt", ".safetensors", ".bin", ".model"}:
-            if file.name.startswith("model_card"):
-                continue  # documentation, not behaviour
-            digest.update(file.name.encode())
-            digest.update(file.read_bytes())
-    return digest.hexdigest()[:12]
-
-
-def _card_facts(path: Path) -> dict[str, Any]:
-    card_file = path / CARD_FILE
-    if not card_file.is_file():
-        return {}
-    card = json.loads(card_file.read_text(encoding="utf-8"))
-    return {
-        "description": str(card.get("summary", "")),
-        "metrics": {str(k): float(v) for k, v in card.get("test_accuracy", {}).items()},
-    }
 
 
 def load_torch(
@@ -135,7 +108,7 @@ def load_torch(
         batch_size=batch_size,
     )
     local = Path(model_id)
-    version = _directory_version(local) if local.is_dir() else (runtime.commit or "hub")[:12]
+    version = directory_version(local) if local.is_dir() else (runtime.commit or "hub")[:12]
     card = ModelCard(
         name=name,
         version=version,
@@ -143,7 +116,7 @@ def load_torch(
         runtime=f"torch-{runtime.precision}-{runtime.device}",
         source=model_id,
         max_tokens=runtime.max_tokens,
-        **(_card_facts(local) if local.is_dir() else {}),
+        **(card_facts(local) if local.is_dir() else {}),
     )
     log.info(
         "model loaded",

@@ -1,0 +1,52 @@
+"""The OpenVINO runtime serves the IR `make model` writes, with the answers PyTorch gives."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from shared.config import Settings
+from worker.runtimes import choose_runtime
+
+pytest.importorskip("openvino")
+pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from training.export import export_openvino
+
+    model_dir = tmp_path_factory.mktemp("ov") / "tiny"
+    shutil.copytree(tiny_model_dir, model_dir)
+    export_openvino(model_dir, tmp_path_factory.mktemp("export"))
+    return model_dir
+
+
+def test_auto_picks_openvino_only_where_there_is_an_ir(
+    exported: Path, tiny_model_dir: Path
+) -> None:
+    assert choose_runtime(Settings(model_id=str(exported))) == "openvino"
+    assert choose_runtime(Settings(model_id=str(tiny_model_dir))) == "torch"
+    assert choose_runtime(Settings(model_id=str(exported), runtime="torch")) == "torch"
+    assert choose_runtime(Settings(model_id="vader")) == "lexicon"
+
+
+def test_openvino_f32_matches_torch_fp32(exported: Path) -> None:
+    from worker.runtimes.hf import load_torch
+    from worker.runtimes.ov import load_openvino
+
+    texts = ["the movie was great", "awful boring plot , not good", "i", "we love it " * 12]
+    ov_runtime, card = load_openvino(
+        exported, "tiny", precision="fp32", threads=1, max_tokens=64, batch_size=2
+    )
+    torch_runtime, torch_card = load_torch(
+        str(exported), "tiny", precision="fp32", threads=1, max_tokens=64
+    )
+    assert card.runtime == "openvino-fp32-cpu"
+    assert card.labels == torch_card.labels
+    assert card.version == torch_card.version  # the IR does not change the model's identity
+    for got, want in zip(ov_runtime.predict(texts), torch_runtime.predict(texts), strict=True):
+        # fp16-compressed weights in the IR: close to fp32, not bit-identical.
+        assert got == pytest.approx(want, abs=2e-3)

@@ -1,0 +1,1 @@
+"""Build the shipped sentiment model offline from registry packages."""

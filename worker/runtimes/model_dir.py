@@ -1,0 +1,46 @@
+"""What every runtime reads from a local model directory besides the weights."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+CARD_FILE = "model_card.json"
+# OpenVINO IR written by `make model` next to the PyTorch weights.
+OPENVINO_FILE = "openvino_model.xml"
+
+
+def directory_version(path: Path) -> str:
+    """Hash of the files that decide the model's answers, so a retrained model gets new keys.
+
+    Only the PyTorch weights, config and tokenizer count: the OpenVINO IR is
+    converted from them, and the model card is documentation.
+    """
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.iterdir() if p.is_file()):
+        if file.name.startswith(("model_card", "openvino_model")):
+            continue
+        if file.suffix in {".json", ".txt", ".safetensors", ".bin", ".model"}:
+            digest.update(file.name.encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def card_facts(path: Path) -> dict[str, Any]:
+    """Description and test metrics from the model card, for /v1/models."""
+    card_file = path / CARD_FILE
+    if not card_file.is_file():
+        return {}
+    card = json.loads(card_file.read_text(encoding="utf-8"))
+    return {
+        "description": str(card.get("summary", "")),
+        "metrics": {str(k): float(v) for k, v in card.get("test_accuracy", {}).items()},
+    }
+
+
+def labels_of(path: Path) -> list[str]:
+    config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    id2label = {int(k): str(v) for k, v in config["id2label"].items()}
+    return [id2label[i] for i in range(len(id2label))]

@@ -1,0 +1,107 @@
+"""OpenVINO on CPU: the measured-fastest runtime for the shipped MiniLM model.
+
+Serves the IR that `make model` writes next to the PyTorch weights
+(`openvino_model.xml`, fp16-compressed weights). Precision follows the CPU: bf16
+where it has AMX or AVX512-BF16 (the winner of the model card's runtime table),
+f32 elsewhere. Imports no torch: an OpenVINO worker needs openvino, numpy and
+the tokenizer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import openvino as ov
+import structlog
+from transformers import AutoTokenizer
+
+from shared.contracts import ModelCard
+from worker.runtimes.batching import Feeds, predict_sorted
+from worker.runtimes.cpu import bf16_support
+from worker.runtimes.model_dir import OPENVINO_FILE, card_facts, directory_version, labels_of
+
+log = structlog.get_logger(__name__)
+
+
+def pick_precision(precision: str) -> tuple[str, str]:
+    if precision != "auto":
+        return precision, "set by SPECTRUM_PRECISION"
+    fast, reason = bf16_support()
+    return ("bf16" if fast else "fp32"), reason
+
+
+class OpenVinoRuntime:
+    """One compiled model, one infer request: the solo worker runs one batch at a time."""
+
+    def __init__(
+        self, model_dir: Path, *, precision: str, threads: int, max_tokens: int, batch_size: int
+    ) -> None:
+        self.precision, self.precision_reason = pick_precision(precision)
+        self._tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        self._labels = labels_of(model_dir)
+        core = ov.Core()
+        compiled = core.compile_model(
+            core.read_model(str(model_dir / OPENVINO_FILE)),
+            "CPU",
+            {
+                "INFERENCE_NUM_THREADS": threads,
+                "NUM_STREAMS": 1,
+                "PERFORMANCE_HINT": "LATENCY",
+                # Explicit: OpenVINO would pick bf16 by itself on AMX CPUs.
+                "INFERENCE_PRECISION_HINT": "bf16" if self.precision == "bf16" else "f32",
+            },
+        )
+        self._request = compiled.create_infer_request()
+        self._inputs = [port.get_any_name() for port in compiled.inputs]
+        self.max_tokens = max_tokens
+        self.batch_size = batch_size
+
+    @property
+    def labels(self) -> list[str]:
+        return self._labels
+
+    def predict(self, texts: Sequence[str]) -> list[list[float]]:
+        rows: list[list[float]] = predict_sorted(
+            self._tokenizer,
+            self._run,
+            texts,
+            batch_size=self.batch_size,
+            max_tokens=self.max_tokens,
+        ).tolist()
+        return rows
+
+    def _run(self, feeds: Feeds) -> np.ndarray:
+        self._request.infer({name: feeds[name] for name in self._inputs})
+        return np.array(self._request.get_output_tensor(0).data)
+
+
+def load_openvino(
+    model_dir: Path, name: str, *, precision: str, threads: int, max_tokens: int, batch_size: int
+) -> tuple[OpenVinoRuntime, ModelCard]:
+    runtime = OpenVinoRuntime(
+        model_dir,
+        precision=precision,
+        threads=threads,
+        max_tokens=max_tokens,
+        batch_size=batch_size,
+    )
+    card = ModelCard(
+        name=name,
+        version=directory_version(model_dir),
+        labels=runtime.labels,
+        runtime=f"openvino-{runtime.precision}-cpu",
+        source=str(model_dir),
+        max_tokens=max_tokens,
+        **card_facts(model_dir),
+    )
+    log.info(
+        "model loaded",
+        model=name,
+        version=card.version,
+        runtime=card.runtime,
+        precision_reason=runtime.precision_reason,
+        threads=threads,
+    )
+    return runtime, card
