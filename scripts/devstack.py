@@ -18,6 +18,7 @@ from pathlib import Path
 
 from scripts.private_redis import PrivateRedis, redis_reachable, tcp_reachable
 from shared.config import Settings
+from worker.runtimes import choose_runtime
 
 URL_SETTINGS = ("broker_url", "result_backend_url", "cache_url")
 
@@ -75,10 +76,7 @@ def main() -> int:
         say(f"no Redis at {', '.join(unreachable)}: started a private one at {redis.url}")
     else:
         say(f"using broker {settings.broker_url} and result backend {settings.result_backend_url}")
-    if settings.uses_lexicon:
-        say("serving the VADER lexicon runtime (SPECTRUM_MODEL_ID=vader)")
-    else:
-        say(f"serving {settings.model_id} with the PyTorch runtime")
+    say(f"serving {settings.model_id} with the {choose_runtime(settings)} runtime")
 
     children: list[subprocess.Popen[bytes]] = []
     interrupted = False

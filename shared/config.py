@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     # What is served: the shipped model (a directory, relative to the working
     # directory), `vader` (the lexicon fallback, no torch needed), or any other
     # local model directory or Hugging Face hub id.
-    model_id: str = LEXICON_MODEL_ID
+    model_id: str = SHIPPED_MODEL_ID
     # Name used in queue names, cache keys and answers; derived from model_id when empty.
     model_name: str = ""
     # auto: lexicon for `vader`, OpenVINO for a model directory with an OpenVINO IR

@@ -18,6 +18,13 @@ def test_the_interactive_queue_is_per_model() -> None:
     assert Settings(model_name="sentiment").interactive_queue == "sentiment.interactive"
 
 
+def test_the_shipped_model_is_the_default() -> None:
+    settings = Settings()
+    assert settings.model_id == "models/sentiment-minilm"
+    assert settings.served_model_name == "sentiment-minilm"
+    assert not settings.uses_lexicon
+
+
 def test_runtime_choice() -> None:
     assert Settings(model_id="vader").uses_lexicon
     assert not Settings(model_id="/models/minilm").uses_lexicon
