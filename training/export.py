@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from transformers import AutoTokenizer
-
-from training.runtimes import Unavailable, _export_onnx, _Setup
+from training.runtimes import Unavailable, export_onnx
 from worker.runtimes.model_dir import OPENVINO_FILE
 
 
@@ -16,12 +14,10 @@ def export_openvino(
     """ONNX (checked against torch), then OpenVINO IR with fp16-compressed weights (~45 MB)."""
     import openvino as ov
 
-    workdir.mkdir(parents=True, exist_ok=True)
-    setup = _Setup(
-        model_dir, AutoTokenizer.from_pretrained(model_dir), threads, max_tokens, workdir
-    )
     try:
-        onnx_file = _export_onnx(setup, workdir / "model.onnx")
+        onnx_file = export_onnx(
+            model_dir, workdir / "model.onnx", threads=threads, max_tokens=max_tokens
+        )
     except Unavailable as exc:
         raise RuntimeError(f"cannot export {model_dir} for OpenVINO: {exc}") from exc
     target = model_dir / OPENVINO_FILE

@@ -31,6 +31,8 @@ import torch
 from tqdm import tqdm
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
 
+from worker.runtimes.batching import BatchRun, Feeds
+from worker.runtimes.batching import predict_sorted as predict
 from worker.runtimes.cpu import bf16_support
 
 REFERENCE = "torch-fp32"
@@ -38,9 +40,6 @@ REFERENCE = "torch-fp32"
 EXPORT_TOLERANCE = 1e-3
 # Throughput is the best of this many passes: the machine is shared and noisy.
 TIMED_PASSES = 3
-
-Feeds = dict[str, np.ndarray]
-BatchRun = Callable[[Feeds], np.ndarray]  # one padded batch of int64 inputs in, logits out
 
 
 @dataclass(frozen=True)
@@ -55,49 +54,6 @@ class RuntimeResult:
 
 class Unavailable(Exception):
     """A candidate cannot run here; the message says why."""
-
-
-def predict(
-    tokenizer: PreTrainedTokenizerBase,
-    run: BatchRun,
-    texts: Sequence[str],
-    *,
-    batch_size: int,
-    max_tokens: int,
-) -> np.ndarray:
-    """Return softmax probabilities, one row per text, in input order.
-
-    Texts are sorted by token length and cut into batches, each padded only to its own
-    longest item, so short texts never pay for long ones (DESIGN.md §2.5). Every
-    candidate goes through here, so differences come from the runtime alone.
-    """
-    if not texts:
-        return np.zeros((0, 0), dtype=np.float32)
-    encoded = tokenizer(list(texts), truncation=True, max_length=max_tokens)
-    names = [name for name in tokenizer.model_input_names if name in encoded]
-    pad_values = {"input_ids": tokenizer.pad_token_id or 0, "token_type_ids": 0}
-    left = tokenizer.padding_side == "left"
-    lengths = [len(ids) for ids in encoded["input_ids"]]
-    order = sorted(range(len(texts)), key=lengths.__getitem__)
-    chunks: list[np.ndarray] = []
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
-        width = max(lengths[i] for i in rows)
-        feeds: Feeds = {}
-        for name in names:
-            batch = np.full((len(rows), width), pad_values.get(name, 0), dtype=np.int64)
-            for r, i in enumerate(rows):
-                values = encoded[name][i]
-                if left:
-                    batch[r, width - len(values) :] = values
-                else:
-                    batch[r, : len(values)] = values
-            feeds[name] = batch
-        chunks.append(_softmax(np.asarray(run(feeds), dtype=np.float32)))
-    in_sorted_order = np.concatenate(chunks)
-    probabilities = np.empty_like(in_sorted_order)
-    probabilities[order] = in_sorted_order
-    return probabilities
 
 
 def measure_runtimes(
@@ -321,6 +277,13 @@ _CANDIDATES: list[tuple[str, Callable[[_Setup], BatchRun]]] = [
 ]
 
 
+def export_onnx(model_dir: Path, path: Path, *, threads: int = 2, max_tokens: int = 64) -> Path:
+    """Export `model_dir` to an fp32 ONNX file at `path`, checked against torch."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    return _export_onnx(_Setup(model_dir, tokenizer, threads, max_tokens, path.parent), path)
+
+
 def _export_onnx(setup: _Setup, path: Path) -> Path:
     """Export an fp32 ONNX graph with dynamic batch and sequence axes, checked against torch.
 
@@ -417,12 +380,6 @@ def _compare(
         agreement[name] = float(np.mean(probs.argmax(axis=1) == ref.argmax(axis=1)))
         max_diff = max(max_diff, float(np.abs(probs - ref).max()))
     return agreement, max_diff
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    probabilities: np.ndarray = shifted / shifted.sum(axis=1, keepdims=True)
-    return probabilities
 
 
 @contextlib.contextmanager
