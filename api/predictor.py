@@ -29,6 +29,8 @@ from shared.errors import (
 
 log = structlog.get_logger(__name__)
 
+DECISION_MARGIN_S = 0.2
+
 
 def check_texts(texts: Sequence[str], settings: Settings) -> list[str]:
     """Normalized texts, or InvalidInput naming the first text that breaks a limit."""
@@ -71,13 +73,15 @@ class Predictor:
         self._cache = cache
 
     async def predict(self, texts: Sequence[str], request_id: str | None) -> PredictResponse:
+        # The deadline counts from the request's arrival, not from the send.
+        deadline = asyncio.get_running_loop().time() + self._settings.request_timeout_s
         normalized = check_texts(texts, self._settings)
         card = await self._models.require()
         found = await self._lookup(card, normalized)
         missing = list(dict.fromkeys(t for t in normalized if t not in found))
         computed: dict[str, dict[str, float]] = {}
         if missing:
-            outcome = await self._compute(missing, request_id)
+            outcome = await self._compute(missing, request_id, deadline)
             for text, row in zip(missing, outcome.probabilities, strict=True):
                 computed[text] = dict(zip(outcome.labels, row, strict=True))
             card = card.model_copy(update={"version": outcome.version})
@@ -117,16 +121,21 @@ class Predictor:
                 log.warning("unreadable cache entry")
         return found
 
-    async def _compute(self, texts: list[str], request_id: str | None) -> PredictOutcome:
+    async def _compute(
+        self, texts: list[str], request_id: str | None, deadline: float
+    ) -> PredictOutcome:
         timeout = self._settings.request_timeout_s
+        # Stop waiting a little before the deadline: deciding between "no worker"
+        # (503) and "too slow" (504) takes one more Redis round trip.
+        remaining = deadline - asyncio.get_running_loop().time() - DECISION_MARGIN_S
         task_id = uuid.uuid4().hex
         payload = PredictPayload(texts=texts, model=self._models.name, request_id=request_id)
 
         async def send() -> None:
-            await self._send(task_id, payload.model_dump(), timeout)
+            await self._send(task_id, payload.model_dump(), expires=remaining)
 
         try:
-            document = await self._waiter.wait(task_id, send, timeout)
+            document = await self._waiter.wait(task_id, send, max(remaining, 0.0))
         except TimeoutError:
             status = await self._models.status(fresh=True)
             if status.live_workers == 0:

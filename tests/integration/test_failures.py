@@ -63,8 +63,8 @@ def test_a_killed_worker_gives_503_within_the_deadline(make_stack: type[Stack]) 
     status, body, elapsed, _ = post(stack, "after a crash")
 
     assert (status, body["error"]) == (503, "NoWorkerAvailable"), body
-    # Answered at the deadline, not after it (a small allowance for process scheduling).
-    assert TIMEOUT_S - 0.5 < elapsed < TIMEOUT_S + 1.5
+    # Answered at the deadline, not after it (HTTP on a loaded machine gets some slack).
+    assert TIMEOUT_S - 1.0 < elapsed < TIMEOUT_S + 0.5
 
 
 def test_an_unreachable_broker_is_a_503_with_a_reason(make_stack: type[Stack]) -> None:
