@@ -54,3 +54,25 @@ def predict_sorted(
     probabilities = np.empty_like(in_sorted_order)
     probabilities[order] = in_sorted_order
     return probabilities
+
+
+class BatchedRuntime:
+    """Base of the model runtimes: `predict` goes through `predict_sorted`, and a
+    subclass only says how one padded batch becomes logits (`_run`)."""
+
+    _tokenizer: Any
+    batch_size: int
+    max_tokens: int
+
+    def predict(self, texts: Sequence[str]) -> list[list[float]]:
+        rows: list[list[float]] = predict_sorted(
+            self._tokenizer,
+            self._run,
+            texts,
+            batch_size=self.batch_size,
+            max_tokens=self.max_tokens,
+        ).tolist()
+        return rows
+
+    def _run(self, feeds: Feeds) -> np.ndarray:
+        raise NotImplementedError

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -11,14 +10,14 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from shared.contracts import ModelCard
-from worker.runtimes.batching import Feeds, predict_sorted
+from worker.runtimes.batching import BatchedRuntime, Feeds
 from worker.runtimes.cpu import bf16_support
 from worker.runtimes.model_dir import card_facts, directory_version
 
 log = structlog.get_logger(__name__)
 
 
-class TorchRuntime:
+class TorchRuntime(BatchedRuntime):
     """PyTorch eager, fp32 or bf16, through the shared length-sorted batching."""
 
     def __init__(
@@ -54,16 +53,6 @@ class TorchRuntime:
     @property
     def device(self) -> str:
         return self._device.type
-
-    def predict(self, texts: Sequence[str]) -> list[list[float]]:
-        rows: list[list[float]] = predict_sorted(
-            self._tokenizer,
-            self._run,
-            texts,
-            batch_size=self.batch_size,
-            max_tokens=self.max_tokens,
-        ).tolist()
-        return rows
 
     def _run(self, feeds: Feeds) -> np.ndarray:
         inputs = {name: torch.from_numpy(array).to(self._device) for name, array in feeds.items()}

@@ -9,7 +9,6 @@ the tokenizer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ import structlog
 from transformers import AutoTokenizer
 
 from shared.contracts import ModelCard
-from worker.runtimes.batching import Feeds, predict_sorted
+from worker.runtimes.batching import BatchedRuntime, Feeds
 from worker.runtimes.cpu import bf16_support
 from worker.runtimes.model_dir import OPENVINO_FILE, card_facts, directory_version, labels_of
 
@@ -32,7 +31,7 @@ def pick_precision(precision: str) -> tuple[str, str]:
     return ("bf16" if fast else "fp32"), reason
 
 
-class OpenVinoRuntime:
+class OpenVinoRuntime(BatchedRuntime):
     """One compiled model, one infer request: the solo worker runs one batch at a time."""
 
     def __init__(
@@ -61,16 +60,6 @@ class OpenVinoRuntime:
     @property
     def labels(self) -> list[str]:
         return self._labels
-
-    def predict(self, texts: Sequence[str]) -> list[list[float]]:
-        rows: list[list[float]] = predict_sorted(
-            self._tokenizer,
-            self._run,
-            texts,
-            batch_size=self.batch_size,
-            max_tokens=self.max_tokens,
-        ).tolist()
-        return rows
 
     def _run(self, feeds: Feeds) -> np.ndarray:
         self._request.infer({name: feeds[name] for name in self._inputs})
