@@ -30,6 +30,7 @@ from redis.exceptions import RedisError
 log = structlog.get_logger(__name__)
 
 READY_STATES = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
+RECOVERY_STEP_S = 2.0
 
 
 class ResultDocument(dict[str, Any]):
@@ -115,8 +116,10 @@ class ResultWaiter:
         """After a (re)connection: subscribe every pending channel again and read its key."""
         for channel in list(self._pending):
             try:
-                await self._subscriber.subscribe(channel)
-                raw = await self._subscriber.get(channel)
+                # Bounded: a connection lost again mid-recovery must not wedge it.
+                async with asyncio.timeout(RECOVERY_STEP_S):
+                    await self._subscriber.subscribe(channel)
+                    raw = await self._subscriber.get(channel)
             except (RedisError, OSError, TimeoutError) as exc:
                 log.warning("result recovery failed", error=type(exc).__name__)
                 return
