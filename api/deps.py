@@ -9,6 +9,7 @@ import redis.asyncio as aioredis
 from celery import Celery
 from fastapi import Depends, Request
 
+from api.metrics import ScrapeProbe
 from api.predictor import Predictor
 from api.served_models import ServedModels
 from shared.config import Settings
@@ -21,6 +22,7 @@ class Resources:
     backend: aioredis.Redis
     models: ServedModels
     predictor: Predictor
+    probe: ScrapeProbe
 
 
 async def get_resources(request: Request) -> Resources:

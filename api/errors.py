@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from api import metrics
 from shared.errors import (
     BackendUnavailable,
     BrokerUnavailable,
@@ -53,11 +54,13 @@ def _describe(exc: RequestValidationError) -> str:
 async def _spectrum_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, SpectrumError)
     status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 500)
+    metrics.record_error(exc)
     return error_response(type(exc).__name__, exc.detail, status)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    metrics.record_invalid_body()
     return error_response("InvalidInput", _describe(exc), 422)
 
 

@@ -13,8 +13,9 @@ from fastapi import FastAPI
 from api.access_log import AccessLog
 from api.deps import Resources
 from api.errors import install_error_handlers
+from api.metrics import QueueDepth, RequestMetrics, ScrapeProbe, lane_queues
 from api.predictor import Predictor
-from api.routes import health, models, predict
+from api.routes import health, metrics, models, predict
 from api.served_models import ServedModels
 from api.waiter import RedisSubscriber, ResultWaiter
 from shared.celery_app import create_celery
@@ -60,11 +61,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             backend=backend,
             models=served,
             predictor=Predictor(settings, celery, waiter, served, cache),
+            probe=ScrapeProbe(
+                waiter, served, QueueDepth(settings.broker_url, lane_queues(settings), timeout=1.0)
+            ),
         )
         log.info("api ready", model=settings.served_model_name, queue=settings.interactive_queue)
         try:
             yield
         finally:
+            await app.state.resources.probe.close()
             await waiter.close()
             await subscriber.close()
             await cache.aclose()
@@ -81,5 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(predict.router)
     app.include_router(models.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
+    app.add_middleware(RequestMetrics)
     app.add_middleware(AccessLog)
     return app

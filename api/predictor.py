@@ -12,6 +12,7 @@ import structlog
 from celery import Celery
 from pydantic import ValidationError
 
+from api import metrics
 from api.schemas import Prediction, PredictResponse, ServedModel
 from api.served_models import ServedModels
 from api.waiter import ResultDocument, ResultWaiter
@@ -79,6 +80,7 @@ class Predictor:
         card = await self._models.require()
         found = await self._lookup(card, normalized)
         missing = list(dict.fromkeys(t for t in normalized if t not in found))
+        metrics.record_cache(hits=len(found), misses=len(missing))
         computed: dict[str, dict[str, float]] = {}
         if missing:
             outcome = await self._compute(missing, request_id, deadline)
@@ -150,6 +152,8 @@ class Predictor:
 
     async def _send(self, task_id: str, payload: dict[str, Any], expires: float) -> None:
         """Publish in a thread: kombu is blocking, and a dead broker must not stall the loop."""
+
+        metrics.BATCH_SIZE.observe(len(payload["texts"]))  # one observation per task sent
 
         def publish() -> None:
             self._celery.send_task(

@@ -61,6 +61,12 @@ def create_celery(settings: Settings) -> Celery:
         # Routing is explicit per call (queue per model); nothing goes to "celery".
         task_default_queue=settings.interactive_queue,
         task_create_missing_queues=True,
+        # Events, so Flower sees every task: workers send task-received/started/
+        # succeeded/failed events, and the sender a task-sent event, so a task is
+        # visible from the moment the gateway publishes it. Each is one small
+        # broker message per task state (cheap beside a forward pass).
+        worker_send_task_events=True,
+        task_send_sent_event=True,
         # Workers log through structlog; Celery must not replace the root logger.
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,

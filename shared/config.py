@@ -7,7 +7,7 @@ import re
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LEXICON_MODEL_ID = "vader"
@@ -66,6 +66,19 @@ class Settings(BaseSettings):
     # solo: the model runs in the worker process itself; scale with more processes.
     worker_pool: Literal["solo"] = "solo"
     worker_prefetch: int = Field(default=2, ge=1)
+    # Each worker process serves its Prometheus metrics on this port (0: not served).
+    # One port per process: give every worker on a machine its own (`make run` uses
+    # 9101; containers can all use the same one).
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
+
+    # Flower, which `make run` starts beside the worker. Its HTTP API answers 401
+    # unless basic auth is set ("user:password", several separated by commas) or
+    # flower_unauthenticated_api is true; the web pages are open without auth.
+    flower_host: str = "127.0.0.1"
+    flower_port: int = Field(default=5555, ge=1, le=65535)
+    flower_basic_auth: SecretStr | None = None
+    flower_unauthenticated_api: bool = False
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

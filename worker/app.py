@@ -14,11 +14,13 @@ from celery import signals
 from shared.celery_app import create_celery
 from shared.config import get_settings
 from shared.logs import configure_logging
+from worker import metrics
 from worker.service import WorkerState
 
 settings = get_settings()
 app = create_celery(settings)
 state = WorkerState()
+metrics.install()
 
 
 @signals.setup_logging.connect
@@ -32,6 +34,7 @@ def _configure_logging(**_: Any) -> None:
 
 @signals.worker_process_init.connect
 def _load_model(**_: Any) -> None:
+    metrics.serve(settings)
     state.start(settings)
 
 

@@ -14,6 +14,7 @@ from shared.cache import cache_key, encode_entry
 from shared.config import Settings
 from shared.contracts import ModelCard, PredictOutcome, PredictPayload
 from shared.registry import MODELS_KEY, worker_member, workers_key
+from worker import metrics
 from worker.runtimes import load_runtime
 from worker.runtimes.base import Runtime
 
@@ -38,7 +39,7 @@ class ModelService:
     def predict(self, payload: PredictPayload) -> PredictOutcome:
         if payload.model != self.card.name:
             raise WrongModel(f"this worker serves {self.card.name!r}, not {payload.model!r}")
-        probabilities = self.runtime.predict(payload.texts)
+        probabilities = metrics.timed_inference(self.runtime.predict, payload.texts)
         if len(probabilities) != len(payload.texts):
             raise RuntimeError("runtime returned a different number of rows than texts")
         self._write_cache(payload.texts, probabilities)
@@ -122,6 +123,7 @@ class WorkerState:
         self._service = ModelService(settings, runtime, card)
         self._heartbeat = Heartbeat(settings, card)
         self._heartbeat.start()
+        metrics.model_loaded(card, time.perf_counter() - started)
         log.info(
             "worker ready",
             model=card.name,

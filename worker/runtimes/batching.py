@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from worker.metrics import observed_forward
+
 Feeds = dict[str, np.ndarray]
 BatchRun = Callable[[Feeds], np.ndarray]  # padded int64 inputs of one batch in, logits out
 
@@ -67,7 +69,7 @@ class BatchedRuntime:
     def predict(self, texts: Sequence[str]) -> list[list[float]]:
         rows: list[list[float]] = predict_sorted(
             self._tokenizer,
-            self._run,
+            observed_forward(self._run),
             texts,
             batch_size=self.batch_size,
             max_tokens=self.max_tokens,

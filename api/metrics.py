@@ -1,0 +1,255 @@
+"""The gateway's Prometheus metrics, served at GET /metrics.
+
+Request counts and latency are labelled by route *template* (`/v1/jobs/{job_id}`),
+never by raw path, so the number of series stays bounded; requests no route
+matched share the label `unmatched`. Queue depth, results pending in the waiter
+and live workers are read at scrape time (`ScrapeProbe.refresh`), so they are as
+fresh as the scrape and cost nothing between scrapes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+import structlog
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.served_models import ServedModels
+from api.waiter import ResultWaiter
+from shared.config import Settings
+from shared.errors import DeadlineExceeded, InferenceFailed
+
+log = structlog.get_logger(__name__)
+
+REGISTRY = CollectorRegistry()
+ProcessCollector(registry=REGISTRY)
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+METRICS_PATH = "/metrics"
+UNMATCHED = "unmatched"
+# The lanes a model's work travels on; a lane nobody uses reads as depth 0.
+LANES = ("interactive", "bulk")
+# kombu's Redis transport keeps a message with priority p > 0 in "<queue>\x06\x16<p>".
+_PRIORITY_SEP = "\x06\x16"
+_PRIORITY_STEPS = (3, 6, 9)
+
+REQUESTS = Counter(
+    "spectrum_http_requests",
+    "HTTP requests answered, by route template, method and status.",
+    ["route", "method", "status"],
+    registry=REGISTRY,
+)
+REQUEST_SECONDS = Histogram(
+    "spectrum_http_request_duration_seconds",
+    "Time from the request's arrival to the end of its response, by route template.",
+    ["route", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0),
+    registry=REGISTRY,
+)
+IN_FLIGHT = Gauge(
+    "spectrum_http_requests_in_flight",
+    "HTTP requests being served right now.",
+    registry=REGISTRY,
+)
+CACHE_HITS = Counter(
+    "spectrum_cache_hits",
+    "Distinct texts of a request answered from the prediction cache.",
+    registry=REGISTRY,
+)
+CACHE_MISSES = Counter(
+    "spectrum_cache_misses",
+    "Distinct texts of a request not in the cache (sent to a worker).",
+    registry=REGISTRY,
+)
+BATCH_SIZE = Histogram(
+    "spectrum_batch_size",
+    "Texts in each task the gateway sends to the workers.",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+    registry=REGISTRY,
+)
+REJECTED = Counter(
+    "spectrum_requests_rejected",
+    "Requests refused without an answer, by reason (the error's name).",
+    ["reason"],
+    registry=REGISTRY,
+)
+EXPIRED = Counter(
+    "spectrum_requests_expired",
+    "Requests whose deadline passed before their result arrived (answered 504).",
+    registry=REGISTRY,
+)
+WAITER_PENDING = Gauge(
+    "spectrum_waiter_pending_results",
+    "Results the gateway is waiting for (at scrape time).",
+    registry=REGISTRY,
+)
+QUEUE_DEPTH = Gauge(
+    "spectrum_queue_depth",
+    "Messages waiting in the broker queue of each lane (at scrape time).",
+    ["queue"],
+    registry=REGISTRY,
+)
+WORKERS_LIVE = Gauge(
+    "spectrum_workers_live",
+    "Workers with a fresh heartbeat for the served model (at scrape time).",
+    ["model"],
+    registry=REGISTRY,
+)
+SCRAPE_ERRORS = Counter(
+    "spectrum_metrics_probe_errors",
+    "Scrape-time reads (broker queue depth, worker registry) that failed, by source.",
+    ["source"],
+    registry=REGISTRY,
+)
+
+
+def record_cache(*, hits: int, misses: int) -> None:
+    CACHE_HITS.inc(hits)
+    CACHE_MISSES.inc(misses)
+
+
+def record_error(error: Exception) -> None:
+    """Count an error answered to a client: expired (504) or rejected (everything else
+    the gateway refuses: invalid input, no worker, broker or backend down)."""
+    if isinstance(error, DeadlineExceeded):
+        EXPIRED.inc()
+    elif not isinstance(error, InferenceFailed):  # a worker's failure is not a refusal
+        REJECTED.labels(reason=type(error).__name__).inc()
+
+
+def record_invalid_body() -> None:
+    REJECTED.labels(reason="InvalidInput").inc()
+
+
+class RequestMetrics:
+    """Pure ASGI middleware: in-flight gauge, count and latency by route template."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] == METRICS_PATH:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_see(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        IN_FLIGHT.inc()
+        try:
+            await self.app(scope, receive, send_and_see)
+        finally:
+            IN_FLIGHT.dec()
+            route = getattr(scope.get("route"), "path", UNMATCHED)
+            method = scope["method"]
+            REQUESTS.labels(route=route, method=method, status=str(status)).inc()
+            REQUEST_SECONDS.labels(route=route, method=method).observe(
+                time.perf_counter() - started
+            )
+
+
+def lane_queues(settings: Settings) -> list[str]:
+    return [f"{settings.served_model_name}.{lane}" for lane in LANES]
+
+
+class QueueDepth:
+    """Messages waiting in broker queues: LLEN on Redis, a passive declare on AMQP."""
+
+    def __init__(self, broker_url: str, queues: Sequence[str], *, timeout: float) -> None:
+        self._url = broker_url
+        self._queues = list(queues)
+        self._timeout = timeout
+        self._redis: aioredis.Redis | None = None
+        if broker_url.startswith(("redis://", "rediss://", "unix://")):
+            self._redis = aioredis.Redis.from_url(
+                broker_url, socket_timeout=timeout, socket_connect_timeout=timeout
+            )
+
+    async def read(self) -> dict[str, int]:
+        if self._redis is not None:
+            return await self._read_redis(self._redis)
+        return await asyncio.wait_for(asyncio.to_thread(self._read_amqp), self._timeout + 0.5)
+
+    async def _read_redis(self, client: aioredis.Redis) -> dict[str, int]:
+        async with client.pipeline(transaction=False) as pipe:
+            for queue in self._queues:
+                pipe.llen(queue)
+                for step in _PRIORITY_STEPS:
+                    pipe.llen(f"{queue}{_PRIORITY_SEP}{step}")
+            lengths = await pipe.execute()
+        per_queue = len(_PRIORITY_STEPS) + 1
+        return {
+            queue: sum(int(n) for n in lengths[i * per_queue : (i + 1) * per_queue])
+            for i, queue in enumerate(self._queues)
+        }
+
+    def _read_amqp(self) -> dict[str, int]:
+        from kombu import Connection
+
+        depths = {}
+        with Connection(self._url, connect_timeout=self._timeout) as connection:
+            for queue in self._queues:
+                channel: Any = connection.channel()  # the stubs miss queue_declare
+                try:
+                    # passive: report the queue, never create it; a missing queue holds nothing.
+                    _, count, _ = channel.queue_declare(queue=queue, passive=True)
+                    depths[queue] = int(count)
+                except connection.channel_errors:
+                    depths[queue] = 0
+                finally:
+                    channel.close()
+        return depths
+
+    async def close(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
+
+
+class ScrapeProbe:
+    """Reads what is only known at scrape time into the gauges, then renders them all."""
+
+    def __init__(self, waiter: ResultWaiter, models: ServedModels, depth: QueueDepth) -> None:
+        self._waiter = waiter
+        self._models = models
+        self._depth = depth
+
+    async def render(self) -> bytes:
+        await self.refresh()
+        return generate_latest(REGISTRY)
+
+    async def refresh(self) -> None:
+        WAITER_PENDING.set(self._waiter.pending)
+        try:
+            for queue, depth in (await self._depth.read()).items():
+                QUEUE_DEPTH.labels(queue=queue).set(depth)
+        except Exception as exc:  # any transport's outage: the scrape still answers
+            QUEUE_DEPTH.clear()  # no depth rather than a stale one
+            SCRAPE_ERRORS.labels(source="broker").inc()
+            log.warning("queue depth unreadable", error=type(exc).__name__)
+        try:
+            status = await self._models.status(fresh=True)
+        except Exception as exc:  # BackendUnavailable, or redis' own errors
+            SCRAPE_ERRORS.labels(source="registry").inc()
+            log.warning("worker registry unreadable", error=type(exc).__name__)
+        else:
+            WORKERS_LIVE.labels(model=self._models.name).set(status.live_workers)
+
+    async def close(self) -> None:
+        await self._depth.close()

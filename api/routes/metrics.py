@@ -1,0 +1,16 @@
+"""GET /metrics: the gateway's Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from api.deps import ResourcesDep
+from api.metrics import CONTENT_TYPE, METRICS_PATH
+
+router = APIRouter(tags=["metrics"])
+
+
+@router.get(METRICS_PATH, response_class=Response, include_in_schema=False)
+async def metrics(resources: ResourcesDep) -> Response:
+    """Serve the gateway's metrics in Prometheus' text format."""
+    return Response(await resources.probe.render(), media_type=CONTENT_TYPE)

@@ -1,0 +1,203 @@
+"""A worker process's Prometheus metrics, served on SPECTRUM_WORKER_METRICS_PORT.
+
+Every worker process serves its own registry on its own port (started in
+`worker_process_init`; 0 means not served). With the solo pool a worker is one
+process, so one port per `python -m worker`: several workers on one machine
+need one port each (`make run` gives its worker 9101), while containers can all
+use the same port. Task outcomes come from Celery's signals; forward-pass
+figures from the runtime's batches.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import numpy as np
+import structlog
+from celery import signals
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    start_http_server,
+)
+
+from shared.config import Settings
+from shared.contracts import ModelCard
+
+log = structlog.get_logger(__name__)
+
+REGISTRY = CollectorRegistry()
+ProcessCollector(registry=REGISTRY)
+
+_SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_TEXTS = (1, 2, 4, 8, 16, 32, 64, 128)
+
+TASKS = Counter(
+    "spectrum_worker_tasks",
+    "Tasks by final state: SUCCESS, FAILURE, RETRY, REVOKED, EXPIRED (dropped unrun "
+    "because the caller's deadline passed), REJECTED, UNKNOWN.",
+    ["state"],
+    registry=REGISTRY,
+)
+TASK_SECONDS = Histogram(
+    "spectrum_worker_task_duration_seconds",
+    "Run time of a task in the worker, cache write included.",
+    buckets=_SECONDS,
+    registry=REGISTRY,
+)
+TASK_TEXTS = Histogram(
+    "spectrum_worker_task_texts",
+    "Texts in each task the worker ran (the gateway's batch).",
+    buckets=_TEXTS,
+    registry=REGISTRY,
+)
+INFERENCE_SECONDS = Histogram(
+    "spectrum_worker_inference_seconds",
+    "Time the runtime took to classify one task's texts (tokenizing and every forward pass).",
+    buckets=_SECONDS,
+    registry=REGISTRY,
+)
+FORWARD_SECONDS = Histogram(
+    "spectrum_worker_forward_seconds",
+    "Time of one forward pass over one padded batch.",
+    buckets=_SECONDS,
+    registry=REGISTRY,
+)
+FORWARD_TEXTS = Histogram(
+    "spectrum_worker_forward_batch_texts",
+    "Texts in one forward pass (a length-sorted sub-batch of a task).",
+    buckets=_TEXTS,
+    registry=REGISTRY,
+)
+FORWARD_TOKENS = Histogram(
+    "spectrum_worker_forward_batch_tokens",
+    "Tokens one forward pass computes: texts x padded width.",
+    buckets=(16, 64, 256, 512, 1024, 2048, 4096, 8192, 16384),
+    registry=REGISTRY,
+)
+TOKENS = Counter(
+    "spectrum_worker_tokens",
+    "Tokens through forward passes: kind=real (the texts' own) or padded (real plus "
+    "padding). Padding efficiency is rate(real) / rate(padded).",
+    ["kind"],
+    registry=REGISTRY,
+)
+MODEL_LOAD_SECONDS = Gauge(
+    "spectrum_worker_model_load_seconds",
+    "Time this process took to load its model.",
+    registry=REGISTRY,
+)
+MODEL_INFO = Gauge(
+    "spectrum_worker_model_info",
+    "1 for the model this process serves, with its name, version and runtime.",
+    ["model", "version", "runtime"],
+    registry=REGISTRY,
+)
+
+_started: dict[str, float] = {}
+_lock = threading.Lock()
+
+
+def serve(settings: Settings) -> None:
+    """Serve this process's metrics over HTTP when a port is set; never stop the worker."""
+    if not settings.worker_metrics_port:
+        return
+    try:
+        start_http_server(
+            settings.worker_metrics_port, addr=settings.worker_metrics_host, registry=REGISTRY
+        )
+    except OSError as exc:
+        log.warning(
+            "worker metrics not served",
+            port=settings.worker_metrics_port,
+            error=type(exc).__name__,
+            detail=str(exc),
+        )
+        return
+    log.info(
+        "worker metrics served",
+        address=f"http://{settings.worker_metrics_host}:{settings.worker_metrics_port}/metrics",
+    )
+
+
+def model_loaded(card: ModelCard, seconds: float) -> None:
+    MODEL_LOAD_SECONDS.set(seconds)
+    MODEL_INFO.labels(model=card.name, version=card.version, runtime=card.runtime).set(1)
+
+
+T = TypeVar("T")
+
+
+def timed_inference(predict: Callable[[list[str]], T], texts: list[str]) -> T:
+    """`predict(texts)`, with its time and size recorded."""
+    started = time.perf_counter()
+    result = predict(texts)
+    INFERENCE_SECONDS.observe(time.perf_counter() - started)
+    TASK_TEXTS.observe(len(texts))
+    return result
+
+
+Feeds = dict[str, np.ndarray]
+
+
+def observed_forward(run: Callable[[Feeds], np.ndarray]) -> Callable[[Feeds], np.ndarray]:
+    """Wrap a runtime's one-batch forward pass so each call records its size and time."""
+
+    def forward(feeds: Feeds) -> np.ndarray:
+        started = time.perf_counter()
+        logits = run(feeds)
+        FORWARD_SECONDS.observe(time.perf_counter() - started)
+        rows, width = feeds["input_ids"].shape
+        mask = feeds.get("attention_mask")
+        real = int(np.count_nonzero(mask)) if mask is not None else rows * width
+        FORWARD_TEXTS.observe(rows)
+        FORWARD_TOKENS.observe(rows * width)
+        TOKENS.labels(kind="real").inc(real)
+        TOKENS.labels(kind="padded").inc(rows * width)
+        return logits
+
+    return forward
+
+
+def _prerun(task_id: str, **_: Any) -> None:
+    with _lock:
+        _started[task_id] = time.perf_counter()
+
+
+def _postrun(task_id: str, state: str | None = None, **_: Any) -> None:
+    with _lock:
+        started = _started.pop(task_id, None)
+    if started is not None:
+        TASK_SECONDS.observe(time.perf_counter() - started)
+    TASKS.labels(state=state or "UNKNOWN").inc()
+
+
+def _revoked(expired: bool = False, **_: Any) -> None:
+    TASKS.labels(state="EXPIRED" if expired else "REVOKED").inc()
+
+
+def _rejected(**_: Any) -> None:
+    TASKS.labels(state="REJECTED").inc()
+
+
+def _unknown(**_: Any) -> None:
+    TASKS.labels(state="UNKNOWN").inc()
+
+
+def install() -> None:
+    """Count every task's outcome from Celery's signals (strong references: module functions)."""
+    for state in ("SUCCESS", "FAILURE", "RETRY", "REVOKED", "EXPIRED", "REJECTED", "UNKNOWN"):
+        TASKS.labels(state=state)  # every state is exported from the start, at 0
+    TOKENS.labels(kind="real")
+    TOKENS.labels(kind="padded")
+    signals.task_prerun.connect(_prerun, weak=False)
+    signals.task_postrun.connect(_postrun, weak=False)
+    signals.task_revoked.connect(_revoked, weak=False)
+    signals.task_rejected.connect(_rejected, weak=False)
+    signals.task_unknown.connect(_unknown, weak=False)
