@@ -115,6 +115,11 @@ SCRAPE_ERRORS = Counter(
 )
 
 
+# Reasons exported from the start (at 0), so a dashboard's rate() has a series to read.
+for _reason in ("InvalidInput", "NoWorkerAvailable", "BrokerUnavailable", "BackendUnavailable"):
+    REJECTED.labels(reason=_reason)
+
+
 def record_cache(*, hits: int, misses: int) -> None:
     CACHE_HITS.inc(hits)
     CACHE_MISSES.inc(misses)

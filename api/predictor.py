@@ -18,7 +18,13 @@ from api.served_models import ServedModels
 from api.waiter import ResultDocument, ResultWaiter
 from shared.cache import cache_key, decode_entry, normalize_text
 from shared.config import Settings
-from shared.contracts import PREDICT_TASK, ModelCard, PredictOutcome, PredictPayload
+from shared.contracts import (
+    PREDICT_TASK,
+    ModelCard,
+    PredictOutcome,
+    PredictPayload,
+    redacted_args,
+)
 from shared.errors import (
     BackendUnavailable,
     BrokerUnavailable,
@@ -162,6 +168,7 @@ class Predictor:
                 task_id=task_id,
                 queue=self._models.queue,
                 expires=expires,
+                argsrepr=redacted_args(payload),  # events and Flower never see the texts
             )
 
         try:

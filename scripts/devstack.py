@@ -1,4 +1,6 @@
-"""`make run`: Redis (a private one if none is reachable), a worker and the API, Ctrl-C stops all.
+"""`make run`: Redis (a private one if none is reachable), a worker, the API and Flower.
+
+Ctrl-C stops all.
 
 Run it as `python -m scripts.devstack`. Children get the same SPECTRUM_*
 settings, rewritten to the private Redis when the configured one is unreachable.
@@ -21,6 +23,8 @@ from shared.config import Settings
 from worker.runtimes import choose_runtime
 
 URL_SETTINGS = ("broker_url", "result_backend_url", "cache_url")
+# The worker's metrics port when SPECTRUM_WORKER_METRICS_PORT is not set.
+WORKER_METRICS_PORT = 9101
 
 
 def say(message: str) -> None:
@@ -77,6 +81,8 @@ def main() -> int:
     else:
         say(f"using broker {settings.broker_url} and result backend {settings.result_backend_url}")
     say(f"serving {settings.model_id} with the {choose_runtime(settings)} runtime")
+    metrics_port = settings.worker_metrics_port or WORKER_METRICS_PORT
+    env["SPECTRUM_WORKER_METRICS_PORT"] = str(metrics_port)
 
     children: list[subprocess.Popen[bytes]] = []
     interrupted = False
@@ -92,12 +98,26 @@ def main() -> int:
         new_group = {"process_group": 0}
         children.append(subprocess.Popen([sys.executable, "-m", "worker"], env=env, **new_group))
         children.append(subprocess.Popen([sys.executable, "-m", "api"], env=env, **new_group))
+        children.append(
+            subprocess.Popen([sys.executable, "-m", "scripts.flower"], env=env, **new_group)
+        )
         base_url = f"http://{settings.host}:{settings.port}"
         if wait_ready(base_url, children, timeout=120):
             say(f"ready: {base_url}  (API docs at {base_url}/docs)")
             say(
                 f"try: curl -s {base_url}/v1/predict -H 'content-type: application/json' "
                 '-d \'{"text": "What a wonderful film."}\''
+            )
+            flower = f"http://{settings.flower_host}:{settings.flower_port}"
+            auth = (
+                "basic auth on"
+                if settings.flower_basic_auth
+                else "no auth: its HTTP API answers 401 until SPECTRUM_FLOWER_BASIC_AUTH is set"
+            )
+            say(f"Flower: {flower}  ({auth}; its metrics at {flower}/metrics)")
+            say(
+                f"metrics: {base_url}/metrics (API), "
+                f"http://{settings.worker_metrics_host}:{metrics_port}/metrics (worker)"
             )
             say("Ctrl-C stops everything")
         elif not interrupted:
