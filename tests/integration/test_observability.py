@@ -1,0 +1,218 @@
+"""The run command's stack seen from outside: Flower, and Prometheus running the dashboard.
+
+`python -m scripts.devstack` (what `make run` runs) starts the worker (the shipped
+model), the API and Flower against the test Redis. Flower must list the worker and
+its tasks over its HTTP API; a real Prometheus (Debian's `prometheus` binary on
+loopback, 1 s scrapes) scrapes the API, the worker and Flower with the job names of
+deploy/prometheus/prometheus.yml, and every expression of the Grafana dashboard
+must return data.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from scripts.private_redis import free_port
+from shared.config import SHIPPED_MODEL_ID
+from tests.integration.stack import ROOT, Proc, Stack, wait_for
+
+MODEL_DIR = ROOT / SHIPPED_MODEL_ID
+DASHBOARD = ROOT / "deploy/grafana/dashboards/spectrum.json"
+PROMETHEUS_CONFIG = ROOT / "deploy/prometheus/prometheus.yml"
+FLOWER_AUTH = ("spectrum", "flower-test-password")
+pytestmark = pytest.mark.skipif(not MODEL_DIR.is_dir(), reason=f"no model at {MODEL_DIR}")
+
+
+class DevStack:
+    def __init__(self, stack: Stack, flower_port: int, worker_metrics_port: int) -> None:
+        self.stack = stack
+        self.flower = f"http://127.0.0.1:{flower_port}"
+        self.worker_metrics_port = worker_metrics_port
+
+    def predict(self, client: httpx.Client, texts: list[str]) -> list[dict[str, Any]]:
+        answer = client.post("/v1/predict", json={"texts": texts})
+        assert answer.status_code == 200, answer.text
+        predictions: list[dict[str, Any]] = answer.json()["predictions"]
+        return predictions
+
+
+@pytest.fixture(scope="module")
+def devstack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
+    workdir = tmp_path_factory.mktemp("devstack")
+    stack = Stack(workdir, redis_url, model_id=str(MODEL_DIR), runtime_threads=1)
+    api_port, flower_port, metrics_port = free_port(), free_port(), free_port()
+    env = stack.env(
+        port=api_port,
+        flower_port=flower_port,
+        worker_metrics_port=metrics_port,
+        flower_basic_auth=":".join(FLOWER_AUTH),
+    )
+    proc = Proc("devstack", [sys.executable, "-m", "scripts.devstack"], env, workdir / "run.log")
+    stack.procs.append(proc)
+    stack.base_url = f"http://127.0.0.1:{api_port}"
+    running = DevStack(stack, flower_port, metrics_port)
+    try:
+
+        def ready() -> bool:
+            if not proc.alive():
+                raise RuntimeError(f"devstack exited:\n{proc.log()[-3000:]}")
+            return "[spectrum] ready" in proc.log() and up(f"{running.flower}/healthcheck")
+
+        wait_for(ready, 120, "make run's stack and Flower")
+        yield running
+    finally:
+        stack.stop()
+
+
+def up(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_flower_from_the_run_command_lists_the_worker_and_its_tasks(devstack: DevStack) -> None:
+    secret = f"a private sentence {uuid.uuid4().hex}"
+    with devstack.stack.client() as client:
+        devstack.predict(client, [secret, "Dull and slow."])
+        devstack.predict(client, ["What a wonderful film."])
+    with httpx.Client(base_url=devstack.flower, auth=FLOWER_AUTH, timeout=10) as flower:
+        assert httpx.get(f"{devstack.flower}/api/workers", timeout=5).status_code == 401
+        workers = flower.get("/api/workers", params={"refresh": 1}).json()
+        assert devstack.stack.node_name in workers
+        assert workers[devstack.stack.node_name]["active_queues"][0]["name"] == devstack.stack.queue
+
+        def succeeded() -> list[dict[str, Any]]:
+            tasks = flower.get("/api/tasks").json().values()
+            return [t for t in tasks if t["state"] == "SUCCESS" and t["name"] == "spectrum.predict"]
+
+        wait_for(lambda: len(succeeded()) >= 2, 10, "Flower to see both tasks succeed")
+        tasks = succeeded()
+        assert {t["worker"] for t in tasks} == {devstack.stack.node_name}
+        assert all(t["routing_key"] == devstack.stack.queue for t in tasks)
+        assert all(t["sent"] is not None for t in tasks)  # task_send_sent_event: seen from the send
+        # Flower shows the task's args as the gateway wrote them: a count, never the texts.
+        listing = flower.get("/api/tasks").text
+        assert secret.split()[-1] not in listing
+        assert "<2 texts>" in listing
+        # Its own metrics, which Prometheus scrapes.
+        metrics = httpx.get(f"{devstack.flower}/metrics", timeout=5).text
+        assert f'flower_worker_online{{worker="{devstack.stack.node_name}"}} 1.0' in metrics
+        assert 'type="task-succeeded"' in metrics
+
+
+@pytest.fixture(scope="module")
+def prometheus(devstack: DevStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    binary = shutil.which("prometheus")
+    if binary is None:
+        message = "no prometheus binary (Debian package `prometheus`; .ci/run installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    workdir = tmp_path_factory.mktemp("prometheus")
+    targets = {
+        "spectrum-api": devstack.stack.base_url.removeprefix("http://"),
+        "spectrum-worker": f"127.0.0.1:{devstack.worker_metrics_port}",
+        "flower": devstack.flower.removeprefix("http://"),
+    }
+    deployed = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    assert {job["job_name"] for job in deployed["scrape_configs"]} == set(targets)
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "scrape_configs": [
+            {"job_name": job, "static_configs": [{"targets": [target]}]}
+            for job, target in targets.items()
+        ],
+    }
+    (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
+    port = free_port()
+    proc = Proc(
+        "prometheus",
+        [
+            binary,
+            f"--config.file={workdir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
+        dict(os.environ),
+        workdir / "prometheus.log",
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: up(f"{url}/-/ready"), 30, "Prometheus to be ready")
+        yield url
+    finally:
+        proc.stop()
+
+
+def query(prometheus: str, expr: str) -> list[dict[str, Any]]:
+    answer = httpx.get(f"{prometheus}/api/v1/query", params={"query": expr}, timeout=10)
+    body = answer.json()
+    assert answer.status_code == 200, (expr, body)
+    assert body["status"] == "success", (expr, body)
+    result: list[dict[str, Any]] = body["data"]["result"]
+    return result
+
+
+def dashboard_expressions() -> list[tuple[str, str]]:
+    dashboard = json.loads(DASHBOARD.read_text())
+    return [
+        (panel["title"], target["expr"])
+        for panel in dashboard["panels"]
+        for target in panel.get("targets", [])
+    ]
+
+
+def test_every_dashboard_expression_returns_data(devstack: DevStack, prometheus: str) -> None:
+    # Traffic over several scrapes: new texts (worker), repeats (cache), a refusal.
+    started = time.monotonic()
+    with devstack.stack.client() as client:
+        round_ = 0
+        while time.monotonic() - started < 6:
+            fresh = [f"{word} film {uuid.uuid4().hex[:6]}" for word in ("Great", "Bad", "Fine")]
+            devstack.predict(client, fresh[: 1 + round_ % 3])
+            devstack.predict(client, fresh[:1])  # a cache hit
+            assert client.post("/v1/predict", json={"texts": []}).status_code == 422
+            round_ += 1
+            time.sleep(0.2)
+
+    def scraped_after_traffic() -> bool:
+        jobs = query(prometheus, "up == 1")
+        fresh = query(prometheus, "min(time() - timestamp(up))")
+        return {r["metric"]["job"] for r in jobs} == {
+            "spectrum-api",
+            "spectrum-worker",
+            "flower",
+        } and float(fresh[0]["value"][1]) < 1.5
+
+    wait_for(scraped_after_traffic, 20, "every target to be up and scraped")
+    time.sleep(1.5)  # one more scrape of everything after the last request
+
+    expressions = dashboard_expressions()
+    assert len(expressions) >= 15
+    empty = []
+    for title, expr in expressions:
+        result = query(prometheus, expr.replace("$__rate_interval", "1m"))
+        values = [float(series["value"][1]) for series in result]
+        if not any(math.isfinite(v) for v in values):
+            empty.append(f"{title}: {expr} -> {values}")
+    assert not empty, "\n".join(empty)
+    # A few values that must also be right, not only present.
+    (live,) = query(prometheus, "max(spectrum_workers_live)")
+    assert float(live["value"][1]) == 1
+    (ratio,) = query(prometheus, dict(expressions)["Cache hit ratio"].replace(
+        "$__rate_interval", "1m"))  # fmt: skip
+    assert 0 < float(ratio["value"][1]) < 1
