@@ -54,17 +54,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             queue=settings.interactive_queue,
             stale_after_s=settings.worker_stale_s,
         )
+        predictor = Predictor(settings, celery, waiter, served, cache)
         app.state.resources = Resources(
-            settings=settings,
-            celery=celery,
-            backend=backend,
-            models=served,
-            predictor=Predictor(settings, celery, waiter, served, cache),
+            settings=settings, celery=celery, backend=backend, models=served, predictor=predictor
         )
         log.info("api ready", model=settings.served_model_name, queue=settings.interactive_queue)
         try:
             yield
         finally:
+            await predictor.batcher.close()
             await waiter.close()
             await subscriber.close()
             await cache.aclose()

@@ -90,7 +90,10 @@ def main() -> int:
     try:
         # Children ignore the terminal's Ctrl-C; we stop them in order ourselves.
         new_group = {"process_group": 0}
-        children.append(subprocess.Popen([sys.executable, "-m", "worker"], env=env, **new_group))
+        for _ in range(settings.worker_processes):
+            children.append(
+                subprocess.Popen([sys.executable, "-m", "worker"], env=env, **new_group)
+            )
         children.append(subprocess.Popen([sys.executable, "-m", "api"], env=env, **new_group))
         base_url = f"http://{settings.host}:{settings.port}"
         if wait_ready(base_url, children, timeout=120):
