@@ -55,12 +55,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             queue=settings.interactive_queue,
             stale_after_s=settings.worker_stale_s,
         )
+        predictor = Predictor(settings, celery, waiter, served, cache)
         app.state.resources = Resources(
             settings=settings,
             celery=celery,
             backend=backend,
             models=served,
-            predictor=Predictor(settings, celery, waiter, served, cache),
+            predictor=predictor,
             probe=ScrapeProbe(
                 waiter, served, QueueDepth(settings.broker_url, lane_queues(settings), timeout=1.0)
             ),
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await predictor.batcher.close()
             await app.state.resources.probe.close()
             await waiter.close()
             await subscriber.close()

@@ -1,4 +1,4 @@
-"""The synchronous prediction path: validate, answer cache hits, send misses, wait."""
+"""The synchronous prediction path: validate, answer cache hits, batch the misses, wait."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from celery import Celery
 from pydantic import ValidationError
 
 from api import metrics
+from api.batcher import MicroBatcher
 from api.schemas import Prediction, PredictResponse, ServedModel
 from api.served_models import ServedModels
 from api.waiter import ResultDocument, ResultWaiter
@@ -37,6 +38,8 @@ from shared.errors import (
 log = structlog.get_logger(__name__)
 
 DECISION_MARGIN_S = 0.2
+
+Scored = tuple[str, dict[str, float]]  # (model version, probability per label) of one text
 
 
 def check_texts(texts: Sequence[str], settings: Settings) -> list[str]:
@@ -63,7 +66,7 @@ def check_texts(texts: Sequence[str], settings: Settings) -> list[str]:
 
 
 class Predictor:
-    """Answers hits from the cache and sends the misses to a worker as one task."""
+    """Answers hits from the cache and sends the misses, batched with other requests'."""
 
     def __init__(
         self,
@@ -78,21 +81,42 @@ class Predictor:
         self._waiter = waiter
         self._models = models
         self._cache = cache
+        self.batcher: MicroBatcher[Scored] = MicroBatcher(
+            self._compute,
+            max_batch_size=settings.batch_max_texts,
+            max_wait_s=settings.batch_max_wait_ms / 1000,
+            on_batch=metrics.BATCH_SIZE.observe,  # the size of every task sent
+        )
 
     async def predict(self, texts: Sequence[str], request_id: str | None) -> PredictResponse:
         # The deadline counts from the request's arrival, not from the send.
-        deadline = asyncio.get_running_loop().time() + self._settings.request_timeout_s
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settings.request_timeout_s
         normalized = check_texts(texts, self._settings)
-        card = await self._models.require()
+        status = await self._models.require()
+        card = status.card
+        assert card is not None  # require() guarantees it
+        self.batcher.set_workers(status.live_workers)
         found = await self._lookup(card, normalized)
         missing = list(dict.fromkeys(t for t in normalized if t not in found))
         metrics.record_cache(hits=len(found), misses=len(missing))
         computed: dict[str, dict[str, float]] = {}
         if missing:
-            outcome = await self._compute(missing, request_id, deadline)
-            for text, row in zip(missing, outcome.probabilities, strict=True):
-                computed[text] = dict(zip(outcome.labels, row, strict=True))
-            card = card.model_copy(update={"version": outcome.version})
+            # Stop waiting a little before the deadline: deciding between "no worker"
+            # (503) and "too slow" (504) takes one more Redis round trip.
+            remaining = deadline - loop.time() - DECISION_MARGIN_S
+            try:
+                scored = await asyncio.wait_for(
+                    self.batcher.submit(missing, deadline - DECISION_MARGIN_S, request_id),
+                    max(remaining, 0.0),
+                )
+            except TimeoutError:
+                raise await self._timed_out() from None
+            computed = {
+                text: probabilities
+                for text, (_, probabilities) in zip(missing, scored, strict=True)
+            }
+            card = card.model_copy(update={"version": scored[0][0]})
         predictions = []
         for text in normalized:
             cached = text in found
@@ -109,6 +133,16 @@ class Predictor:
         return PredictResponse(
             model=ServedModel(name=card.name, version=card.version), predictions=predictions
         )
+
+    async def _timed_out(self) -> Exception:
+        timeout = self._settings.request_timeout_s
+        status = await self._models.status(fresh=True)
+        if status.live_workers == 0:
+            return NoWorkerAvailable(
+                f"no worker answered within {timeout:g} s and none is consuming "
+                f"queue {self._models.queue!r}"
+            )
+        return DeadlineExceeded(f"no result within {timeout:g} s")
 
     async def _lookup(self, card: ModelCard, texts: list[str]) -> dict[str, dict[str, float]]:
         """One MGET for every text; a cache outage means misses, not an error."""
@@ -130,36 +164,28 @@ class Predictor:
         return found
 
     async def _compute(
-        self, texts: list[str], request_id: str | None, deadline: float
-    ) -> PredictOutcome:
-        timeout = self._settings.request_timeout_s
-        # Stop waiting a little before the deadline: deciding between "no worker"
-        # (503) and "too slow" (504) takes one more Redis round trip.
-        remaining = deadline - asyncio.get_running_loop().time() - DECISION_MARGIN_S
+        self, texts: list[str], deadline: float, request_ids: list[str]
+    ) -> list[Scored]:
+        """One Celery task for one batch; the batcher calls it, requests never do."""
+        remaining = deadline - asyncio.get_running_loop().time()
         task_id = uuid.uuid4().hex
-        payload = PredictPayload(texts=texts, model=self._models.name, request_id=request_id)
+        payload = PredictPayload(texts=texts, model=self._models.name, request_ids=request_ids)
 
         async def send() -> None:
             await self._send(task_id, payload.model_dump(), expires=remaining)
 
         try:
             document = await self._waiter.wait(task_id, send, max(remaining, 0.0))
-        except TimeoutError:
-            status = await self._models.status(fresh=True)
-            if status.live_workers == 0:
-                raise NoWorkerAvailable(
-                    f"no worker answered within {timeout:g} s and none is consuming "
-                    f"queue {self._models.queue!r}"
-                ) from None
-            raise DeadlineExceeded(f"no result within {timeout:g} s") from None
         except (aioredis.RedisError, OSError) as exc:
             raise BackendUnavailable(f"result backend unreachable: {type(exc).__name__}") from exc
-        return _outcome(document)
+        outcome = _outcome(document)
+        return [
+            (outcome.version, dict(zip(outcome.labels, row, strict=True)))
+            for row in outcome.probabilities
+        ]
 
     async def _send(self, task_id: str, payload: dict[str, Any], expires: float) -> None:
         """Publish in a thread: kombu is blocking, and a dead broker must not stall the loop."""
-
-        metrics.BATCH_SIZE.observe(len(payload["texts"]))  # one observation per task sent
 
         def publish() -> None:
             self._celery.send_task(

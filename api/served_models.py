@@ -49,8 +49,8 @@ class ServedModels:
             self._read_at = now
         return self._status
 
-    async def require(self, *, fresh: bool = False) -> ModelCard:
-        """The card of a model that at least one live worker serves, or NoWorkerAvailable."""
+    async def require(self, *, fresh: bool = False) -> ModelStatus:
+        """The status of a model that at least one live worker serves, or NoWorkerAvailable."""
         status = await self.status(fresh=fresh)
         if status.live_workers == 0 and not fresh:
             # Only good news is cached: a worker that just started is seen at once.
@@ -59,7 +59,7 @@ class ServedModels:
             raise NoWorkerAvailable(
                 f"no worker is consuming queue {self.queue!r} for model {self.name!r}"
             )
-        return status.card
+        return status
 
     async def _read(self, now: float) -> ModelStatus:
         try:

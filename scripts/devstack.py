@@ -23,7 +23,8 @@ from shared.config import Settings
 from worker.runtimes import choose_runtime
 
 URL_SETTINGS = ("broker_url", "result_backend_url", "cache_url")
-# The worker's metrics port when SPECTRUM_WORKER_METRICS_PORT is not set.
+# The first worker's metrics port when SPECTRUM_WORKER_METRICS_PORT is not set; worker
+# process i (of SPECTRUM_WORKER_PROCESSES) serves on this port + i.
 WORKER_METRICS_PORT = 9101
 
 
@@ -82,7 +83,7 @@ def main() -> int:
         say(f"using broker {settings.broker_url} and result backend {settings.result_backend_url}")
     say(f"serving {settings.model_id} with the {choose_runtime(settings)} runtime")
     metrics_port = settings.worker_metrics_port or WORKER_METRICS_PORT
-    env["SPECTRUM_WORKER_METRICS_PORT"] = str(metrics_port)
+    metrics_ports = [metrics_port + i for i in range(settings.worker_processes)]
 
     children: list[subprocess.Popen[bytes]] = []
     interrupted = False
@@ -96,7 +97,11 @@ def main() -> int:
     try:
         # Children ignore the terminal's Ctrl-C; we stop them in order ourselves.
         new_group = {"process_group": 0}
-        children.append(subprocess.Popen([sys.executable, "-m", "worker"], env=env, **new_group))
+        for port in metrics_ports:
+            worker_env = {**env, "SPECTRUM_WORKER_METRICS_PORT": str(port)}
+            children.append(
+                subprocess.Popen([sys.executable, "-m", "worker"], env=worker_env, **new_group)
+            )
         children.append(subprocess.Popen([sys.executable, "-m", "api"], env=env, **new_group))
         children.append(
             subprocess.Popen([sys.executable, "-m", "scripts.flower"], env=env, **new_group)
@@ -115,10 +120,9 @@ def main() -> int:
                 else "no auth: its HTTP API answers 401 until SPECTRUM_FLOWER_BASIC_AUTH is set"
             )
             say(f"Flower: {flower}  ({auth}; its metrics at {flower}/metrics)")
-            say(
-                f"metrics: {base_url}/metrics (API), "
-                f"http://{settings.worker_metrics_host}:{metrics_port}/metrics (worker)"
-            )
+            host = settings.worker_metrics_host
+            workers = ", ".join(f"http://{host}:{port}/metrics" for port in metrics_ports)
+            say(f"metrics: {base_url}/metrics (API), {workers} (workers)")
             say("Ctrl-C stops everything")
         elif not interrupted:
             say("the stack did not become ready; see the log lines above")

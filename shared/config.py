@@ -40,9 +40,12 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     # auto: bf16 where the CPU has AMX or AVX512-BF16 (measured ~2x fp32 there), fp32 elsewhere.
     precision: Literal["auto", "fp32", "bf16"] = "auto"
-    # Texts per forward pass inside a task; texts are sorted by length first.
+    # A task's texts are sorted by token length and cut into forward passes of at
+    # most batch_size texts and token_budget padded tokens (0: no token limit).
     batch_size: int = Field(default=32, ge=1)
-    # Threads for the runtime's math; 0 means one per core this process may use.
+    token_budget: int = Field(default=2048, ge=0)
+    # Threads for the runtime's math; 0 shares this machine's cores evenly among
+    # its worker_processes.
     runtime_threads: int = Field(default=0, ge=0)
     # Longest input, in tokens, the transformer sees; longer texts are truncated.
     max_tokens: int = Field(default=256, ge=8)
@@ -56,6 +59,12 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(default=10.0, gt=0)
     broker_timeout_s: float = Field(default=2.0, gt=0)
 
+    # Gateway micro-batching: concurrent cache misses travel as one task of at most
+    # batch_max_texts texts. A request is sent at once while a worker is idle;
+    # while all are busy it waits at most batch_max_wait_ms for company.
+    batch_max_texts: int = Field(default=32, ge=1)
+    batch_max_wait_ms: float = Field(default=5.0, ge=0)
+
     cache_ttl_s: int = Field(default=7 * 24 * 3600, ge=1)
     result_expires_s: int = Field(default=3600, ge=60)
 
@@ -65,6 +74,8 @@ class Settings(BaseSettings):
     worker_stale_s: float = Field(default=10.0, gt=0)
     # solo: the model runs in the worker process itself; scale with more processes.
     worker_pool: Literal["solo"] = "solo"
+    # Worker processes `make run` starts on this machine (each loads the model once).
+    worker_processes: int = Field(default=1, ge=1)
     worker_prefetch: int = Field(default=2, ge=1)
     # Each worker process serves its Prometheus metrics on this port (0: not served).
     # One port per process: give every worker on a machine its own (`make run` uses
@@ -114,7 +125,7 @@ class Settings(BaseSettings):
     def effective_threads(self) -> int:
         if self.runtime_threads:
             return self.runtime_threads
-        return len(os.sched_getaffinity(0))
+        return max(1, len(os.sched_getaffinity(0)) // self.worker_processes)
 
 
 @lru_cache(maxsize=1)

@@ -27,11 +27,11 @@ class ModelCard(BaseModel):
 
 
 class PredictPayload(BaseModel):
-    """A batch of already-normalized texts for one model."""
+    """A batch of already-normalized texts for one model, gathered from one or more requests."""
 
     texts: list[str] = Field(min_length=1)
     model: str
-    request_id: str | None = None
+    request_ids: list[str] = Field(default_factory=list)  # for the logs; may be fewer than texts
 
 
 def redacted_args(payload: dict[str, Any]) -> str:

@@ -4,12 +4,17 @@ Each worker writes its model card to `spectrum:models` (a hash keyed by model
 name) and refreshes its entry in `spectrum:workers:<queue>` (a sorted set scored
 by the time of its last heartbeat). The gateway reads both: the card gives the
 version for cache keys and `/v1/models`; a fresh heartbeat means somebody will
-take the task. Both live in the result backend's Redis, which must not evict.
+take the task. Both live in the result backend's Redis, which must not evict. Workers also
+keep their running totals in `spectrum:worker-stats`.
 """
 
 from __future__ import annotations
 
 MODELS_KEY = "spectrum:models"
+# Each worker's running totals (tasks, texts, time inside the runtime), keyed by
+# member, refreshed with its heartbeat: what the benchmark subtracts to find the
+# stack's own overhead.
+STATS_KEY = "spectrum:worker-stats"
 
 
 def workers_key(queue: str) -> str:

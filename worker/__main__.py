@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from worker.app import app, settings
 
 
@@ -11,7 +13,8 @@ def main() -> None:
             "worker",
             f"--queues={settings.interactive_queue}",
             f"--pool={settings.worker_pool}",
-            f"--hostname={settings.served_model_name}@%h",
+            # Unique per process: several workers may share a machine.
+            f"--hostname={settings.served_model_name}.{os.getpid()}@%h",
             f"--loglevel={settings.log_level}",
             # No gossip or mingle: workers need no knowledge of each other, and
             # mingle costs a second at start waiting for replies.

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
 import time
+from dataclasses import asdict, dataclass
 
 import redis
 import structlog
@@ -13,7 +15,7 @@ import structlog
 from shared.cache import cache_key, encode_entry
 from shared.config import Settings
 from shared.contracts import ModelCard, PredictOutcome, PredictPayload
-from shared.registry import MODELS_KEY, worker_member, workers_key
+from shared.registry import MODELS_KEY, STATS_KEY, worker_member, workers_key
 from worker import metrics
 from worker.runtimes import load_runtime
 from worker.runtimes.base import Runtime
@@ -25,6 +27,21 @@ class WrongModel(Exception):
     """The task names a model this worker does not serve (a routing mistake)."""
 
 
+@dataclass
+class RuntimeTotals:
+    """What this process has computed, and the time it spent inside the runtime.
+
+    runtime_cpu_s is process CPU time (all threads) during `runtime.predict`:
+    tokenizing and the forward passes, the part the engine-alone benchmark also
+    measures. Everything else a request costs is the stack's overhead.
+    """
+
+    tasks: int = 0
+    texts: int = 0
+    runtime_cpu_s: float = 0.0
+    runtime_wall_s: float = 0.0
+
+
 class ModelService:
     """Runs batches through the runtime and writes what it computed to the cache."""
 
@@ -32,6 +49,7 @@ class ModelService:
         self.settings = settings
         self.runtime = runtime
         self.card = card
+        self.totals = RuntimeTotals()
         self._cache = redis.Redis.from_url(
             settings.cache_url, socket_timeout=2, socket_connect_timeout=2
         )
@@ -39,7 +57,13 @@ class ModelService:
     def predict(self, payload: PredictPayload) -> PredictOutcome:
         if payload.model != self.card.name:
             raise WrongModel(f"this worker serves {self.card.name!r}, not {payload.model!r}")
+        cpu, wall = time.process_time(), time.perf_counter()
         probabilities = metrics.timed_inference(self.runtime.predict, payload.texts)
+        totals = self.totals
+        totals.runtime_cpu_s += time.process_time() - cpu
+        totals.runtime_wall_s += time.perf_counter() - wall
+        totals.tasks += 1
+        totals.texts += len(payload.texts)
         if len(probabilities) != len(payload.texts):
             raise RuntimeError("runtime returned a different number of rows than texts")
         self._write_cache(payload.texts, probabilities)
@@ -68,8 +92,11 @@ class ModelService:
 class Heartbeat:
     """Announces the model card and this process's liveness until stopped."""
 
-    def __init__(self, settings: Settings, card: ModelCard) -> None:
+    def __init__(
+        self, settings: Settings, card: ModelCard, totals: RuntimeTotals | None = None
+    ) -> None:
         self._settings = settings
+        self._totals = totals
         self._card = card.model_dump_json()
         self._name = card.name
         self._key = workers_key(settings.interactive_queue)
@@ -89,6 +116,8 @@ class Heartbeat:
         with self._redis.pipeline(transaction=False) as pipe:
             pipe.hset(MODELS_KEY, self._name, self._card)
             pipe.zadd(self._key, {self.member: now})
+            if self._totals is not None:
+                pipe.hset(STATS_KEY, self.member, json.dumps(asdict(self._totals)))
             # Forget workers that vanished without saying so, long after they went stale.
             pipe.zremrangebyscore(self._key, "-inf", now - 10 * self._settings.worker_stale_s)
             pipe.execute()
@@ -104,7 +133,10 @@ class Heartbeat:
         self._stop.set()
         self._thread.join(timeout=5)
         try:
-            self._redis.zrem(self._key, self.member)
+            with self._redis.pipeline(transaction=False) as pipe:
+                pipe.zrem(self._key, self.member)
+                pipe.hdel(STATS_KEY, self.member)
+                pipe.execute()
         except redis.RedisError as exc:
             log.warning("heartbeat removal failed", error=type(exc).__name__)
         self._redis.close()
@@ -121,7 +153,7 @@ class WorkerState:
         started = time.perf_counter()
         runtime, card = load_runtime(settings)
         self._service = ModelService(settings, runtime, card)
-        self._heartbeat = Heartbeat(settings, card)
+        self._heartbeat = Heartbeat(settings, card, self._service.totals)
         self._heartbeat.start()
         metrics.model_loaded(card, time.perf_counter() - started)
         log.info(

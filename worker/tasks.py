@@ -20,7 +20,7 @@ def predict(self: Task[Any, Any], payload: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     request = PredictPayload.model_validate(payload)
     with structlog.contextvars.bound_contextvars(
-        task_id=self.request.id, request_id=request.request_id
+        task_id=self.request.id, request_ids=request.request_ids
     ):
         try:
             outcome = state.service.predict(request)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -89,10 +88,6 @@ class Stack:
     def queue(self) -> str:
         return f"{self.model_name}.interactive"
 
-    @property
-    def node_name(self) -> str:
-        return f"{self.model_name}@{socket.gethostname()}"
-
     def env(self, **overrides: Any) -> dict[str, str]:
         env = {key: value for key, value in os.environ.items() if not key.startswith("SPECTRUM_")}
         env["TOKENIZERS_PARALLELISM"] = "false"
@@ -172,15 +167,16 @@ class Stack:
 
 
 def worker_task_total(stack: Stack) -> int:
-    """How many tasks the stack's worker has run, asked over Celery's remote control."""
+    """How many tasks the stack's workers have run, asked over Celery's remote control."""
     from celery import Celery
 
     app = Celery(broker=stack.settings["broker_url"])
     try:
-        replies = app.control.inspect(destination=[stack.node_name], timeout=3).stats() or {}
+        replies = app.control.inspect(timeout=3).stats() or {}
     finally:
         app.close()
-    stats = replies.get(stack.node_name)
-    if stats is None:
-        raise RuntimeError(f"worker {stack.node_name} did not answer the stats request")
-    return int(sum(stats.get("total", {}).values()))
+    # Worker node names are <model>.<pid>@<host> (worker/__main__.py).
+    ours = [stats for node, stats in replies.items() if node.startswith(f"{stack.model_name}.")]
+    if not ours:
+        raise RuntimeError(f"no worker of {stack.model_name} answered the stats request")
+    return sum(int(sum(stats.get("total", {}).values())) for stats in ours)

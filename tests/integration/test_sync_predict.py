@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -91,6 +92,25 @@ def test_only_the_misses_of_a_batch_reach_the_worker(client: httpx.Client, stack
     assert worker_task_total(stack) == tasks_before + 1  # both misses in one task
 
 
+def test_concurrent_misses_travel_together(client: httpx.Client, stack: Stack) -> None:
+    words = ["good", "terrible", "fine", "awful", "great", "boring", "lovely", "dull"]
+    # Different sentiments, so a caller handed another caller's row would show.
+    texts = [unique(f"request {i} was {words[i % len(words)]}") for i in range(24)]
+    tasks_before = worker_task_total(stack)
+
+    with ThreadPoolExecutor(max_workers=len(texts)) as pool:
+        answers = list(pool.map(lambda t: client.post("/v1/predict", json={"text": t}), texts))
+
+    assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
+    alone = [client.post("/v1/predict", json={"text": t}).json() for t in texts]
+    for answer, again in zip(answers, alone, strict=True):  # each got its own text's answer
+        assert again["predictions"][0]["cached"] is True
+        got = answer.json()["predictions"][0]["probabilities"]
+        assert got == again["predictions"][0]["probabilities"]
+    # The first request goes alone to the idle worker; the rest gather while it is busy.
+    assert worker_task_total(stack) - tasks_before < len(texts) / 2
+
+
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
@@ -150,5 +170,5 @@ def test_request_id_travels_to_the_worker_and_text_is_never_logged(
     )
     assert answer.headers["x-request-id"] == "trace-me-123"
     worker_log = stack.procs[0].log()
-    assert '"request_id": "trace-me-123"' in worker_log
+    assert '"request_ids": ["trace-me-123"]' in worker_log
     assert secret.split()[-1] not in stack.logs()

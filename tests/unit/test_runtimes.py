@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from worker.runtimes.batching import cut_batches
 from worker.runtimes.lexicon import load_lexicon
 
 
@@ -55,9 +56,13 @@ def test_torch_runtime_batches_by_length_without_changing_answers(tiny_model_dir
     small_batches, _ = load_torch(
         str(tiny_model_dir), "t", precision="fp32", threads=1, max_tokens=64, batch_size=2
     )
+    token_budgeted, _ = load_torch(
+        str(tiny_model_dir), "t", precision="fp32", threads=1, max_tokens=64, token_budget=16
+    )
     expected = [one_batch.predict([text])[0] for text in texts]
-    for got, want in zip(small_batches.predict(texts), expected, strict=True):
-        assert got == pytest.approx(want, abs=1e-5)
+    for runtime in (small_batches, token_budgeted):
+        for got, want in zip(runtime.predict(texts), expected, strict=True):
+            assert got == pytest.approx(want, abs=1e-5)
 
 
 def test_bf16_is_chosen_only_where_the_cpu_has_it(tiny_model_dir: Path) -> None:
@@ -69,3 +74,16 @@ def test_bf16_is_chosen_only_where_the_cpu_has_it(tiny_model_dir: Path) -> None:
     fast, _ = bf16_support()
     assert runtime.precision == ("bf16" if fast else "fp32")
     assert card.runtime == f"torch-{runtime.precision}-cpu"
+
+
+def test_batches_are_cut_by_rows_and_by_padded_tokens() -> None:
+    lengths = [4, 4, 5, 8, 8, 9, 30, 60]
+
+    by_rows = cut_batches(lengths, batch_size=3, token_budget=0)
+    by_tokens = cut_batches(lengths, batch_size=32, token_budget=32)
+
+    assert [list(r) for r in by_rows] == [[0, 1, 2], [3, 4, 5], [6, 7]]
+    # 4 rows x 8 tokens = 32 fits, a 5th row would pad to 40; a text longer than
+    # the budget (30, 60) still gets a pass of its own.
+    assert [list(r) for r in by_tokens] == [[0, 1, 2, 3], [4, 5], [6], [7]]
+    assert cut_batches([], batch_size=4, token_budget=16) == []

@@ -46,6 +46,7 @@ def load_runtime(settings: Settings) -> tuple[Runtime, ModelCard]:
             threads=settings.effective_threads,
             max_tokens=settings.max_tokens,
             batch_size=settings.batch_size,
+            token_budget=settings.token_budget,
         )
     from worker.runtimes.hf import load_torch
 
@@ -57,4 +58,5 @@ def load_runtime(settings: Settings) -> tuple[Runtime, ModelCard]:
         threads=settings.effective_threads,
         max_tokens=settings.max_tokens,
         batch_size=settings.batch_size,
+        token_budget=settings.token_budget,
     )

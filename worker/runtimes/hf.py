@@ -29,6 +29,7 @@ class TorchRuntime(BatchedRuntime):
         threads: int,
         max_tokens: int,
         batch_size: int,
+        token_budget: int = 0,
     ) -> None:
         torch.set_num_threads(threads)
         self._device = torch.device(_pick_device(device))
@@ -44,6 +45,7 @@ class TorchRuntime(BatchedRuntime):
         window = getattr(self._model.config, "max_position_embeddings", max_tokens)
         self.max_tokens = min(max_tokens, int(window))
         self.batch_size = batch_size
+        self.token_budget = token_budget
         self.commit = getattr(self._model.config, "_commit_hash", None)
 
     @property
@@ -87,6 +89,7 @@ def load_torch(
     threads: int,
     max_tokens: int,
     batch_size: int = 32,
+    token_budget: int = 0,
 ) -> tuple[TorchRuntime, ModelCard]:
     runtime = TorchRuntime(
         model_id,
@@ -95,6 +98,7 @@ def load_torch(
         threads=threads,
         max_tokens=max_tokens,
         batch_size=batch_size,
+        token_budget=token_budget,
     )
     local = Path(model_id)
     version = directory_version(local) if local.is_dir() else (runtime.commit or "hub")[:12]

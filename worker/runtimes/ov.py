@@ -35,7 +35,14 @@ class OpenVinoRuntime(BatchedRuntime):
     """One compiled model, one infer request: the solo worker runs one batch at a time."""
 
     def __init__(
-        self, model_dir: Path, *, precision: str, threads: int, max_tokens: int, batch_size: int
+        self,
+        model_dir: Path,
+        *,
+        precision: str,
+        threads: int,
+        max_tokens: int,
+        batch_size: int,
+        token_budget: int = 0,
     ) -> None:
         self.precision, self.precision_reason = pick_precision(precision)
         self._tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -56,6 +63,7 @@ class OpenVinoRuntime(BatchedRuntime):
         self._inputs = [port.get_any_name() for port in compiled.inputs]
         self.max_tokens = max_tokens
         self.batch_size = batch_size
+        self.token_budget = token_budget
 
     @property
     def labels(self) -> list[str]:
@@ -67,7 +75,14 @@ class OpenVinoRuntime(BatchedRuntime):
 
 
 def load_openvino(
-    model_dir: Path, name: str, *, precision: str, threads: int, max_tokens: int, batch_size: int
+    model_dir: Path,
+    name: str,
+    *,
+    precision: str,
+    threads: int,
+    max_tokens: int,
+    batch_size: int,
+    token_budget: int = 0,
 ) -> tuple[OpenVinoRuntime, ModelCard]:
     runtime = OpenVinoRuntime(
         model_dir,
@@ -75,6 +90,7 @@ def load_openvino(
         threads=threads,
         max_tokens=max_tokens,
         batch_size=batch_size,
+        token_budget=token_budget,
     )
     card = ModelCard(
         name=name,
