@@ -116,7 +116,7 @@ def main() -> int:
             flower = f"http://{settings.flower_host}:{settings.flower_port}"
             auth = (
                 "basic auth on"
-                if settings.flower_basic_auth
+                if settings.flower_basic_auth and settings.flower_basic_auth.get_secret_value()
                 else "no auth: its HTTP API answers 401 until SPECTRUM_FLOWER_BASIC_AUTH is set"
             )
             say(f"Flower: {flower}  ({auth}; its metrics at {flower}/metrics)")

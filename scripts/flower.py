@@ -23,7 +23,7 @@ def flower_argv(settings: Settings) -> list[str]:
         # Workers that stopped are dropped from the list (and from /metrics) after a minute.
         "--purge_offline_workers=60",
     ]
-    if settings.flower_basic_auth is not None:
+    if settings.flower_basic_auth and settings.flower_basic_auth.get_secret_value():
         argv.append(f"--basic_auth={settings.flower_basic_auth.get_secret_value()}")
     return argv
 
