@@ -14,7 +14,7 @@ from api.access_log import AccessLog
 from api.deps import Resources
 from api.errors import install_error_handlers
 from api.predictor import Predictor
-from api.routes import health, models, predict
+from api.routes import bench, health, models, predict
 from api.served_models import ServedModels
 from api.waiter import RedisSubscriber, ResultWaiter
 from shared.celery_app import create_celery
@@ -79,5 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(predict.router)
     app.include_router(models.router)
     app.include_router(health.router)
+    if settings.bench_routes:
+        app.include_router(bench.router)
     app.add_middleware(AccessLog)
     return app

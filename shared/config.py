@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     worker_processes: int = Field(default=1, ge=1)
     worker_prefetch: int = Field(default=2, ge=1)
 
+    # Mounts POST /_bench/static, the bare-framework yardstick `make bench` uses.
+    bench_routes: bool = False
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"
