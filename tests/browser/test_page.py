@@ -164,6 +164,12 @@ def test_a_200_row_file_is_classified_in_chunks(
     expected = api_predictions(stack, texts)
     assert [cell.text for cell in cells] == [p["label"] for p in expected]
 
+    # The screenshot (the README shows it) before the download link takes the focus.
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1280, min(int(height), 1600))
+    driver.save_screenshot(str(artifacts / "page.png"))
+    driver.set_window_size(1280, 1000)
+
     link = driver.find_element(By.ID, "batch-download")
     assert (link.get_attribute("href") or "").startswith("blob:")  # built in the page
     downloads = tmp_path / "downloads"
@@ -178,11 +184,6 @@ def test_a_200_row_file_is_classified_in_chunks(
     assert [row["text"] for row in rows] == texts
     assert [row["label"] for row in rows] == [p["label"] for p in expected]
     assert rows[0]["where"] == "row 2"  # the header is row 1
-
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1280, min(int(height), 1600))
-    driver.save_screenshot(str(artifacts / "page.png"))
-    driver.set_window_size(1280, 1000)
 
 
 def test_422_reasons_are_shown_with_the_line_they_concern(driver: Chrome, stack: Stack) -> None:
@@ -218,6 +219,14 @@ def test_an_unavailable_service_is_explained(
         assert "(503 NoWorkerAvailable)" in message
         assert "retry after 1 s" in message
 
+        # A batch waits the Retry-After and tries again a few times, then says why it stopped.
+        lines = driver.find_element(By.ID, "batch-text")
+        lines.send_keys("Anyone?")
+        driver.find_element(By.ID, "batch-submit").click()
+        wait.until(lambda d: "Retrying (1/3) in 1 s" in d.find_element(By.ID, "batch-error").text)
+        wait.until(lambda d: "Stopped after 0 of 1" in d.find_element(By.ID, "batch-error").text)
+        assert "(503 NoWorkerAvailable)" in driver.find_element(By.ID, "batch-error").text
+
         api.stop()
         box.send_keys(Keys.ENTER)
         wait.until(
@@ -225,3 +234,57 @@ def test_an_unavailable_service_is_explained(
         )
     finally:
         lonely.stop()
+
+
+PARSE = """
+const [source, name] = [arguments[0], arguments[1]];
+const done = arguments[arguments.length - 1];
+import("/static/js/parse.js")
+  .then((m) => done({ items: m.textsOfFile(name, source) }))
+  .catch((e) => done({ error: String(e.message) }));
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "source", "expected"),
+    [
+        # A `text` column anywhere makes the first row a header; quotes may hold , " and newlines.
+        (
+            "a.csv",
+            'id,Text\r\n1,"one, ""two""\nthree"\r\n2,four\r\n',
+            ['one, "two"\nthree', "four"],
+        ),
+        # No `text` column: every row is data, its first column the text.
+        ("b.csv", "\ufeffgreat,5\nawful,1", ["great", "awful"]),
+        (
+            "c.jsonl",
+            '"plain"\n\n{"id": 2, "text": "field"}\n{"review": "first string"}\n',
+            ["plain", "field", "first string"],
+        ),
+        ("d.txt", "one\r\ntwo\n", ["one", "two", ""]),
+    ],
+)
+def test_files_are_read_as_documented(
+    driver: Chrome, stack: Stack, name: str, source: str, expected: list[str]
+) -> None:
+    open_page(driver, stack.base_url)
+    answer = driver.execute_async_script(PARSE, source, name)
+    assert [item["text"] for item in answer["items"]] == expected
+
+
+def test_an_unreadable_file_names_its_line(driver: Chrome, stack: Stack) -> None:
+    open_page(driver, stack.base_url)
+    answer = driver.execute_async_script(PARSE, '"fine"\n{"text": \n', "bad.jsonl")
+    assert answer["error"].startswith("JSONL line 2 is not JSON")
+    answer = driver.execute_async_script(PARSE, 'a,"never closed\n', "bad.csv")
+    assert "never closes" in answer["error"]
+
+
+def test_the_download_keeps_spreadsheets_from_running_texts(driver: Chrome, stack: Stack) -> None:
+    open_page(driver, stack.base_url)
+    csv_text = driver.execute_async_script(
+        """const done = arguments[arguments.length - 1];
+        import("/static/js/parse.js").then((m) => done(m.toCsv(["text", "p"], arguments[0])));""",
+        [["=HYPERLINK(1)", 0.5], ['say "hi", then', 1]],
+    )
+    assert csv_text == 'text,p\r\n\'=HYPERLINK(1),0.5\r\n"say ""hi"", then",1\r\n'

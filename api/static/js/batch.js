@@ -48,7 +48,8 @@ function render(items, results) {
     const tr = document.createElement("tr");
     for (const [column, value] of row.entries()) {
       const td = document.createElement("td");
-      td.textContent = typeof value === "number" && column > 0 ? value.toFixed(4) : String(value);
+      td.textContent = typeof value === "number" && column > 0 ? value.toFixed(4)
+        : typeof value === "boolean" ? (value ? "yes" : "no") : String(value);
       if (column === 3) td.dataset.label = String(value);
       tr.append(td);
     }
