@@ -288,3 +288,25 @@ def test_the_download_keeps_spreadsheets_from_running_texts(driver: Chrome, stac
         [["=HYPERLINK(1)", 0.5], ['say "hi", then', 1]],
     )
     assert csv_text == 'text,p\r\n\'=HYPERLINK(1),0.5\r\n"say ""hi"", then",1\r\n'
+
+
+DROP = """
+const [name, content] = arguments;
+const files = new DataTransfer();
+files.items.add(new File([content], name, { type: "application/x-ndjson" }));
+document.getElementById("batch-form").dispatchEvent(
+  new DragEvent("drop", { dataTransfer: files, bubbles: true, cancelable: true }));
+"""
+
+
+def test_a_dropped_jsonl_file_is_classified(driver: Chrome, stack: Stack) -> None:
+    wait = open_page(driver, stack.base_url)
+    texts = ["Superb.", "Terrible, just terrible.", "A lovely evening."]
+    jsonl = "\n".join(f'{{"id": {i}, "text": "{text}"}}' for i, text in enumerate(texts))
+    driver.execute_script(DROP, "dropped.jsonl", jsonl)
+    wait.until(lambda d: "dropped.jsonl: 3 texts" in d.find_element(By.ID, "batch-source").text)
+    driver.find_element(By.ID, "batch-submit").send_keys(Keys.ENTER)
+
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#batch-table tbody tr")) == 3)
+    cells = driver.find_elements(By.CSS_SELECTOR, "#batch-table tbody td[data-label]")
+    assert [cell.text for cell in cells] == [p["label"] for p in api_predictions(stack, texts)]

@@ -150,16 +150,20 @@ export function setUpBatch(config) {
   $("batch-file").addEventListener("change", (event) => {
     if (event.target.files.length) load(event.target.files[0]);
   });
-  // Dropping a file anywhere on the batch form loads it, instead of the browser opening it.
+  // A file dropped anywhere on the batch form loads it instead of the browser opening
+  // it; dragged text is left alone so it can still be dropped into the box.
   const zone = $("batch-form");
+  const carriesFile = (event) => event.dataTransfer?.types.includes("Files");
   zone.addEventListener("dragover", (event) => {
+    if (!carriesFile(event)) return;
     event.preventDefault();
     zone.classList.add("dragging");
   });
   zone.addEventListener("dragleave", () => zone.classList.remove("dragging"));
   zone.addEventListener("drop", (event) => {
-    event.preventDefault();
     zone.classList.remove("dragging");
+    if (!carriesFile(event)) return;
+    event.preventDefault();
     if (event.dataTransfer.files.length) load(event.dataTransfer.files[0]);
   });
 }
