@@ -186,7 +186,9 @@ def test_a_200_row_file_is_classified_in_chunks(
     assert rows[0]["where"] == "row 2"  # the header is row 1
 
 
-def test_422_reasons_are_shown_with_the_line_they_concern(driver: Chrome, stack: Stack) -> None:
+def test_422_reasons_are_shown_with_the_line_they_concern(
+    driver: Chrome, stack: Stack, artifacts: Path
+) -> None:
     wait = open_page(driver, stack.base_url)
     too_long = "long " * (MAX_CHARS // 5) + "!"
     box = driver.find_element(By.ID, "single-text")
@@ -204,6 +206,7 @@ def test_422_reasons_are_shown_with_the_line_they_concern(driver: Chrome, stack:
     assert "422 InvalidInput" in message
     assert f"line 3: {len(too_long)} characters, at most {MAX_CHARS}" in message
     assert "(1 blank skipped)" in driver.find_element(By.ID, "batch-count").text
+    driver.save_screenshot(str(artifacts / "page-errors.png"))
 
 
 def test_an_unavailable_service_is_explained(
