@@ -5,13 +5,17 @@ the gateway gathers the misses of concurrent requests and sends them together.
 
 The rule, kept in `BatchPlan` (pure: the clock is a parameter, nothing awaits):
 
-- While fewer batches are in flight than there are live workers, a request is
-  sent at once: an idle worker would otherwise wait, so a lone request never
-  pays the gather window.
-- Otherwise requests gather until the batch holds `max_batch_size` texts or the
-  oldest has waited `max_wait_s`, or until a batch comes back and frees a
-  worker, whichever is first. Gathering while every worker is busy costs
-  nothing: the texts could not start sooner.
+- A batch goes at once when a worker is idle (fewer batches in flight than live
+  workers) and no other request is on its way to the batcher (arrived at the
+  gateway, still reading the cache). So a lone request never pays the gather
+  window, and the requests of a burst (every caller of the batch that just came
+  back) travel together instead of the first one alone.
+- Otherwise requests gather until the batch holds `max_batch_size` texts, or
+  the oldest has waited `max_wait_s`, or the condition above comes true,
+  whichever is first. Gathering while every worker is busy costs nothing: the
+  texts could not start sooner. A `max_batch_size` of half the concurrency keeps
+  two batches in flight per worker, so the next is already local (prefetched)
+  when a forward pass ends.
 - A text asked for by several requests is computed once. A request larger than
   `max_batch_size` is never split; it travels as one batch (the worker cuts it
   by its token budget).
@@ -70,23 +74,42 @@ class BatchPlan(Generic[T]):
         self.max_wait_s = max_wait_s
         self.workers = workers  # live workers: the driver keeps this current
         self.in_flight = 0
+        self.arriving = 0  # requests announced by expect() and not yet added
         self._open: Batch[T] | None = None
 
     @property
     def pending(self) -> int:
         return len(self._open.texts) if self._open else 0
 
+    def expect(self) -> None:
+        """A request is on its way (it will add() or give up with unexpect())."""
+        self.arriving += 1
+
+    def unexpect(self) -> Batch[T] | None:
+        """An expected request will not come (all cache hits, or an error)."""
+        self.arriving -= 1
+        return self._close() if self._open and self._ready(0) else None
+
     def add(
-        self, caller: T, texts: Sequence[str], deadline: float, now: float, tag: str | None = None
+        self,
+        caller: T,
+        texts: Sequence[str],
+        deadline: float,
+        now: float,
+        tag: str | None = None,
+        *,
+        expected: bool = False,
     ) -> list[Batch[T]]:
         """Take one caller's texts; return the batches to send now (zero, one or two)."""
+        if expected:
+            self.arriving -= 1
         ready = []
         if self._open and self.pending + self._open.new_texts(texts) > self.max_batch_size:
             ready.append(self._close())
         if self._open is None:
             self._open = Batch(opened_at=now)
         self._open.add(caller, texts, deadline, tag)
-        if self.pending >= self.max_batch_size or self._idle_worker(len(ready)):
+        if self.pending >= self.max_batch_size or self._ready(len(ready)):
             ready.append(self._close())
         return ready
 
@@ -102,10 +125,11 @@ class BatchPlan(Generic[T]):
     def finished(self) -> Batch[T] | None:
         """A sent batch came back (answered or failed): a worker is free for the open one."""
         self.in_flight -= 1
-        return self._close() if self._open and self._idle_worker(0) else None
+        return self._close() if self._open and self._ready(0) else None
 
-    def _idle_worker(self, about_to_send: int) -> bool:
-        return self.in_flight + about_to_send < max(self.workers, 1)
+    def _ready(self, about_to_send: int) -> bool:
+        idle_worker = self.in_flight + about_to_send < max(self.workers, 1)
+        return idle_worker and self.arriving == 0
 
     def _close(self) -> Batch[T]:
         assert self._open is not None
@@ -148,20 +172,41 @@ class MicroBatcher(Generic[R]):
     def in_flight(self) -> int:
         return self._plan.in_flight
 
+    def expect(self) -> None:
+        """Announce a request that may enqueue soon; it must then enqueue or unexpect."""
+        self._plan.expect()
+
+    def unexpect(self) -> None:
+        batch = self._plan.unexpect()
+        if batch is not None:
+            self._launch(batch)
+        self._arm_timer()
+
+    def enqueue(
+        self,
+        texts: Sequence[str],
+        deadline: float,
+        request_id: str | None = None,
+        *,
+        expected: bool = False,
+    ) -> asyncio.Future[list[R]]:
+        """Add texts to the open batch now; the future gets one result per text, in order,
+        or what the batch's send raised. Waiting on it (with a timeout) is the caller's."""
+        caller: asyncio.Future[list[R]] = asyncio.get_running_loop().create_future()
+        # A caller that gave up never reads its future: mark a failure as seen.
+        caller.add_done_callback(_retrieve)
+        plan = self._plan
+        for batch in plan.add(caller, texts, deadline, self._now(), request_id, expected=expected):
+            self._launch(batch)
+        self._arm_timer()
+        return caller
+
     async def submit(
         self, texts: Sequence[str], deadline: float, request_id: str | None = None
     ) -> list[R]:
-        """One result per text, in order. Raises what the batch's send raised."""
-        loop = asyncio.get_running_loop()
-        caller: asyncio.Future[list[R]] = loop.create_future()
-        # A caller that gave up never reads its future: mark a failure as seen.
-        caller.add_done_callback(_retrieve)
-        for batch in self._plan.add(caller, texts, deadline, self._now(), request_id):
-            self._launch(batch)
-        self._arm_timer()
-        # A caller that gives up (deadline, disconnect) must not cancel the batch
-        # other callers share.
-        return await asyncio.shield(caller)
+        """enqueue() and wait. A caller that gives up (deadline, disconnect) does not
+        cancel the batch other callers share."""
+        return await asyncio.shield(self.enqueue(texts, deadline, request_id))
 
     def _now(self) -> float:
         return self._clock() if self._clock else asyncio.get_running_loop().time()

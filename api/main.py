@@ -9,13 +9,14 @@ from typing import Any
 import redis.asyncio as aioredis
 import structlog
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from api.access_log import AccessLog
 from api.deps import Resources
 from api.errors import install_error_handlers
 from api.metrics import QueueDepth, RequestMetrics, ScrapeProbe, lane_queues
 from api.predictor import Predictor
-from api.routes import health, metrics, models, predict
+from api.routes import bench, health, metrics, models, predict, ui
 from api.served_models import ServedModels
 from api.waiter import RedisSubscriber, ResultWaiter
 from shared.celery_app import create_celery
@@ -90,5 +91,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.add_middleware(RequestMetrics)
+    app.include_router(ui.router)
+    app.mount("/static", StaticFiles(directory=ui.STATIC_DIR), name="static")
+    if settings.bench_routes:
+        app.include_router(bench.router)
     app.add_middleware(AccessLog)
     return app

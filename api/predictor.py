@@ -93,29 +93,34 @@ class Predictor:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._settings.request_timeout_s
         normalized = check_texts(texts, self._settings)
-        status = await self._models.require()
-        card = status.card
-        assert card is not None  # require() guarantees it
-        self.batcher.set_workers(status.live_workers)
-        found = await self._lookup(card, normalized)
+        # Tell the batcher a request is coming: while it reads the cache, a batch
+        # about to leave for an idle worker waits for it (see api/batcher.py).
+        self.batcher.expect()
+        try:
+            status = await self._models.require()
+            self.batcher.set_workers(status.live_workers)
+            card = status.card
+            assert card is not None  # require() guarantees it
+            found = await self._lookup(card, normalized)
+        except BaseException:
+            self.batcher.unexpect()
+            raise
         missing = list(dict.fromkeys(t for t in normalized if t not in found))
         metrics.record_cache(hits=len(found), misses=len(missing))
         computed: dict[str, dict[str, float]] = {}
-        if missing:
+        if not missing:
+            self.batcher.unexpect()
+        else:
             # Stop waiting a little before the deadline: deciding between "no worker"
             # (503) and "too slow" (504) takes one more Redis round trip.
-            remaining = deadline - loop.time() - DECISION_MARGIN_S
+            until = deadline - DECISION_MARGIN_S
+            answer = self.batcher.enqueue(missing, until, request_id, expected=True)
             try:
-                scored = await asyncio.wait_for(
-                    self.batcher.submit(missing, deadline - DECISION_MARGIN_S, request_id),
-                    max(remaining, 0.0),
-                )
+                scored = await asyncio.wait_for(asyncio.shield(answer), until - loop.time())
             except TimeoutError:
                 raise await self._timed_out() from None
-            computed = {
-                text: probabilities
-                for text, (_, probabilities) in zip(missing, scored, strict=True)
-            }
+            pairs = zip(missing, scored, strict=True)
+            computed = {text: probabilities for text, (_, probabilities) in pairs}
             card = card.model_copy(update={"version": scored[0][0]})
         predictions = []
         for text in normalized:

@@ -108,7 +108,7 @@ def main() -> int:
         )
         base_url = f"http://{settings.host}:{settings.port}"
         if wait_ready(base_url, children, timeout=120):
-            say(f"ready: {base_url}  (API docs at {base_url}/docs)")
+            say(f"ready: open {base_url}/ in a browser  (API docs at {base_url}/docs)")
             say(
                 f"try: curl -s {base_url}/v1/predict -H 'content-type: application/json' "
                 '-d \'{"text": "What a wonderful film."}\''

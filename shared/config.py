@@ -91,6 +91,14 @@ class Settings(BaseSettings):
     flower_basic_auth: SecretStr | None = None
     flower_unauthenticated_api: bool = False
 
+    # Mounts POST /_bench/static, the bare-framework yardstick `make bench` uses.
+    bench_routes: bool = False
+
+    # Links the page at / shows, only when set: dashboards run separately, and a
+    # dead link is worse than none. Absolute http(s) URLs as a browser reaches them.
+    flower_url: str | None = None
+    grafana_url: str | None = None
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"
@@ -101,6 +109,17 @@ class Settings(BaseSettings):
     def _must_be_redis(cls, value: str) -> str:
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a Redis URL (redis://, rediss:// or unix://)")
+        return value
+
+    @field_validator("flower_url", "grafana_url")
+    @classmethod
+    def _must_be_http(cls, value: str | None) -> str | None:
+        # The page renders these as links: anything but http(s) (javascript:, data:)
+        # would run in the page's origin.
+        if not value:
+            return None  # an empty variable means "not configured"
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
         return value
 
     @property

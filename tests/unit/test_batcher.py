@@ -51,6 +51,43 @@ def test_a_returning_batch_frees_a_worker_for_the_gathered_requests() -> None:
     assert plan.in_flight == 0
 
 
+def test_requests_still_on_their_way_are_waited_for_even_by_an_idle_worker() -> None:
+    plan: BatchPlan[str] = BatchPlan(max_batch_size=8, max_wait_s=1.0, workers=1)
+    for _ in range(3):
+        plan.expect()
+
+    assert plan.add("a", ["x"], 10.0, now=0.0, expected=True) == []
+    assert plan.add("b", ["y"], 10.0, now=0.0, expected=True) == []
+    batch = plan.unexpect()  # the third found everything in the cache
+
+    assert batch is not None
+    assert batch.texts == ["x", "y"]
+    assert plan.arriving == 0
+
+
+def test_the_last_expected_request_closes_the_burst() -> None:
+    plan: BatchPlan[str] = BatchPlan(max_batch_size=8, max_wait_s=1.0, workers=1)
+    plan.expect()
+    plan.expect()
+    plan.add("a", ["x"], 10.0, now=0.0, expected=True)
+
+    [batch] = plan.add("b", ["y"], 10.0, now=0.001, expected=True)
+
+    assert batch.texts == ["x", "y"]
+
+
+def test_the_wait_bounds_a_burst_that_keeps_coming() -> None:
+    plan: BatchPlan[str] = BatchPlan(max_batch_size=8, max_wait_s=0.005, workers=1)
+    plan.expect()
+    plan.expect()
+    plan.add("a", ["x"], 10.0, now=0.0, expected=True)
+
+    batch = plan.poll(now=0.005)
+
+    assert batch is not None
+    assert batch.texts == ["x"]
+
+
 def test_more_workers_take_more_requests_at_once() -> None:
     plan: BatchPlan[str] = BatchPlan(max_batch_size=8, max_wait_s=1.0, workers=2)
 

@@ -43,3 +43,11 @@ def test_settings_come_from_prefixed_environment(monkeypatch: pytest.MonkeyPatch
     settings = Settings()
     assert settings.max_texts_per_request == 7
     assert settings.broker_url.startswith("amqp://")
+
+
+def test_dashboard_links_are_optional_http_urls() -> None:
+    assert Settings().flower_url is None
+    assert Settings(grafana_url="").grafana_url is None
+    assert Settings(flower_url="http://127.0.0.1:5555/").flower_url == "http://127.0.0.1:5555/"
+    with pytest.raises(ValidationError, match="http"):
+        Settings(grafana_url="javascript:alert(1)")

@@ -1,0 +1,85 @@
+// The page's only link to the service: the public HTTP API, same origin.
+
+/** A failed call, with what the API said (status 0: the API was not reached). */
+export class ApiError extends Error {
+  constructor({ status, kind = "", detail = "", retryAfter = null }) {
+    super(detail || kind || `HTTP ${status}`);
+    this.status = status;
+    this.kind = kind;
+    this.detail = detail;
+    this.retryAfter = retryAfter;
+  }
+}
+
+// What each status means for a person; the API's detail says the rest.
+const MEANING = {
+  0: "Could not reach the API (network error or the server is down)",
+  404: "Not found",
+  413: "The request is too large",
+  422: "The API refused the input",
+  429: "Too many requests",
+  500: "The API failed",
+  502: "A worker failed while classifying",
+  503: "The service cannot take work right now",
+  504: "No answer before the deadline",
+};
+
+/**
+ * One sentence for a person: what happened, the API's reason, when to retry.
+ * `rewriteDetail` lets a caller translate positions (texts[3]) into its own terms.
+ */
+export function explain(error, rewriteDetail = (detail) => detail) {
+  if (!(error instanceof ApiError)) {
+    return `Unexpected error in the page: ${error?.message ?? error}`;
+  }
+  const head = MEANING[error.status] ?? `The API answered HTTP ${error.status}`;
+  const code = error.status ? ` (${error.status}${error.kind ? ` ${error.kind}` : ""})` : "";
+  let message = `${head}${code}`;
+  if (error.detail) message += `: ${rewriteDetail(error.detail)}`;
+  if (error.retryAfter !== null) message += ` — retry after ${error.retryAfter} s`;
+  return /[.!?]$/.test(message) ? message : `${message}.`;
+}
+
+/** Seconds from a Retry-After header: delta-seconds or an HTTP date; null when absent. */
+function retryAfterSeconds(header) {
+  if (header === null || header.trim() === "") return null;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(0, Math.ceil(seconds));
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? null : Math.max(0, Math.ceil((date - Date.now()) / 1000));
+}
+
+async function call(path, init = {}) {
+  let response;
+  try {
+    response = await fetch(path, { ...init, headers: { accept: "application/json", ...init.headers } });
+  } catch (cause) {
+    throw new ApiError({ status: 0, detail: String(cause?.message ?? cause) });
+  }
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    // Not JSON: a proxy's error page or a cut connection; the status still speaks.
+  }
+  if (response.ok && body !== null) return body;
+  const status = response.ok ? 502 : response.status;
+  throw new ApiError({
+    status,
+    kind: typeof body?.error === "string" ? body.error : "",
+    detail: typeof body?.detail === "string" ? body.detail
+      : response.ok ? "the answer was not JSON" : response.statusText,
+    retryAfter: retryAfterSeconds(response.headers.get("Retry-After")),
+  });
+}
+
+export const getJson = (path) => call(path);
+
+/** POST /v1/predict with a list of texts; resolves to the API's answer. */
+export function predict(texts) {
+  return call("/v1/predict", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ texts }),
+  });
+}

@@ -1,0 +1,28 @@
+"""CPU time and peak memory of processes, read from /proc (Linux)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of every thread of `pid` so far."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    # The command name (field 2) may contain spaces: count fields after its ')'.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The most resident memory `pid` has held (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def total_cpu(pids: list[int]) -> float:
+    return sum(cpu_seconds(pid) for pid in pids)
