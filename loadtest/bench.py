@@ -325,7 +325,7 @@ def measure_baseline(
 
 
 def start_celery_worker(procs: Processes, env: dict[str, str]) -> None:
-    argv = [sys.executable, "-m", "celery", "-A", "loadtest.baselines.celery_server"]
+    argv = [sys.executable, "-m", "celery", "-A", "loadtest.baselines.celery_server:celery"]
     argv += ["worker", "--concurrency", "2", "--loglevel", "WARNING", "-Q", "baseline"]
     procs.start("baseline-celery-worker", argv, env)
 

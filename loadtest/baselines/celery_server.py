@@ -1,6 +1,6 @@
 """Baseline: the usual Celery tutorial design, one task per request and a blocking `.get()`.
 
-    celery -A loadtest.baselines.celery_server worker --concurrency 2
+    celery -A loadtest.baselines.celery_server:celery worker --concurrency 2
     uvicorn loadtest.baselines.celery_server:app
 
 The worker runs a transformers pipeline (PyTorch fp32, one thread per child

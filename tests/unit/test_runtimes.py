@@ -76,14 +76,24 @@ def test_bf16_is_chosen_only_where_the_cpu_has_it(tiny_model_dir: Path) -> None:
     assert card.runtime == f"torch-{runtime.precision}-cpu"
 
 
-def test_batches_are_cut_by_rows_and_by_padded_tokens() -> None:
+def test_batches_respect_rows_and_padded_tokens_at_the_least_cost() -> None:
     lengths = [4, 4, 5, 8, 8, 9, 30, 60]
 
     by_rows = cut_batches(lengths, batch_size=3, token_budget=0)
     by_tokens = cut_batches(lengths, batch_size=32, token_budget=32)
 
     assert [list(r) for r in by_rows] == [[0, 1, 2], [3, 4, 5], [6, 7]]
-    # 4 rows x 8 tokens = 32 fits, a 5th row would pad to 40; a text longer than
-    # the budget (30, 60) still gets a pass of its own.
-    assert [list(r) for r in by_tokens] == [[0, 1, 2, 3], [4, 5], [6], [7]]
+    # Passes of at most 32 padded tokens; 30 and 60 are over budget alone and get
+    # a pass each; of the four-pass cuts, the one padding least wins.
+    assert [list(r) for r in by_tokens] == [[0, 1, 2], [3, 4, 5], [6], [7]]
     assert cut_batches([], batch_size=4, token_budget=16) == []
+
+
+def test_a_long_outlier_gets_its_own_pass_when_padding_would_cost_more() -> None:
+    lengths = [10] * 8 + [200]
+
+    cuts = cut_batches(lengths, batch_size=64, token_budget=0, pass_cost=128)
+
+    assert [list(r) for r in cuts] == [list(range(8)), [8]]
+    # With passes as dear as the padding, one pass is cheaper.
+    assert len(cut_batches(lengths, batch_size=64, token_budget=0, pass_cost=2000)) == 1

@@ -3,8 +3,9 @@
 Texts are tokenized once, sorted by token length and cut into forward passes of at
 most `batch_size` texts and at most `token_budget` padded tokens (rows x longest
 row), each padded only to its own longest text, so short texts never pay for long
-ones (on realistic text this is most of the speed, DESIGN.md §2.5) and a pass of
-long texts stays as cheap per token as one of short texts. Probabilities come back
+ones (on realistic text this is most of the speed, DESIGN.md §2.5). Where to cut
+is chosen by cost (`cut_batches`): a task of 16-32 texts of mixed lengths padded
+as one pass wastes about half its compute. Probabilities come back
 one row per text, in input order, whatever the runtime.
 """
 
@@ -27,21 +28,46 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return probabilities
 
 
-def cut_batches(sorted_lengths: Sequence[int], batch_size: int, token_budget: int) -> list[range]:
-    """Cut ascending lengths into runs of at most `batch_size` rows whose padded size
-    (rows x the last, longest row) stays within `token_budget`; 0 means no budget.
-    A text longer than the budget on its own still gets a pass of its own."""
-    batches: list[range] = []
-    start = 0
-    for end in range(1, len(sorted_lengths) + 1):
-        rows = end - start
-        over_budget = token_budget and rows * sorted_lengths[end - 1] > token_budget
-        if rows > batch_size or (over_budget and rows > 1):
-            batches.append(range(start, end - 1))
-            start = end - 1
-    if start < len(sorted_lengths):
-        batches.append(range(start, len(sorted_lengths)))
-    return batches
+# What one more forward pass costs, in padded tokens: measured on the shipped model
+# with OpenVINO on 2 cores (tasks of 16 and 32 texts of the bench mix, best of 4
+# interleaved runs): 64 gave 169 and 210 sentences/s, 128 gave 177 and 215, against
+# 152 and 164 for cutting only at the batch size and token budget.
+PASS_COST_TOKENS = 128
+
+
+def cut_batches(
+    sorted_lengths: Sequence[int],
+    batch_size: int,
+    token_budget: int,
+    pass_cost: int = PASS_COST_TOKENS,
+) -> list[range]:
+    """Cut ascending token lengths into forward passes, cheapest first.
+
+    A pass costs its padded size (rows x its longest row) plus `pass_cost`; the
+    cuts minimize the total (dynamic programming over the cut points, O(n x
+    batch_size)), with at most `batch_size` rows per pass and a padded size within
+    `token_budget` (0: no budget). A text longer than the budget gets a pass of
+    its own. So a task of mixed lengths runs as a few passes of similar lengths
+    instead of one pass padded to its longest text.
+    """
+    n = len(sorted_lengths)
+    best = [0.0] + [float("inf")] * n  # best[j]: cheapest cost of the first j texts
+    start_of = [0] * (n + 1)
+    for end in range(1, n + 1):
+        width = sorted_lengths[end - 1]
+        for start in range(max(0, end - batch_size), end):
+            rows = end - start
+            if token_budget and rows > 1 and rows * width > token_budget:
+                continue
+            cost = best[start] + rows * width + pass_cost
+            if cost < best[end]:
+                best[end], start_of[end] = cost, start
+    cuts = []
+    end = n
+    while end > 0:
+        cuts.append(range(start_of[end], end))
+        end = start_of[end]
+    return cuts[::-1]
 
 
 def predict_sorted(
