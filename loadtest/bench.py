@@ -47,6 +47,7 @@ import redis
 from loadtest.procstats import peak_rss_mb, total_cpu
 from loadtest.texts import text_mix, write_bodies
 from scripts.private_redis import PrivateRedis, free_port
+from shared.config import Settings
 from shared.registry import STATS_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -330,18 +331,43 @@ def start_celery_worker(procs: Processes, env: dict[str, str]) -> None:
     procs.start("baseline-celery-worker", argv, env)
 
 
-def run_engine(plan: Plan, workdir: Path, texts: list[str]) -> dict[str, Any]:
+def run_engine(plan: Plan, workdir: Path, texts: list[str], workers: int) -> dict[str, Any]:
+    """The engine's best on this machine: one process using every core, and (when the
+    stack runs several workers) that many processes at once, one share of cores each."""
     path = workdir / "engine-texts.json"
     path.write_text(json.dumps(texts))
     argv = [sys.executable, "-m", "loadtest.engine", str(path), "--passes", str(plan.engine_passes)]
-    out = subprocess.run(
-        argv, cwd=ROOT, env=child_env(), check=True, capture_output=True, text=True
-    )
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+
+    def launch(processes: int) -> list[dict[str, Any]]:
+        env = child_env(worker_processes=str(processes))
+        children = [
+            subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+            for _ in range(processes)
+        ]
+        outputs = [child.communicate()[0] for child in children]
+        if any(child.returncode for child in children):
+            raise RuntimeError("the engine benchmark failed")
+        return [json.loads(out.strip().splitlines()[-1]) for out in outputs]
+
+    [alone] = launch(1)
+    shapes = {"1 process": alone}
+    if workers > 1:
+        parallel = launch(workers)
+        merged = dict(parallel[0])
+        merged["grid"] = [
+            {**row, "sentences_per_s": sum(p["grid"][i]["sentences_per_s"] for p in parallel)}
+            for i, row in enumerate(parallel[0]["grid"])
+        ]
+        merged["best"] = max(merged["grid"], key=lambda row: row["sentences_per_s"])
+        shapes[f"{workers} processes"] = merged
+    name, result = max(shapes.items(), key=lambda item: item[1]["best"]["sentences_per_s"])
+    result = {**result, "shape": name, "shapes": {k: v["best"] for k, v in shapes.items()}}
+    result["single_sentence_ms"] = min(v["single_sentence_ms"] for v in shapes.values())
     best = result["best"]
     say(
-        f"engine alone ({result['runtime']}): {best['sentences_per_s']:.0f} sentences/s at "
-        f"batch {best['batch_size']}; one sentence {result['single_sentence_ms']:.1f} ms"
+        f"engine alone ({result['runtime']}, {name}): {best['sentences_per_s']:.0f} "
+        f"sentences/s at batch {best['batch_size']}; one sentence "
+        f"{result['single_sentence_ms']:.1f} ms"
     )
     return result
 
@@ -396,7 +422,8 @@ def table(report: dict[str, Any]) -> str:
     engine = report["engine"]
     stack = report["stack"]
     lines = [
-        f"engine alone ({engine['runtime']}, best batch {engine['best']['batch_size']}): "
+        f"engine alone ({engine['runtime']}, {engine['shape']}, best batch "
+        f"{engine['best']['batch_size']}): "
         f"{engine['best']['sentences_per_s']:.0f} sentences/s; one sentence "
         f"{engine['single_sentence_ms']:.1f} ms",
         "",
@@ -429,7 +456,9 @@ def table(report: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short runs: under 3 minutes")
-    parser.add_argument("--workers", type=int, default=1, help="worker processes")
+    parser.add_argument(
+        "--workers", type=int, default=Settings().worker_processes, help="worker processes"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "loadtest" / "results")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
@@ -449,12 +478,12 @@ def main(argv: list[str] | None = None) -> int:
             "when": datetime.now(UTC).isoformat(timespec="seconds"),
             "command": "python -m loadtest.bench"
             + (" --quick" if args.quick else "")
-            + (f" --workers {args.workers}" if args.workers != 1 else ""),
+            + f" --workers {args.workers}",
             "cores": len(os.sched_getaffinity(0)),
             "workers": args.workers,
             "plan": asdict(plan),
         }
-        report["engine"] = run_engine(plan, workdir, mix["engine"])
+        report["engine"] = run_engine(plan, workdir, mix["engine"], args.workers)
         report["stack"] = measure_stack(plan, args.workers, workdir, mix)
         report["baselines"] = {
             "pipeline": measure_baseline(

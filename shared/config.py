@@ -74,8 +74,11 @@ class Settings(BaseSettings):
     worker_stale_s: float = Field(default=10.0, gt=0)
     # solo: the model runs in the worker process itself; scale with more processes.
     worker_pool: Literal["solo"] = "solo"
-    # Worker processes `make run` starts on this machine (each loads the model once).
-    worker_processes: int = Field(default=1, ge=1)
+    # Worker processes `make run` starts on this machine (each loads the model once
+    # and, with runtime_threads=0, gets an even share of the cores). 2 on 2 cores:
+    # two one-thread workers served 134-142 req/s where one two-thread worker served
+    # 97-110 (uncached, 32 connections; loadtest/README.md).
+    worker_processes: int = Field(default=2, ge=1)
     worker_prefetch: int = Field(default=2, ge=1)
     # Each worker process serves its Prometheus metrics on this port (0: not served).
     # One port per process: give every worker on a machine its own (`make run` uses

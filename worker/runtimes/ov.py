@@ -54,6 +54,9 @@ class OpenVinoRuntime(BatchedRuntime):
             {
                 "INFERENCE_NUM_THREADS": threads,
                 "NUM_STREAMS": 1,
+                # Unpinned: pinned threads of two workers (or of a worker and the API)
+                # on the same core halve each other; measured in loadtest/README.md.
+                "ENABLE_CPU_PINNING": False,
                 "PERFORMANCE_HINT": "LATENCY",
                 # Explicit: OpenVINO would pick bf16 by itself on AMX CPUs.
                 "INFERENCE_PRECISION_HINT": "bf16" if self.precision == "bf16" else "f32",
