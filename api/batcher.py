@@ -5,17 +5,17 @@ the gateway gathers the misses of concurrent requests and sends them together.
 
 The rule, kept in `BatchPlan` (pure: the clock is a parameter, nothing awaits):
 
-- A batch goes at once when a worker is idle (fewer batches in flight than live
-  workers) and no other request is on its way to the batcher (arrived at the
+- A batch goes at once when the workers are idle (no batch of this gateway in
+  flight) and no other request is on its way to the batcher (arrived at the
   gateway, still reading the cache). So a lone request never pays the gather
-  window, and the requests of a burst (every caller of the batch that just came
-  back) travel together instead of the first one alone.
+  window, and the requests of a burst travel together.
 - Otherwise requests gather until the batch holds `max_batch_size` texts, or
   the oldest has waited `max_wait_s`, or the condition above comes true,
-  whichever is first. Gathering while every worker is busy costs nothing: the
-  texts could not start sooner. A `max_batch_size` of half the concurrency keeps
-  two batches in flight per worker, so the next is already local (prefetched)
-  when a forward pass ends.
+  whichever is first. Under load that keeps tasks large, which is where the
+  time goes: a one-text task cost the shipped model about 4x the CPU per text
+  of a 32-text task (loadtest/README.md). Sending a lone text to a second, idle
+  worker as soon as it came (the first version of this rule) made tasks of 1-3
+  texts at 32 connections.
 - A text asked for by several requests is computed once. A request larger than
   `max_batch_size` is never split; it travels as one batch (the worker cuts it
   by its token budget).
@@ -67,12 +67,11 @@ class Batch(Generic[T]):
 class BatchPlan(Generic[T]):
     """When to send: the batching rule, with time passed in and batches passed out."""
 
-    def __init__(self, max_batch_size: int, max_wait_s: float, workers: int = 1) -> None:
+    def __init__(self, max_batch_size: int, max_wait_s: float) -> None:
         if max_batch_size < 1 or max_wait_s < 0:
             raise ValueError("max_batch_size must be >= 1 and max_wait_s >= 0")
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_s
-        self.workers = workers  # live workers: the driver keeps this current
         self.in_flight = 0
         self.arriving = 0  # requests announced by expect() and not yet added
         self._open: Batch[T] | None = None
@@ -123,13 +122,12 @@ class BatchPlan(Generic[T]):
         return self._close() if due is not None and now >= due else None
 
     def finished(self) -> Batch[T] | None:
-        """A sent batch came back (answered or failed): a worker is free for the open one."""
+        """A sent batch came back (answered or failed): the open one may go if it was the last."""
         self.in_flight -= 1
         return self._close() if self._open and self._ready(0) else None
 
     def _ready(self, about_to_send: int) -> bool:
-        idle_worker = self.in_flight + about_to_send < max(self.workers, 1)
-        return idle_worker and self.arriving == 0
+        return self.in_flight + about_to_send == 0 and self.arriving == 0
 
     def _close(self) -> Batch[T]:
         assert self._open is not None
@@ -164,9 +162,6 @@ class MicroBatcher(Generic[R]):
         self._on_batch = on_batch
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-
-    def set_workers(self, count: int) -> None:
-        self._plan.workers = count
 
     @property
     def in_flight(self) -> int:

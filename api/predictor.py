@@ -98,7 +98,6 @@ class Predictor:
         self.batcher.expect()
         try:
             status = await self._models.require()
-            self.batcher.set_workers(status.live_workers)
             card = status.card
             assert card is not None  # require() guarantees it
             found = await self._lookup(card, normalized)

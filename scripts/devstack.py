@@ -69,6 +69,9 @@ def main() -> int:
     settings = Settings()
     env = dict(os.environ)
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # Flower runs with this stack, so tasks send the events it shows (their cost is
+    # why they are off by default; SPECTRUM_TASK_EVENTS=false keeps them off).
+    env.setdefault("SPECTRUM_TASK_EVENTS", "true")
     redis: PrivateRedis | None = None
     unreachable = [name for name in URL_SETTINGS if not reachable(getattr(settings, name))]
     if unreachable:

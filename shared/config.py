@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     flower_basic_auth: SecretStr | None = None
     flower_unauthenticated_api: bool = False
 
+    # Celery task events (what Flower shows). They cost CPU and latency on every
+    # task (shared/celery_app.py); `make run` turns them on as it starts Flower.
+    task_events: bool = False
+
     # Mounts POST /_bench/static, the bare-framework yardstick `make bench` uses.
     bench_routes: bool = False
 

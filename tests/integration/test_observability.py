@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from scripts.private_redis import free_port
-from shared.config import SHIPPED_MODEL_ID
+from shared.config import SHIPPED_MODEL_ID, Settings
 from tests.integration.stack import ROOT, Proc, Stack, wait_for
 
 MODEL_DIR = ROOT / SHIPPED_MODEL_ID
@@ -91,8 +91,11 @@ def test_flower_from_the_run_command_lists_the_worker_and_its_tasks(devstack: De
     with httpx.Client(base_url=devstack.flower, auth=FLOWER_AUTH, timeout=10) as flower:
         assert httpx.get(f"{devstack.flower}/api/workers", timeout=5).status_code == 401
         workers = flower.get("/api/workers", params={"refresh": 1}).json()
-        (node,) = [name for name in workers if name.startswith(f"{devstack.stack.model_name}.")]
-        assert workers[node]["active_queues"][0]["name"] == devstack.stack.queue
+        # make run starts SPECTRUM_WORKER_PROCESSES workers (2 by default).
+        nodes = [name for name in workers if name.startswith(f"{devstack.stack.model_name}.")]
+        assert len(nodes) == Settings().worker_processes
+        for node in nodes:
+            assert workers[node]["active_queues"][0]["name"] == devstack.stack.queue
 
         def succeeded() -> list[dict[str, Any]]:
             # Flower sees every worker on this broker (other tests' too): keep our queue's.
@@ -102,7 +105,7 @@ def test_flower_from_the_run_command_lists_the_worker_and_its_tasks(devstack: De
 
         wait_for(lambda: len(succeeded()) >= 2, 10, "Flower to see both tasks succeed")
         tasks = succeeded()
-        assert {t["worker"] for t in tasks} == {node}
+        assert {t["worker"] for t in tasks} <= set(nodes)
         assert all(t["sent"] is not None for t in tasks)  # task_send_sent_event: seen from the send
         # Flower shows the task's args as the gateway wrote them: a count, never the texts.
         listing = flower.get("/api/tasks").text
@@ -110,7 +113,8 @@ def test_flower_from_the_run_command_lists_the_worker_and_its_tasks(devstack: De
         assert "<2 texts>" in listing
         # Its own metrics, which Prometheus scrapes.
         metrics = httpx.get(f"{devstack.flower}/metrics", timeout=5).text
-        assert f'flower_worker_online{{worker="{node}"}} 1.0' in metrics
+        for node in nodes:
+            assert f'flower_worker_online{{worker="{node}"}} 1.0' in metrics
         assert 'type="task-succeeded"' in metrics
 
 
@@ -213,7 +217,7 @@ def test_every_dashboard_expression_returns_data(devstack: DevStack, prometheus:
     assert not empty, "\n".join(empty)
     # A few values that must also be right, not only present.
     (live,) = query(prometheus, "max(spectrum_workers_live)")
-    assert float(live["value"][1]) == 1
+    assert float(live["value"][1]) == Settings().worker_processes
     (ratio,) = query(prometheus, dict(expressions)["Cache hit ratio"].replace(
         "$__rate_interval", "1m"))  # fmt: skip
     assert 0 < float(ratio["value"][1]) < 1

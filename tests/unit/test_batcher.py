@@ -10,8 +10,8 @@ import pytest
 from api.batcher import BatchPlan, MicroBatcher
 
 
-def test_an_idle_worker_gets_a_lone_request_at_once() -> None:
-    plan: BatchPlan[str] = BatchPlan(max_batch_size=8, max_wait_s=0.005, workers=1)
+def test_idle_workers_get_a_lone_request_at_once() -> None:
+    plan: BatchPlan[str] = BatchPlan(max_batch_size=8, max_wait_s=0.005)
 
     [batch] = plan.add("a", ["x"], deadline=10.0, now=0.0)
 
@@ -21,7 +21,7 @@ def test_an_idle_worker_gets_a_lone_request_at_once() -> None:
 
 
 def test_while_workers_are_busy_requests_gather_until_the_wait_is_over() -> None:
-    plan: BatchPlan[str] = BatchPlan(max_batch_size=8, max_wait_s=0.005, workers=1)
+    plan: BatchPlan[str] = BatchPlan(max_batch_size=8, max_wait_s=0.005)
     plan.add("a", ["x"], deadline=10.0, now=0.0)
 
     assert plan.add("b", ["y"], deadline=11.0, now=1.000) == []
@@ -38,7 +38,7 @@ def test_while_workers_are_busy_requests_gather_until_the_wait_is_over() -> None
 
 
 def test_a_returning_batch_frees_a_worker_for_the_gathered_requests() -> None:
-    plan: BatchPlan[str] = BatchPlan(max_batch_size=8, max_wait_s=1.0, workers=1)
+    plan: BatchPlan[str] = BatchPlan(max_batch_size=8, max_wait_s=1.0)
     plan.add("a", ["x"], deadline=10.0, now=0.0)
     plan.add("b", ["y"], deadline=10.0, now=0.1)
 
@@ -52,7 +52,7 @@ def test_a_returning_batch_frees_a_worker_for_the_gathered_requests() -> None:
 
 
 def test_requests_still_on_their_way_are_waited_for_even_by_an_idle_worker() -> None:
-    plan: BatchPlan[str] = BatchPlan(max_batch_size=8, max_wait_s=1.0, workers=1)
+    plan: BatchPlan[str] = BatchPlan(max_batch_size=8, max_wait_s=1.0)
     for _ in range(3):
         plan.expect()
 
@@ -66,7 +66,7 @@ def test_requests_still_on_their_way_are_waited_for_even_by_an_idle_worker() -> 
 
 
 def test_the_last_expected_request_closes_the_burst() -> None:
-    plan: BatchPlan[str] = BatchPlan(max_batch_size=8, max_wait_s=1.0, workers=1)
+    plan: BatchPlan[str] = BatchPlan(max_batch_size=8, max_wait_s=1.0)
     plan.expect()
     plan.expect()
     plan.add("a", ["x"], 10.0, now=0.0, expected=True)
@@ -77,7 +77,7 @@ def test_the_last_expected_request_closes_the_burst() -> None:
 
 
 def test_the_wait_bounds_a_burst_that_keeps_coming() -> None:
-    plan: BatchPlan[str] = BatchPlan(max_batch_size=8, max_wait_s=0.005, workers=1)
+    plan: BatchPlan[str] = BatchPlan(max_batch_size=8, max_wait_s=0.005)
     plan.expect()
     plan.expect()
     plan.add("a", ["x"], 10.0, now=0.0, expected=True)
@@ -88,16 +88,8 @@ def test_the_wait_bounds_a_burst_that_keeps_coming() -> None:
     assert batch.texts == ["x"]
 
 
-def test_more_workers_take_more_requests_at_once() -> None:
-    plan: BatchPlan[str] = BatchPlan(max_batch_size=8, max_wait_s=1.0, workers=2)
-
-    assert len(plan.add("a", ["x"], 10.0, now=0.0)) == 1
-    assert len(plan.add("b", ["y"], 10.0, now=0.0)) == 1
-    assert plan.add("c", ["z"], 10.0, now=0.0) == []
-
-
 def test_a_full_batch_goes_without_waiting() -> None:
-    plan: BatchPlan[str] = BatchPlan(max_batch_size=3, max_wait_s=1.0, workers=1)
+    plan: BatchPlan[str] = BatchPlan(max_batch_size=3, max_wait_s=1.0)
     plan.add("busy", ["w"], 10.0, now=0.0)
 
     assert plan.add("a", ["x", "y"], 10.0, now=0.0) == []
@@ -107,7 +99,7 @@ def test_a_full_batch_goes_without_waiting() -> None:
 
 
 def test_a_request_that_would_overflow_closes_the_open_batch_first() -> None:
-    plan: BatchPlan[str] = BatchPlan(max_batch_size=3, max_wait_s=1.0, workers=1)
+    plan: BatchPlan[str] = BatchPlan(max_batch_size=3, max_wait_s=1.0)
     plan.add("busy", ["w"], 10.0, now=0.0)
     plan.add("a", ["x", "y"], 10.0, now=0.0)
 
@@ -118,7 +110,7 @@ def test_a_request_that_would_overflow_closes_the_open_batch_first() -> None:
 
 
 def test_a_request_larger_than_a_batch_travels_whole() -> None:
-    plan: BatchPlan[str] = BatchPlan(max_batch_size=2, max_wait_s=1.0, workers=1)
+    plan: BatchPlan[str] = BatchPlan(max_batch_size=2, max_wait_s=1.0)
     plan.add("busy", ["w"], 10.0, now=0.0)
 
     [batch] = plan.add("a", ["x", "y", "z"], 10.0, now=0.0)
@@ -127,7 +119,7 @@ def test_a_request_larger_than_a_batch_travels_whole() -> None:
 
 
 def test_a_text_several_requests_ask_for_is_sent_once() -> None:
-    plan: BatchPlan[str] = BatchPlan(max_batch_size=8, max_wait_s=1.0, workers=1)
+    plan: BatchPlan[str] = BatchPlan(max_batch_size=8, max_wait_s=1.0)
     plan.add("busy", ["w"], 10.0, now=0.0)
     plan.add("a", ["x", "y"], 10.0, now=0.0, tag="req-a")
     plan.add("b", ["y", "z", "x"], 10.0, now=0.0, tag="req-b")
