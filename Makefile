@@ -23,7 +23,7 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --no-deps $(NO_DEPS)
 	touch $@ $(RUN_STAMP)
 
-## run: install, start Redis (private if none is reachable), a worker and the API on :8000
+## run: install, start Redis (private if none is reachable), the workers, the API on :8000 and Flower
 run: $(RUN_STAMP)
 	$(BIN)/python -m scripts.devstack
 
