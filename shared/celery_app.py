@@ -51,6 +51,11 @@ def create_celery(settings: Settings) -> Celery:
         # Redis transport requires; socket timeouts so no call blocks forever.
         broker_transport_options={
             "visibility_timeout": visibility_timeout,
+            # Interactive first: a worker consuming both lanes polls its queues in
+            # the order given (interactive, then bulk) instead of round-robin, so a
+            # waiting synchronous batch is always taken before the next job chunk.
+            # (Ignored by the AMQP transport, where a worker lists the same queues.)
+            "queue_order_strategy": "priority",
             "socket_timeout": 5,
             "socket_connect_timeout": settings.broker_timeout_s,
         },

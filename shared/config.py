@@ -68,6 +68,38 @@ class Settings(BaseSettings):
     batch_max_wait_ms: float = Field(default=25.0, ge=0)
 
     cache_ttl_s: int = Field(default=7 * 24 * 3600, ge=1)
+
+    # Async jobs (POST /v1/jobs). A job is cut into chunk tasks of job_chunk_size texts
+    # on the bulk lane. A worker finishes the chunk it holds (and the one it has
+    # prefetched) before it takes interactive work, so a chunk's compute time is what
+    # a synchronous request can wait behind: small chunks keep that short, at about
+    # 3 ms of task overhead each (docs/DESIGN: a task costs 2.5-3.5 ms); 16 texts are
+    # ~80 ms of the shipped model on one core (see loadtest/README.md, bulk scenario).
+    job_chunk_size: int = Field(default=16, ge=1, le=1024)
+    # Largest job, in texts, and largest upload: 100,000 texts of ~300 bytes are ~30 MB.
+    job_max_texts: int = Field(default=100_000, ge=1)
+    job_max_upload_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    # Job records and results live this long after submission; afterwards a small
+    # marker remains for job_tombstone_s, so an expired id answers 410, not 404.
+    job_ttl_s: int = Field(default=24 * 3600, ge=60)
+    job_tombstone_s: int = Field(default=7 * 24 * 3600, ge=60)
+    # GET /v1/jobs/{id} carries the results itself up to this many texts; larger jobs
+    # are read from /v1/jobs/{id}/results, which streams them chunk by chunk.
+    job_inline_results_max: int = Field(default=1000, ge=0)
+    # A chunk that raises is retried this many times, after job_chunk_retry_s,
+    # doubled each time; then its texts are recorded failed with the reason.
+    job_chunk_retries: int = Field(default=2, ge=0)
+    job_chunk_retry_s: float = Field(default=0.5, ge=0)
+    # Webhooks: a job's callback_url gets the summary POSTed once it ends, signed with
+    # HMAC-SHA256 under webhook_secret (callbacks are refused while it is unset: an
+    # unsigned callback cannot be told from a forged one). A failed delivery (an error
+    # or a non-2xx answer) is retried webhook_retries times, after webhook_backoff_s,
+    # doubling up to webhook_backoff_max_s (defaults: 1+2+4+8+16 s, about half a minute).
+    webhook_secret: SecretStr | None = None
+    webhook_timeout_s: float = Field(default=5.0, gt=0)
+    webhook_retries: int = Field(default=5, ge=0)
+    webhook_backoff_s: float = Field(default=1.0, ge=0)
+    webhook_backoff_max_s: float = Field(default=60.0, ge=0)
     result_expires_s: int = Field(default=3600, ge=60)
 
     # Workers announce themselves every heartbeat_s; the gateway counts a worker as
@@ -82,6 +114,12 @@ class Settings(BaseSettings):
     # 97-110 (uncached, 32 connections; loadtest/README.md).
     worker_processes: int = Field(default=2, ge=1)
     worker_prefetch: int = Field(default=2, ge=1)
+    # Lanes a `python -m worker` consumes. "all": interactive first, then bulk (the
+    # Redis transport polls the queues in priority order, shared/celery_app.py), so
+    # every worker helps with jobs while none is needed for synchronous traffic.
+    # "interactive" keeps a process free of bulk work (a worker announces itself on
+    # the interactive lane, so there is no bulk-only kind).
+    worker_lanes: Literal["all", "interactive"] = "all"
     # Each worker process serves its Prometheus metrics on this port (0: not served).
     # One port per process: give every worker on a machine its own (`make run` uses
     # 9101; containers can all use the same one).
@@ -142,6 +180,18 @@ class Settings(BaseSettings):
     def interactive_queue(self) -> str:
         """The Celery queue that synchronous predictions for this model travel on."""
         return f"{self.served_model_name}.interactive"
+
+    @property
+    def bulk_queue(self) -> str:
+        """The Celery queue that job chunks (and webhook deliveries) for this model travel on."""
+        return f"{self.served_model_name}.bulk"
+
+    @property
+    def worker_queues(self) -> list[str]:
+        """The queues a worker consumes, most urgent first."""
+        if self.worker_lanes == "interactive":
+            return [self.interactive_queue]
+        return [self.interactive_queue, self.bulk_queue]
 
     @property
     def uses_lexicon(self) -> bool:
