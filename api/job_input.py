@@ -50,7 +50,7 @@ def _decode(data: bytes) -> str:
 
 def read_csv(data: bytes, column: str, *, max_rows: int) -> list[str]:
     """The `column` of every row of a CSV with a header line."""
-    reader = csv.reader(io.StringIO(_decode(data), newline=""))
+    reader = csv.reader(io.StringIO(_decode(data), newline=""), strict=True)
     try:
         header = next(reader, None)
         if header is None:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
+from starlette.types import Message
 
 from api.deps import ResourcesDep
 from api.job_input import (
@@ -78,6 +79,15 @@ async def _body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _replayed(request: Request, data: bytes) -> Request:
+    """The same request over a body already read (and size-checked) by `_body`."""
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": data, "more_body": False}
+
+    return Request(request.scope, receive)
+
+
 async def _texts_and_callback(
     request: Request, resources: ResourcesDep, text_column: str, callback_url: str | None
 ) -> tuple[list[str], str | None]:
@@ -98,7 +108,7 @@ async def _texts_and_callback(
         )
         return texts, check_callback_url(body.callback_url or callback_url)
     if media == "multipart/form-data":
-        form = await request.form(max_files=1, max_fields=8)
+        form = await _replayed(request, data).form(max_files=1, max_fields=8)
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise InvalidInput("multipart upload: give the file in a field named 'file'")
