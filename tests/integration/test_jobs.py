@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ from celery import Celery
 from shared.contracts import JOB_CHUNK_TASK, JobChunkPayload
 from shared.jobs import chunks_done_key, job_key, known_key, new_job_id, new_record
 from shared.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from spectrum_client import AsyncSpectrumClient, SpectrumClient, SpectrumError, cli
 from tests.integration.stack import Stack
 from worker.runtimes.lexicon import load_lexicon
 
@@ -350,3 +352,60 @@ def test_a_chunk_failing_after_its_retries_fails_the_job_with_reasons(
     assert job["progress"]["failed"] == 3
     assert [item["index"] for item in job["results"]] == [0, 1, 2]
     assert all(item["error"] == "WrongModel after 2 tries" for item in job["results"])
+
+
+def test_the_cli_submits_waits_and_writes_results(
+    stack: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = texts(120)
+    source = tmp_path / "reviews.csv"
+    source.write_text("review\n" + "".join(f'"{text}"\n' for text in rows))
+    url = ["--url", stack.base_url]
+
+    assert (
+        cli.main([*url, "submit", str(source), "--column", "review", "--wait", "--poll", "0.05"])
+        == 0
+    )
+    out, err = capsys.readouterr()
+    job_id = out.strip()
+    assert "120/120 100% succeeded" in err
+    assert cli.main([*url, "status", job_id]) == 0
+    assert json.loads(capsys.readouterr().out)["state"] == "succeeded"
+    target = tmp_path / "out.csv"
+    assert cli.main([*url, "results", job_id, "-o", str(target)]) == 0
+    lines = target.read_text().splitlines()
+    assert lines[0].startswith("index,label,score")
+    assert [line.split(",")[0] for line in lines[1:]] == [str(i) for i in range(120)]
+    capsys.readouterr()
+    assert cli.main([*url, "predict", "What a wonderful, lovely film"]) == 0
+    assert capsys.readouterr().out.startswith("POSITIVE\t")
+    assert cli.main([*url, "status", new_job_id()]) == 1
+    assert "404 JobNotFound" in capsys.readouterr().err
+
+
+async def test_the_async_client_round_trip(stack: Stack) -> None:
+    batch = texts(40)
+    async with AsyncSpectrumClient(stack.base_url) as client:
+        job = await client.submit(batch, idempotency_key=uuid.uuid4().hex)
+        seen: list[str] = []
+        final = await client.wait(
+            job["id"], poll_s=0.05, on_progress=lambda j: seen.append(j["state"])
+        )
+        items = [item async for item in client.results(job["id"])]
+        with pytest.raises(SpectrumError) as caught:
+            await client.status(new_job_id())
+
+    assert final["state"] == "succeeded"
+    assert seen[-1] == "succeeded"
+    assert [item["index"] for item in items] == list(range(40))
+    assert caught.value.status == 404
+
+
+def test_the_sync_client_reads_results_in_order(stack: Stack) -> None:
+    batch = texts(30)
+    with SpectrumClient(stack.base_url) as client:
+        job = client.submit(batch)
+        client.wait(job["id"], poll_s=0.05, timeout=30)
+        labels = [item["label"] for item in client.results(job["id"])]
+
+    assert labels == ["POSITIVE", "NEGATIVE"] * 15
