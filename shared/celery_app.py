@@ -32,8 +32,14 @@ def create_celery(settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,
         # A worker holds prefetch x concurrency unacked messages: enough that the
         # next batch is local when a forward pass ends, few enough that a slow
-        # worker does not hoard work other workers could do.
-        worker_prefetch_multiplier=settings.worker_prefetch,
+        # worker does not hoard work other workers could do. A worker that also
+        # consumes the bulk lane holds only the task it runs: a prefetched job
+        # chunk would make the next interactive batch wait a whole chunk more
+        # (measured: sync p99 at c4 during a job 4.2x without it, chunks of 16,
+        # prefetch 2; loadtest/README.md). Fetching on loopback costs ~1 ms.
+        worker_prefetch_multiplier=(
+            1 if settings.bulk_queue in settings.worker_queues else settings.worker_prefetch
+        ),
         # Publishing must fail fast when the broker is down so the gateway can
         # answer 503 inside the request's deadline instead of hanging.
         broker_connection_timeout=settings.broker_timeout_s,

@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     # "interactive" keeps a process free of bulk work (a worker announces itself on
     # the interactive lane, so there is no bulk-only kind).
     worker_lanes: Literal["all", "interactive"] = "all"
+    # Of the worker_processes `make run` (and `make bench`) start, how many take only
+    # interactive work; the others take both lanes.
+    worker_interactive_only: int = Field(default=0, ge=0)
     # Each worker process serves its Prometheus metrics on this port (0: not served).
     # One port per process: give every worker on a machine its own (`make run` uses
     # 9101; containers can all use the same one).
