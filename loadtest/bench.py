@@ -197,6 +197,19 @@ def child_env(**settings: str) -> dict[str, str]:
     return env
 
 
+def start_workers(
+    procs: Processes, env: dict[str, str], workers: int, name: str
+) -> list[subprocess.Popen[bytes]]:
+    """Workers as `make run` starts them: the first worker_interactive_only take no chunks."""
+    interactive_only = Settings(worker_processes=workers).interactive_only_workers
+    started = []
+    for index in range(workers):
+        lanes = "interactive" if index < interactive_only else "all"
+        worker_env = {**env, "SPECTRUM_WORKER_LANES": lanes}
+        started.append(procs.start(f"{name}-{lanes}", [sys.executable, "-m", "worker"], worker_env))
+    return started
+
+
 def runtime_totals(client: redis.Redis) -> tuple[float, int]:
     """Sum over workers of CPU seconds inside the runtime, and of texts computed."""
     rows = [json.loads(raw) for raw in client.hvals(STATS_KEY)]  # type: ignore[union-attr]
@@ -231,9 +244,7 @@ def measure_stack(
             worker_heartbeat_s="0.5",  # fresh runtime totals for the overhead figure
             worker_processes=str(workers),
         )
-        worker_procs = [
-            procs.start("worker", [sys.executable, "-m", "worker"], env) for _ in range(workers)
-        ]
+        worker_procs = start_workers(procs, env, workers, "worker")
         api = procs.start("api", [sys.executable, "-m", "api"], env)
         wait_http(f"{url}/readyz", procs.procs, timeout=180)
         while len(client.hkeys(STATS_KEY)) < workers:  # every worker has loaded its model

@@ -52,7 +52,7 @@ def measure_bulk(
     workdir: Path,
     engine_sentences_per_s: float | None,
 ) -> dict[str, Any]:
-    from loadtest.bench import Processes, child_env, run_wrk, say, wait_http
+    from loadtest.bench import Processes, child_env, run_wrk, say, start_workers, wait_http
 
     store = PrivateRedis(workdir / "redis-bulk").start()
     procs = Processes(workdir)
@@ -67,12 +67,7 @@ def measure_bulk(
             worker_processes=str(workers),
             job_chunk_size=str(Settings().job_chunk_size),
         )
-        # As `make run` starts them: the first worker_interactive_only take no chunks.
-        interactive_only = Settings().worker_interactive_only
-        for index in range(workers):
-            lanes = "interactive" if index < interactive_only else "all"
-            worker_env = {**env, "SPECTRUM_WORKER_LANES": lanes}
-            procs.start(f"bulk-worker-{lanes}", [sys.executable, "-m", "worker"], worker_env)
+        start_workers(procs, env, workers, "bulk-worker")
         procs.start("bulk-api", [sys.executable, "-m", "api"], env)
         wait_http(f"{url}/readyz", procs.procs, timeout=180)
         warm = write_bodies(sync_texts[0][:200], workdir / "bulk-warm.jsonl")

@@ -102,7 +102,7 @@ def main() -> int:
         new_group = {"process_group": 0}
         for index, port in enumerate(metrics_ports):
             # The first worker_interactive_only workers never take job chunks.
-            lanes = "interactive" if index < settings.worker_interactive_only else "all"
+            lanes = "interactive" if index < settings.interactive_only_workers else "all"
             worker_env = {
                 **env,
                 "SPECTRUM_WORKER_METRICS_PORT": str(port),

@@ -70,12 +70,14 @@ class Settings(BaseSettings):
     cache_ttl_s: int = Field(default=7 * 24 * 3600, ge=1)
 
     # Async jobs (POST /v1/jobs). A job is cut into chunk tasks of job_chunk_size texts
-    # on the bulk lane. A worker finishes the chunk it holds (and the one it has
-    # prefetched) before it takes interactive work, so a chunk's compute time is what
-    # a synchronous request can wait behind: small chunks keep that short, at about
-    # 3 ms of task overhead each (docs/DESIGN: a task costs 2.5-3.5 ms); 16 texts are
-    # ~80 ms of the shipped model on one core (see loadtest/README.md, bulk scenario).
-    job_chunk_size: int = Field(default=16, ge=1, le=1024)
+    # on the bulk lane. A worker on both lanes finishes its chunk before it takes
+    # interactive work, so where every worker takes chunks, a chunk's compute time is
+    # what a synchronous request can wait behind. With one interactive-only worker
+    # (worker_interactive_only) it is not, and bigger chunks batch better: measured
+    # with `make bench ARGS="--quick --scenario bulk"` (loadtest/README.md), one
+    # interactive-only worker: 32 texts gave sync p99 ratio 1.02 and 47 job
+    # sentences/s, 8 texts 1.04 and 42/s; all workers on both lanes, 8 texts: 2.2.
+    job_chunk_size: int = Field(default=32, ge=1, le=1024)
     # Largest job, in texts, and largest upload: 100,000 texts of ~300 bytes are ~30 MB.
     job_max_texts: int = Field(default=100_000, ge=1)
     job_max_upload_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
@@ -121,8 +123,11 @@ class Settings(BaseSettings):
     # the interactive lane, so there is no bulk-only kind).
     worker_lanes: Literal["all", "interactive"] = "all"
     # Of the worker_processes `make run` (and `make bench`) start, how many take only
-    # interactive work; the others take both lanes.
-    worker_interactive_only: int = Field(default=0, ge=0)
+    # interactive work; the others take both lanes (at least one always does). 1 of 2:
+    # sync p99 at 4 connections during a job was 1.02-1.04x that without one, against
+    # 2.2x with both workers on both lanes (8-text chunks) and 4.2x (16-text chunks,
+    # prefetch 2); the price is that a job gets one worker (loadtest/README.md).
+    worker_interactive_only: int = Field(default=1, ge=0)
     # Each worker process serves its Prometheus metrics on this port (0: not served).
     # One port per process: give every worker on a machine its own (`make run` uses
     # 9101; containers can all use the same one).
@@ -195,6 +200,11 @@ class Settings(BaseSettings):
         if self.worker_lanes == "interactive":
             return [self.interactive_queue]
         return [self.interactive_queue, self.bulk_queue]
+
+    @property
+    def interactive_only_workers(self) -> int:
+        """How many of the worker_processes started here skip the bulk lane."""
+        return min(self.worker_interactive_only, self.worker_processes - 1)
 
     @property
     def uses_lexicon(self) -> bool:
