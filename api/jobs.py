@@ -150,7 +150,10 @@ class JobService:
         seen, job_id = (raw.decode() if isinstance(raw, bytes) else raw).split(" ", 1)
         if seen != digest:
             raise JobConflict("this Idempotency-Key was used with a different body")
-        return await self.get(job_id)
+        try:
+            return await self.get(job_id)
+        except JobNotFound:  # the first request has claimed the key but not written the job
+            raise JobConflict("this Idempotency-Key's job is being created; retry") from None
 
     async def get(self, job_id: str) -> JobSummary:
         raw = await self._read(job_id)

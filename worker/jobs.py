@@ -105,6 +105,7 @@ def run_chunk(service: ModelService, store: JobStore, chunk: JobChunkPayload) ->
         return GONE
     if state == "cancelled":
         return store.finish(chunk, [], skipped=len(chunk.texts))
+    service.require_model(chunk.model)
     found = service.lookup(chunk.texts)
     missing = list(dict.fromkeys(text for text in chunk.texts if text not in found))
     computed: dict[str, dict[str, float]] = {}

@@ -55,9 +55,13 @@ class ModelService:
             settings.cache_url, socket_timeout=2, socket_connect_timeout=2
         )
 
+    def require_model(self, name: str) -> None:
+        """Refuse work meant for another model (a routing mistake), before any cache read."""
+        if name != self.card.name:
+            raise WrongModel(f"this worker serves {self.card.name!r}, not {name!r}")
+
     def predict(self, payload: PredictPayload) -> PredictOutcome:
-        if payload.model != self.card.name:
-            raise WrongModel(f"this worker serves {self.card.name!r}, not {payload.model!r}")
+        self.require_model(payload.model)
         cpu, wall = time.process_time(), time.perf_counter()
         probabilities = metrics.timed_inference(self.runtime.predict, payload.texts)
         totals = self.totals
