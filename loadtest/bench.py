@@ -84,8 +84,8 @@ class Plan:
             engine_texts=384,
             engine_passes=1,
             texts_per_level={1: 600, 8: 3000, 32: 3500, 128: 3500},
-            bulk_sync_s=6.0,
-            bulk_job_texts=4000,
+            bulk_sync_s=5.0,
+            bulk_job_texts=2000,
         )
 
 

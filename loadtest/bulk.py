@@ -85,7 +85,11 @@ def measure_bulk(
         job = _request("POST", f"{url}/v1/jobs", {"texts": job_texts})
         accepted_s = time.monotonic() - submitted_at
         status_url = f"{url}{job['status_url']}"
+        # Bounded: at 5 sentences/s a job is broken, not slow.
+        deadline = time.monotonic() + max(300.0, len(job_texts) / 5)
         while _request("GET", status_url)["state"] == "queued":
+            if time.monotonic() > deadline:
+                raise RuntimeError("the bulk job never started")
             time.sleep(0.1)
         during = run_wrk(
             "sync during job",
@@ -98,6 +102,8 @@ def measure_bulk(
         state_after_load = _request("GET", status_url)
         say(f"sync c4 during the job: p50 {during.p50_ms:.1f} ms, p99 {during.p99_ms:.1f} ms")
         while (final := _request("GET", status_url))["state"] in ("queued", "running"):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the bulk job did not end: {final['progress']}")
             time.sleep(0.5)
         seconds = final["finished_at"] - final["started_at"]
         rate = final["progress"]["done"] / seconds if seconds > 0 else 0.0
