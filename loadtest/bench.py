@@ -473,7 +473,8 @@ def table(report: dict[str, Any]) -> str:
         job = bulk["job"]
         lines += [
             "",
-            f"bulk job: {job['texts']} texts {job['state']} in {job['seconds']:.1f} s, "
+            f"bulk job: {job['texts']} texts, {job['progress']['done']} done, {job['state']} "
+            f"after {job['seconds']:.1f} s, "
             f"{job['sentences_per_s']:.0f} sentences/s (engine alone "
             f"{engine['best']['sentences_per_s']:.0f}); running through the sync load: "
             f"{'yes' if job['running_through_the_load'] else 'NO'}",
@@ -572,6 +573,7 @@ def main(argv: list[str] | None = None) -> int:
             workers=args.workers,
             workdir=workdir,
             engine_sentences_per_s=report["engine"]["best"]["sentences_per_s"],
+            finish_job=not args.quick,
         )
     report["verdicts"] = verdicts(report)
     report["seconds"] = round(time.monotonic() - started, 1)
