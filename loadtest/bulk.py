@@ -68,6 +68,7 @@ def measure_bulk(
             port=str(port),
             worker_processes=str(workers),
             job_chunk_size=str(Settings().job_chunk_size),
+            worker_bulk_nice=str(Settings().worker_bulk_nice),
         )
         start_workers(procs, env, workers, "bulk-worker")
         procs.start("bulk-api", [sys.executable, "-m", "api"], env)
