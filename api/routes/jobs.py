@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.types import Message
 
 from api.deps import ResourcesDep
@@ -108,7 +109,10 @@ async def _texts_and_callback(
         )
         return texts, check_callback_url(body.callback_url or callback_url)
     if media == "multipart/form-data":
-        form = await _replayed(request, data).form(max_files=1, max_fields=8)
+        try:
+            form = await _replayed(request, data).form(max_files=1, max_fields=8)
+        except HTTPException as exc:  # Starlette's answer to a malformed multipart body
+            raise InvalidInput(f"multipart upload: {exc.detail}") from None
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise InvalidInput("multipart upload: give the file in a field named 'file'")

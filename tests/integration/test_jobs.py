@@ -233,6 +233,11 @@ def test_a_csv_upload_becomes_a_job(client: httpx.Client) -> None:
         ({"json": {"texts": []}}, 422, "no texts"),
         ({"json": {"texts": ["ok"], "callback_url": "file:///etc"}}, 422, "callback_url"),
         ({"content": b"{bad", "headers": {"content-type": "application/json"}}, 422, "JSON"),
+        (
+            {"content": b"--x\r\nbroken", "headers": {"content-type": "multipart/form-data"}},
+            422,
+            "multipart",
+        ),
     ],
 )
 def test_bad_submissions_are_4xx_with_a_reason(
