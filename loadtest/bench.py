@@ -243,6 +243,9 @@ def measure_stack(
             bench_routes="true",
             worker_heartbeat_s="0.5",  # fresh runtime totals for the overhead figure
             worker_processes=str(workers),
+            # The lane settings of this process (start_workers reads the rest), so
+            # `SPECTRUM_WORKER_BULK_NICE=0 make bench` compares without it.
+            worker_bulk_nice=str(Settings().worker_bulk_nice),
         )
         worker_procs = start_workers(procs, env, workers, "worker")
         api = procs.start("api", [sys.executable, "-m", "api"], env)
