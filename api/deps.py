@@ -9,6 +9,7 @@ import redis.asyncio as aioredis
 from celery import Celery
 from fastapi import Depends, Request
 
+from api.jobs import JobService
 from api.metrics import ScrapeProbe
 from api.predictor import Predictor
 from api.served_models import ServedModels
@@ -23,6 +24,7 @@ class Resources:
     models: ServedModels
     predictor: Predictor
     probe: ScrapeProbe
+    jobs: JobService
 
 
 async def get_resources(request: Request) -> Resources:

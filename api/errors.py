@@ -13,12 +13,23 @@ from shared.errors import (
     DeadlineExceeded,
     InferenceFailed,
     InvalidInput,
+    JobConflict,
+    JobExpired,
+    JobNotFound,
     NoWorkerAvailable,
+    PayloadTooLarge,
     SpectrumError,
+    UnsupportedMediaType,
 )
 
+# Subclasses before their base: the first match wins.
 STATUS: dict[type[SpectrumError], int] = {
+    PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
     InvalidInput: 422,
+    JobNotFound: 404,
+    JobExpired: 410,
+    JobConflict: 409,
     NoWorkerAvailable: 503,
     BrokerUnavailable: 503,
     BackendUnavailable: 503,

@@ -14,9 +14,10 @@ from fastapi.staticfiles import StaticFiles
 from api.access_log import AccessLog
 from api.deps import Resources
 from api.errors import install_error_handlers
+from api.jobs import JobService
 from api.metrics import QueueDepth, RequestMetrics, ScrapeProbe, lane_queues
 from api.predictor import Predictor
-from api.routes import bench, health, metrics, models, predict, ui
+from api.routes import bench, health, jobs, metrics, models, predict, ui
 from api.served_models import ServedModels
 from api.waiter import RedisSubscriber, ResultWaiter
 from shared.celery_app import create_celery
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             probe=ScrapeProbe(
                 waiter, served, QueueDepth(settings.broker_url, lane_queues(settings), timeout=1.0)
             ),
+            jobs=JobService(settings, celery, backend, served),
         )
         log.info("api ready", model=settings.served_model_name, queue=settings.interactive_queue)
         try:
@@ -100,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(predict.router)
+    app.include_router(jobs.router)
     app.include_router(models.router)
     app.include_router(health.router)
     app.include_router(metrics.router)

@@ -39,8 +39,6 @@ ProcessCollector(registry=REGISTRY)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 METRICS_PATH = "/metrics"
 UNMATCHED = "unmatched"
-# The lanes a model's work travels on; a lane nobody uses reads as depth 0.
-LANES = ("interactive", "bulk")
 # kombu's Redis transport keeps a message with priority p > 0 in "<queue>\x06\x16<p>".
 _PRIORITY_SEP = "\x06\x16"
 _PRIORITY_STEPS = (3, 6, 9)
@@ -171,7 +169,8 @@ class RequestMetrics:
 
 
 def lane_queues(settings: Settings) -> list[str]:
-    return [f"{settings.served_model_name}.{lane}" for lane in LANES]
+    """The served model's queues: interactive (sync predict) and bulk (job chunks)."""
+    return [settings.interactive_queue, settings.bulk_queue]
 
 
 class QueueDepth:

@@ -1,6 +1,6 @@
 """`make bench`: the engine alone, the whole stack and two baselines, measured in one run.
 
-    python -m loadtest.bench [--quick] [--workers N] [--out DIR]
+    python -m loadtest.bench [--quick] [--workers N] [--scenario all|bulk] [--out DIR]
 
 Everything runs on this machine and talks to 127.0.0.1 only; every scenario is
 bounded by its duration. Load comes from `wrk` (compiled; one thread, one
@@ -17,7 +17,10 @@ reported. Steps:
 3. the cached path: the same texts again, against /v1/predict and against a bare
    route of the same process (/_bench/static);
 4. baselines (loadtest/baselines/): a transformers pipeline per request, and
-   one Celery task per request with a blocking `.get()`.
+   one Celery task per request with a blocking `.get()`;
+5. bulk (loadtest/bulk.py): sync p50/p99 at 4 connections without and during a
+   20,000-text job, and the job's sentences/s (`--scenario bulk` runs only the
+   engine and this).
 
 It prints one table and writes everything as JSON under loadtest/results/.
 """
@@ -44,6 +47,7 @@ from typing import Any
 
 import redis
 
+from loadtest.bulk import measure_bulk
 from loadtest.procstats import peak_rss_mb, total_cpu
 from loadtest.texts import text_mix, write_bodies
 from scripts.private_redis import PrivateRedis, free_port
@@ -68,6 +72,8 @@ class Plan:
     texts_per_level: dict[int, int] = field(
         default_factory=lambda: {1: 2000, 8: 8000, 32: 10000, 128: 10000}
     )
+    bulk_sync_s: float = 15.0
+    bulk_job_texts: int = 20_000
 
     @classmethod
     def quick(cls) -> Plan:
@@ -78,6 +84,8 @@ class Plan:
             engine_texts=384,
             engine_passes=1,
             texts_per_level={1: 600, 8: 3000, 32: 3500, 128: 3500},
+            bulk_sync_s=5.0,
+            bulk_job_texts=2000,
         )
 
 
@@ -189,6 +197,19 @@ def child_env(**settings: str) -> dict[str, str]:
     return env
 
 
+def start_workers(
+    procs: Processes, env: dict[str, str], workers: int, name: str
+) -> list[subprocess.Popen[bytes]]:
+    """Workers as `make run` starts them: the first worker_interactive_only take no chunks."""
+    interactive_only = Settings(worker_processes=workers).interactive_only_workers
+    started = []
+    for index in range(workers):
+        lanes = "interactive" if index < interactive_only else "all"
+        worker_env = {**env, "SPECTRUM_WORKER_LANES": lanes}
+        started.append(procs.start(f"{name}-{lanes}", [sys.executable, "-m", "worker"], worker_env))
+    return started
+
+
 def runtime_totals(client: redis.Redis) -> tuple[float, int]:
     """Sum over workers of CPU seconds inside the runtime, and of texts computed."""
     rows = [json.loads(raw) for raw in client.hvals(STATS_KEY)]  # type: ignore[union-attr]
@@ -222,10 +243,11 @@ def measure_stack(
             bench_routes="true",
             worker_heartbeat_s="0.5",  # fresh runtime totals for the overhead figure
             worker_processes=str(workers),
+            # The lane settings of this process (start_workers reads the rest), so
+            # `SPECTRUM_WORKER_BULK_NICE=0 make bench` compares without it.
+            worker_bulk_nice=str(Settings().worker_bulk_nice),
         )
-        worker_procs = [
-            procs.start("worker", [sys.executable, "-m", "worker"], env) for _ in range(workers)
-        ]
+        worker_procs = start_workers(procs, env, workers, "worker")
         api = procs.start("api", [sys.executable, "-m", "api"], env)
         wait_http(f"{url}/readyz", procs.procs, timeout=180)
         while len(client.hkeys(STATS_KEY)) < workers:  # every worker has loaded its model
@@ -373,7 +395,15 @@ def run_engine(plan: Plan, workdir: Path, texts: list[str], workers: int) -> dic
 
 
 def verdicts(report: dict[str, Any]) -> list[tuple[str, float, str, bool]]:
-    """(what, measured, required, met) for the targets of the performance issue."""
+    """(what, measured, required, met) for the targets of the performance and jobs issues."""
+    out = []
+    bulk = report.get("bulk")
+    if bulk is not None and bulk["p99_ratio"] is not None:
+        ratio = bulk["p99_ratio"]
+        limit = bulk["p99_ratio_limit"]
+        out.append(("sync p99 c4 during a job / without", ratio, f"<= {limit:g}", ratio <= limit))
+    if "stack" not in report:
+        return out
     engine = report["engine"]
     stack = report["stack"]
     at = {row["concurrency"]: row for row in stack["uncached"]}
@@ -409,7 +439,6 @@ def verdicts(report: dict[str, Any]) -> list[tuple[str, float, str, bool]]:
         ),
         ("API peak RSS, MB", stack["memory"]["api_peak_rss_mb"], "< 200"),
     ]
-    out = []
     for what, value, need in rows:
         op, bound = need.split()
         limit = float(bound)
@@ -420,7 +449,6 @@ def verdicts(report: dict[str, Any]) -> list[tuple[str, float, str, bool]]:
 
 def table(report: dict[str, Any]) -> str:
     engine = report["engine"]
-    stack = report["stack"]
     lines = [
         f"engine alone ({engine['runtime']}, {engine['shape']}, best batch "
         f"{engine['best']['batch_size']}): "
@@ -430,20 +458,39 @@ def table(report: dict[str, Any]) -> str:
         "| scenario | conc. | req/s | p50 ms | p95 ms | p99 ms | errors | wrk CPU |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    rows = [*stack["uncached"], *stack["cached"], *stack["bare"]]
-    rows += [report["baselines"]["pipeline"], report["baselines"]["celery"]]
+    stack = report.get("stack")
+    rows = []
+    if stack is not None:
+        rows += [*stack["uncached"], *stack["cached"], *stack["bare"]]
+        rows += [report["baselines"]["pipeline"], report["baselines"]["celery"]]
+    bulk = report.get("bulk")
+    if bulk is not None:
+        rows += [bulk["sync_alone"], bulk["sync_during_job"]]
     for row in rows:
         lines.append(
             f"| {row['scenario']} | {row['concurrency']} | {row['req_per_s']:.0f} | "
             f"{row['p50_ms']:.1f} | {row['p95_ms']:.1f} | {row['p99_ms']:.1f} | "
             f"{row['errors']}{' (wrapped)' if row['wraps'] else ''} | {row['wrk_cpu_share']:.0%} |"
         )
-    memory = stack["memory"]
-    workers_rss = ", ".join(f"{m:.0f}" for m in memory["worker_peak_rss_mb"])
+    if bulk is not None:
+        job = bulk["job"]
+        lines += [
+            "",
+            f"bulk job: {job['texts']} texts, {job['progress']['done']} done, {job['state']} "
+            f"after {job['seconds']:.1f} s, "
+            f"{job['sentences_per_s']:.0f} sentences/s (engine alone "
+            f"{engine['best']['sentences_per_s']:.0f}); running through the sync load: "
+            f"{'yes' if job['running_through_the_load'] else 'NO'}",
+        ]
+    if stack is not None:
+        memory = stack["memory"]
+        workers_rss = ", ".join(f"{m:.0f}" for m in memory["worker_peak_rss_mb"])
+        lines += [
+            "",
+            f"peak RSS: API {memory['api_peak_rss_mb']:.0f} MB, worker(s) {workers_rss} MB, "
+            f"Redis {memory['redis_peak_rss_mb']:.0f} MB",
+        ]
     lines += [
-        "",
-        f"peak RSS: API {memory['api_peak_rss_mb']:.0f} MB, worker(s) {workers_rss} MB, "
-        f"Redis {memory['redis_peak_rss_mb']:.0f} MB",
         "",
         "| target | measured | required | met |",
         "|---|---:|---|---|",
@@ -453,11 +500,42 @@ def table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def run_all(
+    report: dict[str, Any], plan: Plan, workers: int, workdir: Path, mix: dict[str, list[str]]
+) -> None:
+    """Steps 2-4: the stack uncached and cached, and the two baselines."""
+    report["stack"] = measure_stack(plan, workers, workdir, mix)
+    report["baselines"] = {
+        "pipeline": measure_baseline(
+            "pipeline",
+            plan,
+            workdir,
+            mix["baseline"],
+            None,
+            "loadtest.baselines.pipeline_server",
+        ),
+        "celery": measure_baseline(
+            "celery",
+            plan,
+            workdir,
+            mix["baseline"],
+            start_celery_worker,
+            "loadtest.baselines.celery_server",
+        ),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short runs: under 3 minutes")
     parser.add_argument(
         "--workers", type=int, default=Settings().worker_processes, help="worker processes"
+    )
+    parser.add_argument(
+        "--scenario",
+        choices=["all", "bulk"],
+        default="all",
+        help="bulk: only the engine and the bulk-job scenario",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "loadtest" / "results")
     args = parser.parse_args(argv)
@@ -468,6 +546,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     mix_sizes = {"warm": 300, "cached": 2000, "engine": plan.engine_texts, "baseline": 3000}
     mix_sizes |= {f"c{level}": n for level, n in plan.texts_per_level.items()}
+    # Sync load at c4 is ~100 req/s at most here: 200 per second of load leaves room.
+    bulk_sync = 200 + int(200 * plan.bulk_sync_s)
+    mix_sizes |= {"bulk_job": plan.bulk_job_texts}
+    mix_sizes |= {"bulk_alone": bulk_sync, "bulk_during": bulk_sync}
     all_texts = text_mix(sum(mix_sizes.values()), seed=SEED)
     mix: dict[str, list[str]] = {}
     for name, size in mix_sizes.items():
@@ -478,36 +560,30 @@ def main(argv: list[str] | None = None) -> int:
             "when": datetime.now(UTC).isoformat(timespec="seconds"),
             "command": "python -m loadtest.bench"
             + (" --quick" if args.quick else "")
-            + f" --workers {args.workers}",
+            + f" --workers {args.workers}"
+            + (f" --scenario {args.scenario}" if args.scenario != "all" else ""),
             "cores": len(os.sched_getaffinity(0)),
             "workers": args.workers,
             "plan": asdict(plan),
         }
         report["engine"] = run_engine(plan, workdir, mix["engine"], args.workers)
-        report["stack"] = measure_stack(plan, args.workers, workdir, mix)
-        report["baselines"] = {
-            "pipeline": measure_baseline(
-                "pipeline",
-                plan,
-                workdir,
-                mix["baseline"],
-                None,
-                "loadtest.baselines.pipeline_server",
-            ),
-            "celery": measure_baseline(
-                "celery",
-                plan,
-                workdir,
-                mix["baseline"],
-                start_celery_worker,
-                "loadtest.baselines.celery_server",
-            ),
-        }
+        if args.scenario == "all":
+            run_all(report, plan, args.workers, workdir, mix)
+        report["bulk"] = measure_bulk(
+            job_texts=mix["bulk_job"],
+            sync_texts=(mix["bulk_alone"], mix["bulk_during"]),
+            sync_s=plan.bulk_sync_s,
+            workers=args.workers,
+            workdir=workdir,
+            engine_sentences_per_s=report["engine"]["best"]["sentences_per_s"],
+            finish_job=not args.quick,
+        )
     report["verdicts"] = verdicts(report)
     report["seconds"] = round(time.monotonic() - started, 1)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = args.out / f"bench-{stamp}{'-quick' if args.quick else ''}.json"
+    suffix = ("-quick" if args.quick else "") + ("-bulk" if args.scenario == "bulk" else "")
+    path = args.out / f"bench-{stamp}{suffix}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(table(report))
     print(f"\n{report['seconds']:.0f} s; written to {path.relative_to(ROOT)}")

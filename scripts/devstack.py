@@ -100,8 +100,14 @@ def main() -> int:
     try:
         # Children ignore the terminal's Ctrl-C; we stop them in order ourselves.
         new_group = {"process_group": 0}
-        for port in metrics_ports:
-            worker_env = {**env, "SPECTRUM_WORKER_METRICS_PORT": str(port)}
+        for index, port in enumerate(metrics_ports):
+            # The first worker_interactive_only workers never take job chunks.
+            lanes = "interactive" if index < settings.interactive_only_workers else "all"
+            worker_env = {
+                **env,
+                "SPECTRUM_WORKER_METRICS_PORT": str(port),
+                "SPECTRUM_WORKER_LANES": lanes,
+            }
             children.append(
                 subprocess.Popen([sys.executable, "-m", "worker"], env=worker_env, **new_group)
             )

@@ -32,8 +32,14 @@ def create_celery(settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,
         # A worker holds prefetch x concurrency unacked messages: enough that the
         # next batch is local when a forward pass ends, few enough that a slow
-        # worker does not hoard work other workers could do.
-        worker_prefetch_multiplier=settings.worker_prefetch,
+        # worker does not hoard work other workers could do. A worker that also
+        # consumes the bulk lane holds only the task it runs: a prefetched job
+        # chunk would make the next interactive batch wait a whole chunk more
+        # (measured: sync p99 at c4 during a job 4.2x without it, chunks of 16,
+        # prefetch 2; loadtest/README.md). Fetching on loopback costs ~1 ms.
+        worker_prefetch_multiplier=(
+            1 if settings.bulk_queue in settings.worker_queues else settings.worker_prefetch
+        ),
         # Publishing must fail fast when the broker is down so the gateway can
         # answer 503 inside the request's deadline instead of hanging.
         broker_connection_timeout=settings.broker_timeout_s,
@@ -51,6 +57,11 @@ def create_celery(settings: Settings) -> Celery:
         # Redis transport requires; socket timeouts so no call blocks forever.
         broker_transport_options={
             "visibility_timeout": visibility_timeout,
+            # Interactive first: a worker consuming both lanes polls its queues in
+            # the order given (interactive, then bulk) instead of round-robin, so a
+            # waiting synchronous batch is always taken before the next job chunk.
+            # (Ignored by the AMQP transport, where a worker lists the same queues.)
+            "queue_order_strategy": "priority",
             "socket_timeout": 5,
             "socket_connect_timeout": settings.broker_timeout_s,
         },

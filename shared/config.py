@@ -68,6 +68,40 @@ class Settings(BaseSettings):
     batch_max_wait_ms: float = Field(default=25.0, ge=0)
 
     cache_ttl_s: int = Field(default=7 * 24 * 3600, ge=1)
+
+    # Async jobs (POST /v1/jobs). A job is cut into chunk tasks of job_chunk_size texts
+    # on the bulk lane. A worker on both lanes finishes its chunk before it takes
+    # interactive work, so where every worker takes chunks, a chunk's compute time is
+    # what a synchronous request can wait behind. With one interactive-only worker
+    # (worker_interactive_only) it is not, and bigger chunks batch better: measured
+    # with `make bench ARGS="--quick --scenario bulk"` (loadtest/README.md), one
+    # interactive-only worker: 32 texts gave sync p99 ratio 1.02 and 47 job
+    # sentences/s, 8 texts 1.04 and 42/s; all workers on both lanes, 8 texts: 2.2.
+    job_chunk_size: int = Field(default=32, ge=1, le=1024)
+    # Largest job, in texts, and largest upload: 100,000 texts of ~300 bytes are ~30 MB.
+    job_max_texts: int = Field(default=100_000, ge=1)
+    job_max_upload_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    # Job records and results live this long after submission; afterwards a small
+    # marker remains for job_tombstone_s, so an expired id answers 410, not 404.
+    job_ttl_s: int = Field(default=24 * 3600, ge=60)
+    job_tombstone_s: int = Field(default=7 * 24 * 3600, ge=60)
+    # GET /v1/jobs/{id} carries the results itself up to this many texts; larger jobs
+    # are read from /v1/jobs/{id}/results, which streams them chunk by chunk.
+    job_inline_results_max: int = Field(default=1000, ge=0)
+    # A chunk that raises is retried this many times, after job_chunk_retry_s,
+    # doubled each time; then its texts are recorded failed with the reason.
+    job_chunk_retries: int = Field(default=2, ge=0)
+    job_chunk_retry_s: float = Field(default=0.5, ge=0)
+    # Webhooks: a job's callback_url gets the summary POSTed once it ends, signed with
+    # HMAC-SHA256 under webhook_secret (callbacks are refused while it is unset: an
+    # unsigned callback cannot be told from a forged one). A failed delivery (an error
+    # or a non-2xx answer) is retried webhook_retries times, after webhook_backoff_s,
+    # doubling up to webhook_backoff_max_s (defaults: 1+2+4+8+16 s, about half a minute).
+    webhook_secret: SecretStr | None = None
+    webhook_timeout_s: float = Field(default=5.0, gt=0)
+    webhook_retries: int = Field(default=5, ge=0)
+    webhook_backoff_s: float = Field(default=1.0, ge=0)
+    webhook_backoff_max_s: float = Field(default=60.0, ge=0)
     result_expires_s: int = Field(default=3600, ge=60)
 
     # Workers announce themselves every heartbeat_s; the gateway counts a worker as
@@ -82,6 +116,25 @@ class Settings(BaseSettings):
     # 97-110 (uncached, 32 connections; loadtest/README.md).
     worker_processes: int = Field(default=2, ge=1)
     worker_prefetch: int = Field(default=2, ge=1)
+    # Lanes a `python -m worker` consumes. "all": interactive first, then bulk (the
+    # Redis transport polls the queues in priority order, shared/celery_app.py), so
+    # every worker helps with jobs while none is needed for synchronous traffic.
+    # "interactive" keeps a process free of bulk work (a worker announces itself on
+    # the interactive lane, so there is no bulk-only kind).
+    worker_lanes: Literal["all", "interactive"] = "all"
+    # Of the worker_processes `make run` (and `make bench`) start, how many take only
+    # interactive work; the others take both lanes (at least one always does). 1 of 2:
+    # sync p99 at 4 connections during a job was 1.02-1.04x that without one, against
+    # 2.2x with both workers on both lanes (8-text chunks) and 4.2x (16-text chunks,
+    # prefetch 2); the price is that a job gets one worker (loadtest/README.md).
+    worker_interactive_only: int = Field(default=1, ge=0)
+    # Niceness a worker that takes the bulk lane gives itself (0: none), so that when
+    # the cores are saturated its chunks yield the CPU to the gateway, Redis and the
+    # interactive-only workers; with idle cores it runs at full speed. Measured (bulk
+    # scenario, --quick, shared 2-core machine): sync p99 ratio 0.90 and 0.99 with 10,
+    # 1.73 and 2.01 without; sync p50 during the job 115-137 ms against 223-241. The
+    # price: under full load the job slowed to 6-44 sentences/s (25-43 without).
+    worker_bulk_nice: int = Field(default=10, ge=0, le=19)
     # Each worker process serves its Prometheus metrics on this port (0: not served).
     # One port per process: give every worker on a machine its own (`make run` uses
     # 9101; containers can all use the same one).
@@ -142,6 +195,23 @@ class Settings(BaseSettings):
     def interactive_queue(self) -> str:
         """The Celery queue that synchronous predictions for this model travel on."""
         return f"{self.served_model_name}.interactive"
+
+    @property
+    def bulk_queue(self) -> str:
+        """The Celery queue that job chunks (and webhook deliveries) for this model travel on."""
+        return f"{self.served_model_name}.bulk"
+
+    @property
+    def worker_queues(self) -> list[str]:
+        """The queues a worker consumes, most urgent first."""
+        if self.worker_lanes == "interactive":
+            return [self.interactive_queue]
+        return [self.interactive_queue, self.bulk_queue]
+
+    @property
+    def interactive_only_workers(self) -> int:
+        """How many of the worker_processes started here skip the bulk lane."""
+        return min(self.worker_interactive_only, self.worker_processes - 1)
 
     @property
     def uses_lexicon(self) -> bool:

@@ -8,6 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # Tasks are sent by name, so the gateway never imports worker code.
 PREDICT_TASK = "spectrum.predict"
+# One slice of an async job, on the model's bulk lane (worker/jobs.py).
+JOB_CHUNK_TASK = "spectrum.job_chunk"
+# POST a finished job's summary to its callback_url, on the bulk lane.
+JOB_WEBHOOK_TASK = "spectrum.job_webhook"
 
 
 class ModelCard(BaseModel):
@@ -48,3 +52,17 @@ class PredictOutcome(BaseModel):
     version: str
     labels: list[str]
     probabilities: list[list[float]]
+
+
+class JobChunkPayload(BaseModel):
+    """Texts `start`..`start + len(texts) - 1` of one job, already normalized."""
+
+    job_id: str
+    chunk: int = Field(ge=0)
+    start: int = Field(ge=0)
+    texts: list[str] = Field(min_length=1)
+    model: str
+
+
+class JobWebhookPayload(BaseModel):
+    job_id: str

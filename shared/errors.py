@@ -33,3 +33,23 @@ class DeadlineExceeded(SpectrumError):
 
 class InferenceFailed(SpectrumError):
     """A worker took the task and failed it."""
+
+
+class PayloadTooLarge(InvalidInput):
+    """The upload is larger than the service accepts."""
+
+
+class UnsupportedMediaType(InvalidInput):
+    """The body's content type is not one the route reads."""
+
+
+class JobNotFound(SpectrumError):
+    """No job has this id."""
+
+
+class JobExpired(SpectrumError):
+    """The job existed, but its record and results have expired."""
+
+
+class JobConflict(SpectrumError):
+    """The request contradicts the job's state or an earlier request with the same key."""

@@ -11,7 +11,9 @@ def main() -> None:
     app.worker_main(
         [
             "worker",
-            f"--queues={settings.interactive_queue}",
+            # Most urgent first: with the "priority" queue order the worker always
+            # takes waiting interactive work before the next bulk chunk.
+            f"--queues={','.join(settings.worker_queues)}",
             f"--pool={settings.worker_pool}",
             # Unique per process: several workers may share a machine.
             f"--hostname={settings.served_model_name}.{os.getpid()}@%h",

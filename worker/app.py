@@ -7,6 +7,7 @@ Importing this module loads no model: the model is loaded in
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from celery import signals
@@ -34,6 +35,9 @@ def _configure_logging(**_: Any) -> None:
 
 @signals.worker_process_init.connect
 def _load_model(**_: Any) -> None:
+    if settings.worker_bulk_nice and settings.bulk_queue in settings.worker_queues:
+        # Bulk work yields the CPU to the gateway, Redis and interactive-only workers.
+        os.nice(settings.worker_bulk_nice)
     metrics.serve(settings)
     state.start(settings)
 

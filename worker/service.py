@@ -12,11 +12,12 @@ from dataclasses import asdict, dataclass
 import redis
 import structlog
 
-from shared.cache import cache_key, encode_entry
+from shared.cache import cache_key, decode_entry, encode_entry
 from shared.config import Settings
 from shared.contracts import ModelCard, PredictOutcome, PredictPayload
 from shared.registry import MODELS_KEY, STATS_KEY, worker_member, workers_key
 from worker import metrics
+from worker.jobs import JobStore
 from worker.runtimes import load_runtime
 from worker.runtimes.base import Runtime
 
@@ -54,9 +55,13 @@ class ModelService:
             settings.cache_url, socket_timeout=2, socket_connect_timeout=2
         )
 
+    def require_model(self, name: str) -> None:
+        """Refuse work meant for another model (a routing mistake), before any cache read."""
+        if name != self.card.name:
+            raise WrongModel(f"this worker serves {self.card.name!r}, not {name!r}")
+
     def predict(self, payload: PredictPayload) -> PredictOutcome:
-        if payload.model != self.card.name:
-            raise WrongModel(f"this worker serves {self.card.name!r}, not {payload.model!r}")
+        self.require_model(payload.model)
         cpu, wall = time.process_time(), time.perf_counter()
         probabilities = metrics.timed_inference(self.runtime.predict, payload.texts)
         totals = self.totals
@@ -73,6 +78,25 @@ class ModelService:
             labels=self.card.labels,
             probabilities=probabilities,
         )
+
+    def lookup(self, texts: list[str]) -> dict[str, dict[str, float]]:
+        """Cached probabilities of those texts the cache has; an outage means misses."""
+        unique = list(dict.fromkeys(texts))
+        keys = [cache_key(self.card.name, self.card.version, text) for text in unique]
+        try:
+            values = self._cache.mget(keys)
+        except redis.RedisError as exc:
+            log.warning("cache read failed", error=type(exc).__name__)
+            return {}
+        found = {}
+        for text, raw in zip(unique, values, strict=True):
+            if raw is None:
+                continue
+            try:
+                found[text] = decode_entry(raw)
+            except ValueError:
+                log.warning("unreadable cache entry")
+        return found
 
     def _write_cache(self, texts: list[str], probabilities: list[list[float]]) -> None:
         """One pipelined round trip; a cache outage costs recomputation, never an answer."""
@@ -148,11 +172,13 @@ class WorkerState:
     def __init__(self) -> None:
         self._service: ModelService | None = None
         self._heartbeat: Heartbeat | None = None
+        self._jobs: JobStore | None = None
 
     def start(self, settings: Settings) -> None:
         started = time.perf_counter()
         runtime, card = load_runtime(settings)
         self._service = ModelService(settings, runtime, card)
+        self._jobs = JobStore(settings)
         self._heartbeat = Heartbeat(settings, card, self._service.totals)
         self._heartbeat.start()
         metrics.model_loaded(card, time.perf_counter() - started)
@@ -161,7 +187,7 @@ class WorkerState:
             model=card.name,
             version=card.version,
             runtime=card.runtime,
-            queue=settings.interactive_queue,
+            queues=settings.worker_queues,
             load_s=round(time.perf_counter() - started, 3),
         )
 
@@ -171,10 +197,19 @@ class WorkerState:
             raise RuntimeError("the model is not loaded: worker_process_init has not run")
         return self._service
 
+    @property
+    def jobs(self) -> JobStore:
+        if self._jobs is None:
+            raise RuntimeError("no job store: worker_process_init has not run")
+        return self._jobs
+
     def stop(self) -> None:
         if self._heartbeat is not None:
             self._heartbeat.stop()
             self._heartbeat = None
+        if self._jobs is not None:
+            self._jobs.close()
+            self._jobs = None
         if self._service is not None:
             self._service.close()
             self._service = None

@@ -8,8 +8,17 @@ from typing import Any
 import structlog
 from celery import Task
 
-from shared.contracts import PREDICT_TASK, PredictPayload
-from worker.app import app, state
+from shared.contracts import (
+    JOB_CHUNK_TASK,
+    JOB_WEBHOOK_TASK,
+    PREDICT_TASK,
+    JobChunkPayload,
+    JobWebhookPayload,
+    PredictPayload,
+)
+from shared.jobs import FINAL_STATES
+from worker.app import app, settings, state
+from worker.jobs import deliver_webhook, fail_chunk, run_chunk
 
 log = structlog.get_logger(__name__)
 
@@ -33,3 +42,61 @@ def predict(self: Task[Any, Any], payload: dict[str, Any]) -> dict[str, Any]:
             ms=round((time.perf_counter() - started) * 1000, 2),
         )
     return outcome.model_dump()
+
+
+@app.task(name=JOB_CHUNK_TASK, bind=True)
+def job_chunk(self: Task[Any, Any], payload: dict[str, Any]) -> str | None:
+    """Classify one chunk of a job, unless the job was cancelled; retry, then record failure."""
+    started = time.perf_counter()
+    chunk = JobChunkPayload.model_validate(payload)
+    tries = self.request.retries
+    with structlog.contextvars.bound_contextvars(
+        task_id=self.request.id, job_id=chunk.job_id, chunk=chunk.chunk
+    ):
+        try:
+            final = run_chunk(state.service, state.jobs, chunk)
+        except Exception as exc:
+            if tries < settings.job_chunk_retries:
+                log.warning("chunk failed, retrying", error=type(exc).__name__, tries=tries + 1)
+                raise self.retry(
+                    exc=exc,
+                    countdown=settings.job_chunk_retry_s * 2**tries,
+                    max_retries=settings.job_chunk_retries,
+                ) from exc
+            reason = f"{type(exc).__name__} after {tries + 1} tries"
+            log.error("chunk failed", error=type(exc).__name__, tries=tries + 1)
+            final = fail_chunk(state.jobs, chunk, reason)
+        log.info(
+            "chunk done",
+            texts=len(chunk.texts),
+            ms=round((time.perf_counter() - started) * 1000, 2),
+            job_state=final or None,
+        )
+        if final in FINAL_STATES:
+            _send_webhook(chunk.job_id)
+    return final
+
+
+def _send_webhook(job_id: str) -> None:
+    summary = state.jobs.summary(job_id)
+    if summary is None or summary.webhook is None:
+        return
+    app.send_task(
+        JOB_WEBHOOK_TASK,
+        args=[JobWebhookPayload(job_id=job_id).model_dump()],
+        queue=settings.bulk_queue,
+    )
+
+
+@app.task(name=JOB_WEBHOOK_TASK, bind=True)
+def job_webhook(self: Task[Any, Any], payload: dict[str, Any]) -> bool:
+    """POST a finished job's signed summary to its callback URL, retrying with backoff."""
+    job_id = JobWebhookPayload.model_validate(payload).job_id
+    tries = self.request.retries
+    last_try = tries >= settings.webhook_retries
+    with structlog.contextvars.bound_contextvars(task_id=self.request.id, job_id=job_id):
+        delivered = deliver_webhook(settings, state.jobs, job_id, last_try=last_try)
+    if not delivered and not last_try:
+        delay = min(settings.webhook_backoff_s * 2**tries, settings.webhook_backoff_max_s)
+        raise self.retry(countdown=delay, max_retries=settings.webhook_retries)
+    return delivered

@@ -79,6 +79,9 @@ class Stack:
             "worker_heartbeat_s": "0.5",
             "worker_stale_s": "3",
             "request_timeout_s": "10",
+            # Full CPU priority for the test's worker, which takes both lanes: tests
+            # share the machine with other work and check latencies.
+            "worker_bulk_nice": "0",
         }
         self.settings.update({key: str(value) for key, value in settings.items()})
         self.procs: list[Proc] = []
@@ -87,6 +90,10 @@ class Stack:
     @property
     def queue(self) -> str:
         return f"{self.model_name}.interactive"
+
+    @property
+    def bulk_queue(self) -> str:
+        return f"{self.model_name}.bulk"
 
     def env(self, **overrides: Any) -> dict[str, str]:
         env = {key: value for key, value in os.environ.items() if not key.startswith("SPECTRUM_")}
@@ -109,6 +116,7 @@ class Stack:
             client.close()
 
     def start_worker(self, timeout: float = 90, **overrides: Any) -> Proc:
+        """A `python -m worker`: both lanes, interactive first, unless worker_lanes says so."""
         before = self.live_workers()
         proc = self._spawn("worker", "worker", self.env(**overrides))
 
@@ -153,7 +161,8 @@ class Stack:
 
         with Connection(self.settings["broker_url"], connect_timeout=2) as connection:
             try:
-                connection.default_channel.queue_delete(self.queue)
+                for queue in (self.queue, self.bulk_queue):
+                    connection.default_channel.queue_delete(queue)
             except Exception as exc:  # a broker already gone has nothing to clean
                 print(f"queue cleanup skipped: {type(exc).__name__}")
         client = redis.Redis.from_url(self.settings["result_backend_url"], socket_timeout=2)

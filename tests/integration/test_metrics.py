@@ -75,6 +75,7 @@ def test_metrics_after_real_traffic(stack: Stack) -> None:
         broken = client.post("/v1/predict", content=b"{", headers={"content-type": JSON})
         assert broken.status_code == 422
         assert client.get("/v1/jobs/some-raw-id-123").status_code == 404
+        assert client.get("/v1/no-such-thing/123").status_code == 404
         assert client.get("/v1/models").status_code == 200
         during = frozen_worker_request(stack)
     after = scrape(f"{stack.base_url}/metrics")
@@ -95,8 +96,12 @@ def test_metrics_after_real_traffic(stack: Stack) -> None:
     assert value(after, "spectrum_http_requests_total", **predict, status="504") == FROZEN
     assert value(after, "spectrum_http_requests_total", route="unmatched", method="GET",
                  status="404") == 1  # fmt: skip
+    # A job id is a path parameter: the label is the template, never the raw id.
+    assert value(after, "spectrum_http_requests_total", route="/v1/jobs/{job_id}", method="GET",
+                 status="404") == 1  # fmt: skip
     routes = label_values(after, "spectrum_http_requests_total", "route")
-    assert routes <= {"/v1/predict", "/v1/models", "/healthz", "/readyz", "unmatched"}, routes
+    allowed = {"/v1/predict", "/v1/models", "/v1/jobs/{job_id}", "/healthz", "/readyz"}
+    assert routes <= {*allowed, "unmatched"}, routes
     assert "/metrics" not in routes  # scrapes are not traffic
     # Latency: every predict observed, the frozen ones took about the whole deadline.
     assert value(after, "spectrum_http_request_duration_seconds_count", **predict) == 6 + FROZEN

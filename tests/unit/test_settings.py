@@ -18,6 +18,34 @@ def test_the_interactive_queue_is_per_model() -> None:
     assert Settings(model_name="sentiment").interactive_queue == "sentiment.interactive"
 
 
+def test_lanes_interactive_first() -> None:
+    settings = Settings(model_name="sentiment")
+    assert settings.bulk_queue == "sentiment.bulk"
+    assert settings.worker_queues == ["sentiment.interactive", "sentiment.bulk"]
+    only = Settings(model_name="sentiment", worker_lanes="interactive")
+    assert only.worker_queues == ["sentiment.interactive"]
+
+
+def test_at_least_one_started_worker_takes_the_bulk_lane() -> None:
+    assert Settings(worker_processes=2, worker_interactive_only=1).interactive_only_workers == 1
+    assert Settings(worker_processes=1, worker_interactive_only=1).interactive_only_workers == 0
+    assert Settings(worker_processes=4, worker_interactive_only=9).interactive_only_workers == 3
+
+
+def test_workers_on_the_bulk_lane_prefetch_only_what_they_run() -> None:
+    from shared.celery_app import create_celery
+
+    both = create_celery(Settings(worker_prefetch=2))
+    interactive = create_celery(Settings(worker_prefetch=2, worker_lanes="interactive"))
+    try:
+        assert both.conf.worker_prefetch_multiplier == 1
+        assert interactive.conf.worker_prefetch_multiplier == 2
+        assert both.conf.broker_transport_options["queue_order_strategy"] == "priority"
+    finally:
+        both.close()
+        interactive.close()
+
+
 def test_the_shipped_model_is_the_default() -> None:
     settings = Settings()
     assert settings.model_id == "models/sentiment-minilm"

@@ -1,0 +1,219 @@
+"""The job service: create a job and its chunk tasks, read it, cancel it, read its results.
+
+The record and its keys are the contract in shared/jobs.py; workers update it.
+Here a job is created whole before any chunk is published, so a worker never
+sees a chunk of a job that does not exist yet; if publishing fails the job is
+removed again and the client gets a 503 to retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+import structlog
+from celery import Celery
+
+from api.served_models import ServedModels
+from shared.config import Settings
+from shared.contracts import JOB_CHUNK_TASK, JobChunkPayload, redacted_args
+from shared.errors import (
+    BackendUnavailable,
+    BrokerUnavailable,
+    JobConflict,
+    JobExpired,
+    JobNotFound,
+)
+from shared.jobs import (
+    CANCEL,
+    FINAL_STATES,
+    JobSummary,
+    chunk_bounds,
+    chunk_key,
+    fingerprint,
+    idempotency_key,
+    is_job_id,
+    job_key,
+    known_key,
+    new_job_id,
+    new_record,
+)
+
+log = structlog.get_logger(__name__)
+
+# Chunk results read per Redis round trip while streaming: a bounded amount in memory.
+READ_AHEAD_CHUNKS = 32
+
+
+@dataclass(frozen=True)
+class Submitted:
+    job: JobSummary
+    replayed: bool  # an earlier submission with the same Idempotency-Key and body
+
+
+class JobService:
+    """Owns the gateway's side of jobs; every Redis error becomes BackendUnavailable."""
+
+    def __init__(
+        self, settings: Settings, celery: Celery, backend: aioredis.Redis, models: ServedModels
+    ) -> None:
+        self._settings = settings
+        self._celery = celery
+        self._backend = backend
+        self._models = models
+        self._cancel = backend.register_script(CANCEL)
+
+    async def submit(
+        self, texts: Sequence[str], callback_url: str | None, key: str | None
+    ) -> Submitted:
+        """Create the job (or find the one this Idempotency-Key made) and queue its chunks."""
+        status = await self._models.require()
+        assert status.card is not None  # require() guarantees it
+        settings = self._settings
+        digest = fingerprint(texts, callback_url)
+        job_id = new_job_id()
+        try:
+            if key is not None:
+                claimed = await self._backend.set(
+                    idempotency_key(key), f"{digest} {job_id}", nx=True, ex=settings.job_ttl_s
+                )
+                if not claimed:
+                    return Submitted(await self._replay(key, digest), replayed=True)
+            record = new_record(
+                job_id=job_id,
+                model=self._models.name,
+                labels=status.card.labels,
+                total=len(texts),
+                chunk_size=settings.job_chunk_size,
+                fingerprint=digest,
+                callback_url=callback_url,
+                now=time.time(),
+            )
+            async with self._backend.pipeline(transaction=True) as pipe:
+                pipe.hset(job_key(job_id), mapping=record)  # type: ignore[arg-type]
+                pipe.expire(job_key(job_id), settings.job_ttl_s)
+                pipe.set(known_key(job_id), "1", ex=settings.job_ttl_s + settings.job_tombstone_s)
+                await pipe.execute()
+        except (aioredis.RedisError, OSError) as exc:
+            raise BackendUnavailable(f"result backend unreachable: {type(exc).__name__}") from exc
+        try:
+            await asyncio.to_thread(self._publish, job_id, list(texts))
+        except Exception as exc:  # kombu and redis raise many kinds for one outage
+            await self._forget(job_id, key)
+            raise BrokerUnavailable(f"broker unreachable: {type(exc).__name__}") from exc
+        log.info(
+            "job submitted", job_id=job_id, texts=len(texts), chunks=int(record["chunks_total"])
+        )
+        return Submitted(JobSummary.from_hash(record), replayed=False)
+
+    def _publish(self, job_id: str, texts: list[str]) -> None:
+        """Every chunk through one producer connection (thousands of sends for a big job)."""
+        queue = self._settings.bulk_queue
+        with self._celery.producer_or_acquire() as producer:
+            for number, (start, end) in enumerate(
+                chunk_bounds(len(texts), self._settings.job_chunk_size)
+            ):
+                payload = JobChunkPayload(
+                    job_id=job_id,
+                    chunk=number,
+                    start=start,
+                    texts=texts[start:end],
+                    model=self._models.name,
+                ).model_dump()
+                self._celery.send_task(
+                    JOB_CHUNK_TASK,
+                    args=[payload],
+                    queue=queue,
+                    producer=producer,
+                    argsrepr=redacted_args(payload),
+                )
+
+    async def _forget(self, job_id: str, key: str | None) -> None:
+        """Undo a job whose chunks could not all be queued (chunks already sent find no job)."""
+        try:
+            names = [job_key(job_id), known_key(job_id)]
+            if key is not None:
+                names.append(idempotency_key(key))
+            await self._backend.delete(*names)
+        except (aioredis.RedisError, OSError) as exc:
+            log.warning("job cleanup failed", job_id=job_id, error=type(exc).__name__)
+
+    async def _replay(self, key: str, digest: str) -> JobSummary:
+        raw = await self._backend.get(idempotency_key(key))
+        if raw is None:
+            raise JobConflict("this Idempotency-Key's job is being created or expired; retry")
+        seen, job_id = (raw.decode() if isinstance(raw, bytes) else raw).split(" ", 1)
+        if seen != digest:
+            raise JobConflict("this Idempotency-Key was used with a different body")
+        try:
+            return await self.get(job_id)
+        except JobNotFound:  # the first request has claimed the key but not written the job
+            raise JobConflict("this Idempotency-Key's job is being created; retry") from None
+
+    async def get(self, job_id: str) -> JobSummary:
+        raw = await self._read(job_id)
+        return JobSummary.from_hash(raw)
+
+    async def _read(self, job_id: str) -> dict[Any, Any]:
+        if not is_job_id(job_id):
+            raise JobNotFound(f"no job {job_id!r}")
+        try:
+            async with self._backend.pipeline(transaction=False) as pipe:
+                pipe.hgetall(job_key(job_id))
+                pipe.exists(known_key(job_id))
+                raw, known = await pipe.execute()
+        except (aioredis.RedisError, OSError) as exc:
+            raise BackendUnavailable(f"result backend unreachable: {type(exc).__name__}") from exc
+        if raw:
+            return dict(raw)
+        if known:
+            raise JobExpired(
+                f"job {job_id} has expired: records and results are kept "
+                f"{self._settings.job_ttl_s} s"
+            )
+        raise JobNotFound(f"no job {job_id!r}")
+
+    async def cancel(self, job_id: str) -> JobSummary:
+        """Stop a queued or running job; chunks not yet started are never computed."""
+        await self._read(job_id)  # 404 / 410 first
+        try:
+            state = await self._cancel(keys=[job_key(job_id)], args=[repr(time.time())])
+        except (aioredis.RedisError, OSError) as exc:
+            raise BackendUnavailable(f"result backend unreachable: {type(exc).__name__}") from exc
+        state = state.decode() if isinstance(state, bytes) else state
+        if state is None:
+            raise JobNotFound(f"no job {job_id!r}")
+        if state != "cancelled":
+            raise JobConflict(f"job {job_id} has already {state}")
+        log.info("job cancelled", job_id=job_id)
+        return await self.get(job_id)
+
+    async def chunks(self, job: JobSummary) -> AsyncIterator[list[dict[str, Any]]]:
+        """Each finished chunk's results in input order; chunks not (yet) done are left out."""
+        count = job.progress.chunks
+        for first in range(0, count, READ_AHEAD_CHUNKS):
+            numbers = range(first, min(first + READ_AHEAD_CHUNKS, count))
+            try:
+                values = await self._backend.mget([chunk_key(job.id, n) for n in numbers])
+            except (aioredis.RedisError, OSError) as exc:
+                # Headers are sent: the stream can only stop short. Log it.
+                log.warning("job results unreadable", job_id=job.id, error=type(exc).__name__)
+                raise
+            for value in values:
+                if value is not None:
+                    yield json.loads(value)
+
+    async def inline_results(self, job: JobSummary) -> list[dict[str, Any]] | None:
+        """All results of a small finished job; None for a running or large one."""
+        too_many = job.progress.total > self._settings.job_inline_results_max
+        if job.state not in FINAL_STATES or too_many:
+            return None
+        items: list[dict[str, Any]] = []
+        async for chunk in self.chunks(job):
+            items.extend(chunk)
+        return items

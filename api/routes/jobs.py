@@ -1,0 +1,218 @@
+"""/v1/jobs: submit texts or a file, poll the job, stream its results, cancel it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.types import Message
+
+from api.deps import ResourcesDep
+from api.job_input import (
+    check_callback_url,
+    file_format,
+    normalize_all,
+    read_file,
+)
+from api.job_results import MEDIA_TYPES, ResultFormat, render
+from api.job_schemas import JobCreated, JobRequest, JobView
+from api.schemas import ErrorBody
+from shared.errors import InvalidInput, PayloadTooLarge
+from shared.jobs import JobSummary
+
+router = APIRouter(prefix="/v1", tags=["jobs"])
+
+MAX_KEY_CHARS = 255
+
+SUBMIT_ERRORS: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorBody, "description": "The Idempotency-Key was used with another body."},
+    413: {"model": ErrorBody, "description": "The upload is larger than the limit."},
+    415: {"model": ErrorBody, "description": "Not JSON, CSV, JSONL or a multipart upload."},
+    422: {"model": ErrorBody, "description": "Bad JSON, CSV or JSONL, or a limit broken."},
+    503: {"model": ErrorBody, "description": "No worker, broker or backend available."},
+}
+JOB_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "No job has this id."},
+    410: {"model": ErrorBody, "description": "The job expired with its results."},
+    503: {"model": ErrorBody, "description": "The backend is unavailable."},
+}
+SUBMIT_BODY = {
+    "requestBody": {
+        "content": {
+            "application/json": {"schema": JobRequest.model_json_schema()},
+            "text/csv": {"schema": {"type": "string"}},
+            "application/x-ndjson": {"schema": {"type": "string"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "text_column": {"type": "string"},
+                        "callback_url": {"type": "string"},
+                    },
+                    "required": ["file"],
+                }
+            },
+        }
+    }
+}
+
+
+def _urls(job_id: str) -> tuple[str, str]:
+    return f"/v1/jobs/{job_id}", f"/v1/jobs/{job_id}/results"
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    """The request body, refused as soon as it passes `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body is {declared} bytes, at most {limit}")
+    chunks, size = [], 0
+    async for piece in request.stream():
+        size += len(piece)
+        if size > limit:
+            raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+        chunks.append(piece)
+    return b"".join(chunks)
+
+
+def _replayed(request: Request, data: bytes) -> Request:
+    """The same request over a body already read (and size-checked) by `_body`."""
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": data, "more_body": False}
+
+    return Request(request.scope, receive)
+
+
+async def _texts_and_callback(
+    request: Request, resources: ResourcesDep, text_column: str, callback_url: str | None
+) -> tuple[list[str], str | None]:
+    settings = resources.settings
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    data = await _body(request, settings.job_max_upload_bytes)
+    if media == "application/json":
+        try:
+            body = JobRequest.model_validate_json(data)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
+                for err in exc.errors()
+            )
+            raise InvalidInput(problems) from None
+        texts = normalize_all(
+            body.texts, max_texts=settings.job_max_texts, max_chars=settings.max_text_chars
+        )
+        return texts, check_callback_url(body.callback_url or callback_url)
+    if media == "multipart/form-data":
+        try:
+            form = await _replayed(request, data).form(max_files=1, max_fields=8)
+        except HTTPException as exc:  # Starlette's answer to a malformed multipart body
+            raise InvalidInput(f"multipart upload: {exc.detail}") from None
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise InvalidInput("multipart upload: give the file in a field named 'file'")
+        column = form.get("text_column")
+        callback = form.get("callback_url")
+        fmt = file_format(upload.content_type, upload.filename)
+        raw = await upload.read()
+        text_column = column if isinstance(column, str) and column else text_column
+        callback_url = callback if isinstance(callback, str) and callback else callback_url
+    else:
+        fmt = file_format(media)
+        raw = data
+    rows = read_file(raw, fmt, text_column, max_rows=settings.job_max_texts)
+    texts = normalize_all(
+        rows, max_texts=settings.job_max_texts, max_chars=settings.max_text_chars, item="row"
+    )
+    return texts, check_callback_url(callback_url)
+
+
+@router.post(
+    "/jobs",
+    status_code=202,
+    response_model=JobCreated,
+    responses=SUBMIT_ERRORS,
+    openapi_extra=SUBMIT_BODY,
+)
+async def submit_job(
+    request: Request,
+    resources: ResourcesDep,
+    response: Response,
+    text_column: Annotated[str, Query(description="The text column of a CSV/JSONL file.")] = "text",
+    callback_url: Annotated[str | None, Query(description="Webhook for the summary.")] = None,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> JobCreated:
+    """Submit texts (JSON) or a CSV/JSONL file as a job; poll its status URL."""
+    if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_KEY_CHARS:
+        raise InvalidInput(f"Idempotency-Key: 1 to {MAX_KEY_CHARS} characters")
+    texts, callback = await _texts_and_callback(request, resources, text_column, callback_url)
+    if callback is not None and resources.settings.webhook_secret is None:
+        raise InvalidInput("callback_url: webhooks are off (SPECTRUM_WEBHOOK_SECRET is not set)")
+    submitted = await resources.jobs.submit(texts, callback, idempotency_key)
+    job = submitted.job
+    status_url, results_url = _urls(job.id)
+    response.headers["Location"] = status_url
+    if submitted.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return JobCreated(id=job.id, state=job.state, status_url=status_url, results_url=results_url)
+
+
+def _view(job: JobSummary, results: list[dict[str, Any]] | None = None) -> JobView:
+    status_url, results_url = _urls(job.id)
+    return JobView(
+        **job.model_dump(), status_url=status_url, results_url=results_url, results=results
+    )
+
+
+@router.get("/jobs/{job_id}", response_model=JobView, responses=JOB_ERRORS)
+async def get_job(job_id: str, resources: ResourcesDep) -> JobView:
+    """Report a job's state, progress and timestamps, and its results once it ended."""
+    job = await resources.jobs.get(job_id)
+    return _view(job, await resources.jobs.inline_results(job))
+
+
+@router.delete(
+    "/jobs/{job_id}",
+    response_model=JobView,
+    responses={**JOB_ERRORS, 409: {"model": ErrorBody, "description": "The job already ended."}},
+)
+async def cancel_job(job_id: str, resources: ResourcesDep) -> JobView:
+    """Cancel a job: chunks not yet started are skipped; results so far stay readable."""
+    return _view(await resources.jobs.cancel(job_id))
+
+
+@router.get(
+    "/jobs/{job_id}/results",
+    response_class=StreamingResponse,
+    responses={
+        **JOB_ERRORS,
+        200: {
+            "content": {"application/x-ndjson": {}, "text/csv": {}},
+            "description": "One result per text in input order (finished chunks only).",
+        },
+    },
+)
+async def job_results(
+    job_id: str,
+    resources: ResourcesDep,
+    format: Annotated[
+        ResultFormat | None, Query(description="ndjson (default) or csv; or send Accept.")
+    ] = None,
+    accept: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    """Stream a job's results as NDJSON or CSV, in input order, chunk by chunk."""
+    job = await resources.jobs.get(job_id)
+    fmt: ResultFormat = format or ("csv" if accept and "text/csv" in accept else "ndjson")
+    headers: dict[str, str] = {"X-Job-State": job.state}
+    if fmt == "csv":
+        headers["Content-Disposition"] = f'attachment; filename="{job.id}.csv"'
+    return StreamingResponse(
+        render(resources.jobs.chunks(job), fmt, job.labels),
+        media_type=MEDIA_TYPES[fmt],
+        headers=headers,
+    )

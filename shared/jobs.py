@@ -1,0 +1,253 @@
+"""The async job contract both sides keep in Redis: keys, the record, and its atomic updates.
+
+A job lives in the result backend's Redis (it must not evict) under:
+
+- `spectrum:job:<id>`           a hash: state, counts, timestamps, webhook outcome;
+- `spectrum:job:<id>:chunks`    the set of chunk numbers already counted, so a chunk
+                                delivered twice (acks_late after a crash) counts once;
+- `spectrum:job:<id>:chunk:<n>` chunk n's results, a JSON list in input order;
+- `spectrum:job:<id>:known`     a marker that outlives the rest by job_tombstone_s,
+                                so an expired id answers 410 and an unknown one 404;
+- `spectrum:job-key:<key>`      an Idempotency-Key: "<fingerprint> <job id>".
+
+Invariants: counts only change in the Lua scripts below, each one atomic, so
+concurrent chunks never lose an update; the chunk that brings `chunks_finished`
+to `chunks_total` decides the final state, so a job never stays running once
+every chunk has been accounted for; a cancelled job stays cancelled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+FINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+WebhookState = Literal["none", "pending", "delivered", "failed"]
+
+PREFIX = "spectrum:job"
+
+
+def new_job_id() -> str:
+    """32 hex digits, unguessable: the id is the only key to a job's results."""
+    return secrets.token_hex(16)
+
+
+def job_key(job_id: str) -> str:
+    return f"{PREFIX}:{job_id}"
+
+
+def chunks_done_key(job_id: str) -> str:
+    return f"{PREFIX}:{job_id}:chunks"
+
+
+def chunk_key(job_id: str, chunk: int) -> str:
+    return f"{PREFIX}:{job_id}:chunk:{chunk}"
+
+
+def known_key(job_id: str) -> str:
+    return f"{PREFIX}:{job_id}:known"
+
+
+def idempotency_key(key: str) -> str:
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return f"spectrum:job-key:{digest}"
+
+
+def is_job_id(value: str) -> bool:
+    return len(value) == 32 and all(c in "0123456789abcdef" for c in value)
+
+
+def chunk_bounds(total: int, size: int) -> list[tuple[int, int]]:
+    """(start, end) of each chunk of `size` texts covering 0..total, in order."""
+    if size < 1:
+        raise ValueError("chunk size must be at least 1")
+    return [(start, min(start + size, total)) for start in range(0, total, size)]
+
+
+def fingerprint(texts: Sequence[str], callback_url: str | None) -> str:
+    """What makes two submissions the same job: the normalized texts and the callback."""
+    canonical = json.dumps({"texts": list(texts), "callback_url": callback_url}, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def new_record(
+    *,
+    job_id: str,
+    model: str,
+    labels: Sequence[str],
+    total: int,
+    chunk_size: int,
+    fingerprint: str,
+    callback_url: str | None,
+    now: float,
+) -> dict[str, str]:
+    """The hash a job starts with (every value a string, as Redis stores it)."""
+    return {
+        "id": job_id,
+        "state": "queued",
+        "model": model,
+        "labels": json.dumps(list(labels)),
+        "total": str(total),
+        "chunk_size": str(chunk_size),
+        "chunks_total": str(len(chunk_bounds(total, chunk_size))),
+        "chunks_finished": "0",
+        "done": "0",
+        "failed": "0",
+        "skipped": "0",
+        "cached": "0",
+        "created_at": repr(now),
+        "fingerprint": fingerprint,
+        "callback_url": callback_url or "",
+        "webhook_state": "pending" if callback_url else "none",
+        "webhook_attempts": "0",
+    }
+
+
+class Progress(BaseModel):
+    total: int = Field(description="Texts in the job.")
+    done: int = Field(description="Texts answered (computed or from the cache).")
+    failed: int = Field(description="Texts whose chunk failed after its retries.")
+    skipped: int = Field(description="Texts never computed because the job was cancelled.")
+    cached: int = Field(description="Of the answered texts, those found in the cache.")
+    chunks: int = Field(description="Chunk tasks the job was cut into.")
+    chunks_finished: int = Field(description="Chunks computed, failed or skipped.")
+
+
+class WebhookOutcome(BaseModel):
+    url: str
+    state: WebhookState = Field(description="pending, delivered or failed (retries spent).")
+    attempts: int
+    last_status: int | None = Field(default=None, description="HTTP status of the last try.")
+    last_error: str | None = None
+    delivered_at: float | None = None
+
+
+class JobSummary(BaseModel):
+    """What GET /v1/jobs/{id} and the webhook say about a job (results aside)."""
+
+    model_config = {"protected_namespaces": ()}
+
+    id: str
+    state: JobState
+    model: str
+    labels: list[str]
+    progress: Progress
+    created_at: float = Field(description="Unix time of submission.")
+    started_at: float | None = Field(default=None, description="When a worker took a chunk.")
+    finished_at: float | None = Field(default=None, description="When it ended or was cancelled.")
+    webhook: WebhookOutcome | None = None
+
+    @classmethod
+    def from_hash(cls, raw: Mapping[Any, Any]) -> JobSummary:
+        fields = {_text(k): _text(v) for k, v in raw.items()}
+
+        def number(name: str) -> float | None:
+            value = fields.get(name)
+            return float(value) if value else None
+
+        webhook = None
+        if fields.get("callback_url"):
+            status = fields.get("webhook_last_status")
+            webhook = WebhookOutcome(
+                url=fields["callback_url"],
+                state=fields.get("webhook_state", "pending"),
+                attempts=int(fields.get("webhook_attempts", "0")),
+                last_status=int(status) if status else None,
+                last_error=fields.get("webhook_last_error") or None,
+                delivered_at=number("webhook_delivered_at"),
+            )
+        return cls(
+            id=fields["id"],
+            state=fields["state"],
+            model=fields["model"],
+            labels=json.loads(fields.get("labels", "[]")),
+            progress=Progress(
+                total=int(fields["total"]),
+                done=int(fields.get("done", "0")),
+                failed=int(fields.get("failed", "0")),
+                skipped=int(fields.get("skipped", "0")),
+                cached=int(fields.get("cached", "0")),
+                chunks=int(fields["chunks_total"]),
+                chunks_finished=int(fields.get("chunks_finished", "0")),
+            ),
+            created_at=float(fields["created_at"]),
+            started_at=number("started_at"),
+            finished_at=number("finished_at"),
+            webhook=webhook,
+        )
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+def answered(index: int, probabilities: dict[str, float], *, cached: bool) -> dict[str, Any]:
+    """One text's result as stored and streamed."""
+    label = max(probabilities, key=probabilities.__getitem__)
+    return {
+        "index": index,
+        "label": label,
+        "score": probabilities[label],
+        "probabilities": probabilities,
+        "cached": cached,
+    }
+
+
+def failed_item(index: int, reason: str) -> dict[str, Any]:
+    return {"index": index, "error": reason}
+
+
+# KEYS: job hash. ARGV: now. Moves queued -> running; returns the state, or nil
+# when the job is gone (expired).
+START_CHUNK = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return nil end
+if state == 'queued' then
+  redis.call('HSET', KEYS[1], 'state', 'running', 'started_at', ARGV[1])
+  return 'running'
+end
+return state
+"""
+
+# KEYS: job hash, counted-chunks set, chunk results key.
+# ARGV: chunk number, done, failed, skipped, cached, now, ttl seconds, results JSON.
+# Stores the chunk's results and counts it once. Returns the job's final state when
+# this was its last chunk, '' when chunks remain, 'dup' for a chunk already
+# counted, nil when the job is gone.
+FINISH_CHUNK = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
+if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 'dup' end
+redis.call('EXPIRE', KEYS[2], ARGV[7])
+if ARGV[8] ~= '' then redis.call('SET', KEYS[3], ARGV[8], 'EX', ARGV[7]) end
+redis.call('HINCRBY', KEYS[1], 'done', ARGV[2])
+local failed = redis.call('HINCRBY', KEYS[1], 'failed', ARGV[3])
+redis.call('HINCRBY', KEYS[1], 'skipped', ARGV[4])
+redis.call('HINCRBY', KEYS[1], 'cached', ARGV[5])
+local finished = redis.call('HINCRBY', KEYS[1], 'chunks_finished', 1)
+local total = tonumber(redis.call('HGET', KEYS[1], 'chunks_total'))
+if finished < total then return '' end
+local state = redis.call('HGET', KEYS[1], 'state')
+if state ~= 'cancelled' then
+  if failed > 0 then state = 'failed' else state = 'succeeded' end
+  redis.call('HSET', KEYS[1], 'state', state, 'finished_at', ARGV[6])
+end
+return state
+"""
+
+# KEYS: job hash. ARGV: now. Cancels a job that has not ended; returns the state
+# after the call, or nil when the job is gone.
+CANCEL = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return nil end
+if state == 'queued' or state == 'running' then
+  redis.call('HSET', KEYS[1], 'state', 'cancelled', 'finished_at', ARGV[1])
+  return 'cancelled'
+end
+return state
+"""

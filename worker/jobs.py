@@ -1,0 +1,170 @@
+"""The worker's side of async jobs: run a chunk, record its results, deliver the webhook.
+
+Each step goes through the atomic scripts of shared/jobs.py: a chunk of a
+cancelled job is counted as skipped without computing; a chunk counted once is
+never counted again (a redelivered message is a no-op); the chunk that finishes
+a job learns it from the script's answer and is the one that sends its webhook.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import redis
+import structlog
+
+from shared.config import Settings
+from shared.contracts import JobChunkPayload, PredictPayload
+from shared.jobs import (
+    FINISH_CHUNK,
+    START_CHUNK,
+    JobSummary,
+    answered,
+    chunk_key,
+    chunks_done_key,
+    failed_item,
+    job_key,
+)
+from shared.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
+
+if TYPE_CHECKING:  # worker.service imports this module
+    from worker.service import ModelService
+
+log = structlog.get_logger(__name__)
+
+# What finish() answers besides a final state.
+NOT_LAST, ALREADY_COUNTED, GONE = "", "dup", None
+
+
+class JobStore:
+    """A worker process's connection to job records (the result backend's Redis)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._redis = redis.Redis.from_url(
+            settings.result_backend_url, socket_timeout=5, socket_connect_timeout=2
+        )
+        self._start = self._redis.register_script(START_CHUNK)
+        self._finish = self._redis.register_script(FINISH_CHUNK)
+
+    def start(self, job_id: str) -> str | None:
+        """The job's state as this chunk starts (queued becomes running); None: gone."""
+        return _text(self._start(keys=[job_key(job_id)], args=[repr(time.time())]))
+
+    def finish(
+        self,
+        chunk: JobChunkPayload,
+        items: list[dict[str, Any]],
+        *,
+        done: int = 0,
+        failed: int = 0,
+        skipped: int = 0,
+        cached: int = 0,
+    ) -> str | None:
+        """Store and count a chunk once; the job's final state if it was the last."""
+        job_id = chunk.job_id
+        results = json.dumps(items, separators=(",", ":")) if items else ""
+        counts = [done, failed, skipped, cached]
+        answer = self._finish(
+            keys=[job_key(job_id), chunks_done_key(job_id), chunk_key(job_id, chunk.chunk)],
+            args=[chunk.chunk, *counts, repr(time.time()), self._settings.job_ttl_s, results],
+        )
+        return _text(answer)
+
+    def summary(self, job_id: str) -> JobSummary | None:
+        raw = self._redis.hgetall(job_key(job_id))
+        return JobSummary.from_hash(raw) if raw else None
+
+    def webhook_attempt(
+        self, job_id: str, *, status: int | None, error: str | None, outcome: str
+    ) -> None:
+        fields = {
+            "webhook_state": outcome,
+            "webhook_last_status": "" if status is None else str(status),
+            "webhook_last_error": error or "",
+        }
+        if outcome == "delivered":
+            fields["webhook_delivered_at"] = repr(time.time())
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hincrby(job_key(job_id), "webhook_attempts", 1)
+            pipe.hset(job_key(job_id), mapping=fields)  # type: ignore[arg-type]
+            pipe.execute()
+
+    def close(self) -> None:
+        self._redis.close()
+
+
+def run_chunk(service: ModelService, store: JobStore, chunk: JobChunkPayload) -> str | None:
+    """Answer a chunk from the cache and the model; what `JobStore.finish` answered."""
+    state = store.start(chunk.job_id)
+    if state is None:
+        log.info("job gone, chunk dropped", job_id=chunk.job_id, chunk=chunk.chunk)
+        return GONE
+    if state == "cancelled":
+        return store.finish(chunk, [], skipped=len(chunk.texts))
+    service.require_model(chunk.model)
+    found = service.lookup(chunk.texts)
+    missing = list(dict.fromkeys(text for text in chunk.texts if text not in found))
+    computed: dict[str, dict[str, float]] = {}
+    if missing:
+        outcome = service.predict(PredictPayload(texts=missing, model=chunk.model))
+        computed = {
+            text: dict(zip(outcome.labels, row, strict=True))
+            for text, row in zip(missing, outcome.probabilities, strict=True)
+        }
+    items = []
+    cached = 0
+    for offset, text in enumerate(chunk.texts):
+        hit = text in found
+        cached += hit
+        probabilities = found[text] if hit else computed[text]
+        items.append(answered(chunk.start + offset, probabilities, cached=hit))
+    return store.finish(chunk, items, done=len(items), cached=cached)
+
+
+def fail_chunk(store: JobStore, chunk: JobChunkPayload, reason: str) -> str | None:
+    """Record every text of a chunk that failed after its retries as failed, with the reason."""
+    items = [failed_item(chunk.start + i, reason) for i in range(len(chunk.texts))]
+    return store.finish(chunk, items, failed=len(items))
+
+
+def deliver_webhook(settings: Settings, store: JobStore, job_id: str, *, last_try: bool) -> bool:
+    """POST the job's summary, signed, once; record the attempt. True when delivered."""
+    job = store.summary(job_id)
+    if job is None or job.webhook is None:
+        return True  # expired or no callback: nothing left to deliver
+    secret = settings.webhook_secret
+    if secret is None:
+        store.webhook_attempt(job_id, status=None, error="no webhook secret", outcome="failed")
+        return True
+    body = job.model_dump_json(exclude={"webhook"}).encode("utf-8")
+    stamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        TIMESTAMP_HEADER: stamp,
+        SIGNATURE_HEADER: signature(secret.get_secret_value().encode(), stamp, body),
+        "User-Agent": "spectrum-webhook/1",
+    }
+    status: int | None = None
+    error: str | None = None
+    try:
+        answer = httpx.post(
+            job.webhook.url, content=body, headers=headers, timeout=settings.webhook_timeout_s
+        )
+        status = answer.status_code
+        if not answer.is_success:
+            error = f"HTTP {status}"
+    except httpx.HTTPError as exc:
+        error = type(exc).__name__
+    delivered = error is None
+    outcome = "delivered" if delivered else ("failed" if last_try else "pending")
+    store.webhook_attempt(job_id, status=status, error=error, outcome=outcome)
+    log.info("webhook attempt", job_id=job_id, status=status, error=error, outcome=outcome)
+    return delivered
+
+
+def _text(value: bytes | str | None) -> str | None:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
