@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from api import metrics
 from shared.errors import (
@@ -14,11 +15,19 @@ from shared.errors import (
     InferenceFailed,
     InvalidInput,
     NoWorkerAvailable,
+    Overloaded,
+    PayloadTooLarge,
+    RateLimited,
     SpectrumError,
+    Unauthorized,
 )
 
 STATUS: dict[type[SpectrumError], int] = {
+    Unauthorized: 401,
+    PayloadTooLarge: 413,
     InvalidInput: 422,
+    RateLimited: 429,
+    Overloaded: 503,
     NoWorkerAvailable: 503,
     BrokerUnavailable: 503,
     BackendUnavailable: 503,
@@ -26,12 +35,16 @@ STATUS: dict[type[SpectrumError], int] = {
     InferenceFailed: 502,
 }
 
-# Seconds a client should wait before trying a 503 again.
+# Seconds a client should wait before trying a 503 (or a 429 without its own figure) again.
 RETRY_AFTER_S = 1
 
 
-def error_response(error: str, detail: str, status: int) -> JSONResponse:
-    headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
+def error_response(
+    error: str, detail: str, status: int, retry_after_s: int | None = None
+) -> JSONResponse:
+    if retry_after_s is None and status in (429, 503):
+        retry_after_s = RETRY_AFTER_S
+    headers = {"Retry-After": str(retry_after_s)} if retry_after_s is not None else None
     return JSONResponse({"error": error, "detail": detail}, status_code=status, headers=headers)
 
 
@@ -55,7 +68,8 @@ async def _spectrum_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, SpectrumError)
     status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 500)
     metrics.record_error(exc)
-    return error_response(type(exc).__name__, exc.detail, status)
+    retry = exc.retry_after_s if isinstance(exc, RateLimited) else None
+    return error_response(type(exc).__name__, exc.detail, status, retry)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -64,6 +78,28 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response("InvalidInput", _describe(exc), 422)
 
 
+_HTTP_ERRORS = {400: "InvalidInput", 404: "NotFound", 405: "MethodNotAllowed"}
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's and FastAPI's own errors, in the same body as ours."""
+    assert isinstance(exc, HTTPException)
+    detail = str(exc.detail)
+    if isinstance(exc.__cause__, UnicodeDecodeError):
+        cause = exc.__cause__
+        detail = (
+            f"the body is not valid UTF-8: byte {cause.object[cause.start]:#04x} at {cause.start}"
+        )
+    if exc.status_code == 400:
+        metrics.record_invalid_body()
+    response = error_response(
+        _HTTP_ERRORS.get(exc.status_code, "HTTPError"), detail, exc.status_code
+    )
+    response.headers.update(exc.headers or {})
+    return response
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SpectrumError, _spectrum_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)

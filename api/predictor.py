@@ -13,6 +13,7 @@ from celery import Celery
 from pydantic import ValidationError
 
 from api import metrics
+from api.admission import LaneAdmission
 from api.batcher import MicroBatcher
 from api.schemas import Prediction, PredictResponse, ServedModel
 from api.served_models import ServedModels
@@ -75,12 +76,14 @@ class Predictor:
         waiter: ResultWaiter,
         models: ServedModels,
         cache: aioredis.Redis,
+        lanes: LaneAdmission,
     ) -> None:
         self._settings = settings
         self._celery = celery
         self._waiter = waiter
         self._models = models
         self._cache = cache
+        self._lanes = lanes
         self.batcher: MicroBatcher[Scored] = MicroBatcher(
             self._compute,
             max_batch_size=settings.batch_max_texts,
@@ -101,10 +104,12 @@ class Predictor:
             card = status.card
             assert card is not None  # require() guarantees it
             found = await self._lookup(card, normalized)
+            missing = list(dict.fromkeys(t for t in normalized if t not in found))
+            if missing:  # cache hits need no queue: only work for a worker is shed
+                await self._lanes.admit(self._models.queue)
         except BaseException:
             self.batcher.unexpect()
             raise
-        missing = list(dict.fromkeys(t for t in normalized if t not in found))
         metrics.record_cache(hits=len(found), misses=len(missing))
         computed: dict[str, dict[str, float]] = {}
         if not missing:

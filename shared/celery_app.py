@@ -12,8 +12,9 @@ def create_celery(settings: Settings) -> Celery:
     app = Celery("spectrum", broker=settings.broker_url, backend=settings.result_backend_url)
     # The Redis broker's visibility timeout: an unacked message of a dead worker
     # is delivered again after this long. Sync work expires long before it; an hour
-    # (the default) would hide a lost batch for far too long.
-    visibility_timeout = 300
+    # (the default) would hide a lost batch for far too long. A setting so that the
+    # fault tests can see a redelivery in seconds.
+    visibility_timeout = settings.broker_visibility_timeout_s
     app.conf.update(
         # JSON only on the wire: pickle would let anyone who can publish run code.
         task_serializer="json",

@@ -33,3 +33,23 @@ class DeadlineExceeded(SpectrumError):
 
 class InferenceFailed(SpectrumError):
     """A worker took the task and failed it."""
+
+
+class Unauthorized(SpectrumError):
+    """No API key, or one that is not configured."""
+
+
+class PayloadTooLarge(SpectrumError):
+    """The request body is larger than the gateway accepts."""
+
+
+class RateLimited(SpectrumError):
+    """The caller sent more requests than its rate limit allows."""
+
+    def __init__(self, detail: str, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+
+class Overloaded(SpectrumError):
+    """The gateway or the lane's queue is full; try again shortly."""
