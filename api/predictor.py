@@ -226,4 +226,15 @@ def _outcome(document: ResultDocument) -> PredictOutcome:
         raise DeadlineExceeded("the task expired before a worker took it")
     info = document.get("result")
     reason = info.get("exc_type", "error") if isinstance(info, dict) else "error"
+    if reason == "PoisonMessage":
+        raise InferenceFailed(
+            f"the task was dropped: its worker died every time it ran it ({_exc_message(info)})"
+        )
     raise InferenceFailed(f"the worker failed the task: {reason}")
+
+
+def _exc_message(info: Any) -> str:
+    message = info.get("exc_message") if isinstance(info, dict) else None
+    if isinstance(message, list | tuple):
+        return " ".join(str(part) for part in message)
+    return str(message or "")

@@ -52,6 +52,12 @@ def create_celery(settings: Settings) -> Celery:
         # Redis transport requires; socket timeouts so no call blocks forever.
         broker_transport_options={
             "visibility_timeout": visibility_timeout,
+            # How often a worker looks for unacked messages of dead workers whose
+            # visibility timeout has passed (kombu: every 10 s, and only every 10th
+            # look really scans, so ~100 s). One cheap scan per look, a tenth of the
+            # timeout apart (1-10 s): a lost message is back soon after its timeout.
+            "unacked_restore_interval": max(1.0, min(10.0, visibility_timeout / 10)),
+            "unacked_restore_throttle": 1,
             "socket_timeout": 5,
             "socket_connect_timeout": settings.broker_timeout_s,
         },

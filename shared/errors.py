@@ -53,3 +53,11 @@ class RateLimited(SpectrumError):
 
 class Overloaded(SpectrumError):
     """The gateway or the lane's queue is full; try again shortly."""
+
+
+class PoisonMessage(SpectrumError):
+    """A task delivered more times than allowed (its worker died each time): failed, not run.
+
+    Raised in the worker, stored as the task's failure; the gateway answers it as
+    InferenceFailed.
+    """

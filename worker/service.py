@@ -17,6 +17,7 @@ from shared.config import Settings
 from shared.contracts import ModelCard, PredictOutcome, PredictPayload
 from shared.registry import MODELS_KEY, STATS_KEY, worker_member, workers_key
 from worker import metrics
+from worker.delivery import DeliveryGuard
 from worker.runtimes import load_runtime
 from worker.runtimes.base import Runtime
 
@@ -148,9 +149,19 @@ class WorkerState:
     def __init__(self) -> None:
         self._service: ModelService | None = None
         self._heartbeat: Heartbeat | None = None
+        self._deliveries: DeliveryGuard | None = None
 
     def start(self, settings: Settings) -> None:
         started = time.perf_counter()
+        # Counted in the result backend's Redis (noeviction, beside the registry):
+        # an evicted count would let a poison message loop again.
+        self._deliveries = DeliveryGuard(
+            redis.Redis.from_url(
+                settings.result_backend_url, socket_timeout=2, socket_connect_timeout=2
+            ),
+            max_deliveries=settings.task_max_deliveries,
+            ttl_s=settings.result_expires_s,
+        )
         runtime, card = load_runtime(settings)
         self._service = ModelService(settings, runtime, card)
         self._heartbeat = Heartbeat(settings, card, self._service.totals)
@@ -166,6 +177,12 @@ class WorkerState:
         )
 
     @property
+    def deliveries(self) -> DeliveryGuard:
+        if self._deliveries is None:
+            raise RuntimeError("worker_process_init has not run")
+        return self._deliveries
+
+    @property
     def service(self) -> ModelService:
         if self._service is None:
             raise RuntimeError("the model is not loaded: worker_process_init has not run")
@@ -178,3 +195,6 @@ class WorkerState:
         if self._service is not None:
             self._service.close()
             self._service = None
+        if self._deliveries is not None:
+            self._deliveries.close()
+            self._deliveries = None

@@ -9,7 +9,8 @@ import structlog
 from celery import Task
 
 from shared.contracts import PREDICT_TASK, PredictPayload
-from worker.app import app, state
+from worker import faults
+from worker.app import app, settings, state
 
 log = structlog.get_logger(__name__)
 
@@ -22,6 +23,8 @@ def predict(self: Task[Any, Any], payload: dict[str, Any]) -> dict[str, Any]:
     with structlog.contextvars.bound_contextvars(
         task_id=self.request.id, request_ids=request.request_ids
     ):
+        state.deliveries.admit(str(self.request.id), PREDICT_TASK)  # PoisonMessage past the limit
+        faults.apply(settings, request.texts)
         try:
             outcome = state.service.predict(request)
         except Exception as exc:
