@@ -18,7 +18,7 @@ from api.batcher import MicroBatcher
 from api.schemas import Prediction, PredictResponse, ServedModel
 from api.served_models import ServedModels
 from api.waiter import ResultDocument, ResultWaiter
-from shared.cache import cache_key, decode_entry, normalize_text
+from shared.cache import CachedPrediction, cache_key, decode_entry, normalize_text
 from shared.config import Settings
 from shared.contracts import (
     PREDICT_TASK,
@@ -40,7 +40,8 @@ log = structlog.get_logger(__name__)
 
 DECISION_MARGIN_S = 0.2
 
-Scored = tuple[str, dict[str, float]]  # (model version, probability per label) of one text
+# One text's answer: model version, probability per label, whether the text was truncated.
+Scored = tuple[str, dict[str, float], bool]
 
 
 def check_texts(texts: Sequence[str], settings: Settings) -> list[str]:
@@ -111,7 +112,7 @@ class Predictor:
             self.batcher.unexpect()
             raise
         metrics.record_cache(hits=len(found), misses=len(missing))
-        computed: dict[str, dict[str, float]] = {}
+        computed: dict[str, CachedPrediction] = {}
         if not missing:
             self.batcher.unexpect()
         else:
@@ -124,12 +125,12 @@ class Predictor:
             except TimeoutError:
                 raise await self._timed_out() from None
             pairs = zip(missing, scored, strict=True)
-            computed = {text: probabilities for text, (_, probabilities) in pairs}
+            computed = {text: CachedPrediction(p, cut) for text, (_, p, cut) in pairs}
             card = card.model_copy(update={"version": scored[0][0]})
         predictions = []
         for text in normalized:
             cached = text in found
-            probabilities = found[text] if cached else computed[text]
+            probabilities, truncated = found[text] if cached else computed[text]
             label = max(probabilities, key=probabilities.__getitem__)
             predictions.append(
                 Prediction(
@@ -137,6 +138,7 @@ class Predictor:
                     score=probabilities[label],
                     probabilities=probabilities,
                     cached=cached,
+                    truncated=truncated,
                 )
             )
         return PredictResponse(
@@ -153,7 +155,7 @@ class Predictor:
             )
         return DeadlineExceeded(f"no result within {timeout:g} s")
 
-    async def _lookup(self, card: ModelCard, texts: list[str]) -> dict[str, dict[str, float]]:
+    async def _lookup(self, card: ModelCard, texts: list[str]) -> dict[str, CachedPrediction]:
         """One MGET for every text; a cache outage means misses, not an error."""
         unique = list(dict.fromkeys(texts))
         keys = [cache_key(card.name, card.version, text) for text in unique]
@@ -188,9 +190,10 @@ class Predictor:
         except (aioredis.RedisError, OSError) as exc:
             raise BackendUnavailable(f"result backend unreachable: {type(exc).__name__}") from exc
         outcome = _outcome(document)
+        cut = set(outcome.truncated)
         return [
-            (outcome.version, dict(zip(outcome.labels, row, strict=True)))
-            for row in outcome.probabilities
+            (outcome.version, dict(zip(outcome.labels, row, strict=True)), i in cut)
+            for i, row in enumerate(outcome.probabilities)
         ]
 
     async def _send(self, task_id: str, payload: dict[str, Any], expires: float) -> None:

@@ -19,7 +19,7 @@ from shared.registry import MODELS_KEY, STATS_KEY, worker_member, workers_key
 from worker import metrics
 from worker.delivery import DeliveryGuard
 from worker.runtimes import load_runtime
-from worker.runtimes.base import Runtime
+from worker.runtimes.base import Runtime, Truncating
 
 log = structlog.get_logger(__name__)
 
@@ -59,7 +59,13 @@ class ModelService:
         if payload.model != self.card.name:
             raise WrongModel(f"this worker serves {self.card.name!r}, not {payload.model!r}")
         cpu, wall = time.process_time(), time.perf_counter()
-        probabilities = metrics.timed_inference(self.runtime.predict, payload.texts)
+        truncated: list[int] = []
+        if isinstance(self.runtime, Truncating):  # a lexicon reads every word: never truncates
+            probabilities, truncated = metrics.timed_inference(
+                self.runtime.predict_detailed, payload.texts
+            )
+        else:
+            probabilities = metrics.timed_inference(self.runtime.predict, payload.texts)
         totals = self.totals
         totals.runtime_cpu_s += time.process_time() - cpu
         totals.runtime_wall_s += time.perf_counter() - wall
@@ -67,21 +73,25 @@ class ModelService:
         totals.texts += len(payload.texts)
         if len(probabilities) != len(payload.texts):
             raise RuntimeError("runtime returned a different number of rows than texts")
-        self._write_cache(payload.texts, probabilities)
+        self._write_cache(payload.texts, probabilities, set(truncated))
         return PredictOutcome(
             model=self.card.name,
             version=self.card.version,
             labels=self.card.labels,
             probabilities=probabilities,
+            truncated=truncated,
         )
 
-    def _write_cache(self, texts: list[str], probabilities: list[list[float]]) -> None:
+    def _write_cache(
+        self, texts: list[str], probabilities: list[list[float]], truncated: set[int]
+    ) -> None:
         """One pipelined round trip; a cache outage costs recomputation, never an answer."""
         try:
             with self._cache.pipeline(transaction=False) as pipe:
-                for text, row in zip(texts, probabilities, strict=True):
+                for i, (text, row) in enumerate(zip(texts, probabilities, strict=True)):
                     key = cache_key(self.card.name, self.card.version, text)
-                    pipe.set(key, encode_entry(self.card.labels, row), ex=self.settings.cache_ttl_s)
+                    entry = encode_entry(self.card.labels, row, truncated=i in truncated)
+                    pipe.set(key, entry, ex=self.settings.cache_ttl_s)
                 pipe.execute()
         except redis.RedisError as exc:
             log.warning("cache write failed", error=type(exc).__name__)
