@@ -80,6 +80,9 @@ class Stack:
             "worker_heartbeat_s": "0.5",
             "worker_stale_s": "3",
             "request_timeout_s": "10",
+            # Tests fire requests from one address faster than a person would; the
+            # rate-limit tests turn it on with their own figures.
+            "rate_limit_per_s": "0",
         }
         self.settings.update({key: str(value) for key, value in settings.items()})
         self.procs: list[Proc] = []
