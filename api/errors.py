@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from api import metrics
+from api.schemas import ErrorBody
 from shared.errors import (
     BackendUnavailable,
     BrokerUnavailable,
@@ -34,6 +35,24 @@ STATUS: dict[type[SpectrumError], int] = {
     DeadlineExceeded: 504,
     InferenceFailed: 502,
 }
+
+# What each error status means, for the OpenAPI document of the routes that can answer it.
+_MEANING: dict[int, str] = {
+    400: "The body cannot be read (not UTF-8, broken Content-Length).",
+    401: "No API key, or an unknown one (keys are on).",
+    413: "The body is larger than SPECTRUM_MAX_BODY_BYTES.",
+    422: "The body breaks the contract or a limit.",
+    429: "The caller's rate limit is reached; see Retry-After and RateLimit-*.",
+    502: "A worker took the task and failed it.",
+    503: "Overloaded, or no worker, broker or backend available; see Retry-After.",
+    504: "No result before the deadline.",
+}
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI `responses` for these error statuses, all with the error body."""
+    return {code: {"model": ErrorBody, "description": _MEANING[code]} for code in statuses}
+
 
 # Seconds a client should wait before trying a 503 (or a 429 without its own figure) again.
 RETRY_AFTER_S = 1
