@@ -87,9 +87,12 @@ class Settings(BaseSettings):
 
     # Admission control. A gateway serves at most max_in_flight requests at once and
     # answers the rest 503 at once; a lane whose broker queue holds max_queue_depth
-    # messages (batches) or more takes no new work. At ~10 batches/s per worker, 200
+    # messages (batches) or more takes no new work. 128: at the 40-140 req/s two
+    # workers served here, 128 waiting requests are 1-3 s of work, inside the 10 s
+    # deadline (make soak gave 504s with 256 when the machine was busy); the
+    # benchmark's 128 connections still fit. At ~10 batches/s per worker, 200
     # queued batches are already more than a 10 s deadline can wait for.
-    max_in_flight: int = Field(default=256, ge=1)
+    max_in_flight: int = Field(default=128, ge=1)
     max_queue_depth: int = Field(default=200, ge=1)
     # Queue depth is read from the broker at most this often (one read serves every
     # request in between), not once per request.
