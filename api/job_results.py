@@ -13,13 +13,21 @@ MEDIA_TYPES: dict[ResultFormat, str] = {"ndjson": "application/x-ndjson", "csv":
 
 
 def csv_header(labels: Sequence[str]) -> list[str]:
-    """index, label, score, one probability column per label, cached, error."""
-    return ["index", "label", "score", *(f"p_{label}" for label in labels), "cached", "error"]
+    """index, label, score, one probability column per label, cached, truncated, error."""
+    return [
+        "index",
+        "label",
+        "score",
+        *(f"p_{label}" for label in labels),
+        "cached",
+        "truncated",
+        "error",
+    ]
 
 
 def csv_row(item: dict[str, Any], labels: Sequence[str]) -> list[str]:
     if "error" in item:
-        return [str(item["index"]), "", "", *("" for _ in labels), "", str(item["error"])]
+        return [str(item["index"]), "", "", *("" for _ in labels), "", "", str(item["error"])]
     probabilities = item["probabilities"]
     return [
         str(item["index"]),
@@ -27,6 +35,7 @@ def csv_row(item: dict[str, Any], labels: Sequence[str]) -> list[str]:
         repr(item["score"]),
         *(repr(probabilities.get(label, 0.0)) for label in labels),
         "true" if item["cached"] else "false",
+        "true" if item.get("truncated") else "false",  # absent from older records
         "",
     ]
 

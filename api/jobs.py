@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 import structlog
 from celery import Celery
 
+from api.admission import LaneAdmission
 from api.served_models import ServedModels
 from shared.config import Settings
 from shared.contracts import JOB_CHUNK_TASK, JobChunkPayload, redacted_args
@@ -60,9 +61,15 @@ class JobService:
     """Owns the gateway's side of jobs; every Redis error becomes BackendUnavailable."""
 
     def __init__(
-        self, settings: Settings, celery: Celery, backend: aioredis.Redis, models: ServedModels
+        self,
+        settings: Settings,
+        celery: Celery,
+        backend: aioredis.Redis,
+        models: ServedModels,
+        lanes: LaneAdmission,
     ) -> None:
         self._settings = settings
+        self._lanes = lanes
         self._celery = celery
         self._backend = backend
         self._models = models
@@ -75,6 +82,7 @@ class JobService:
         status = await self._models.require()
         assert status.card is not None  # require() guarantees it
         settings = self._settings
+        await self._lanes.admit(settings.bulk_queue, limit=settings.max_bulk_queue_depth)
         digest = fingerprint(texts, callback_url)
         job_id = new_job_id()
         try:

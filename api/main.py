@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -9,14 +10,20 @@ from typing import Any
 import redis.asyncio as aioredis
 import structlog
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from api.access_log import AccessLog
+from api.admission import InFlight, LaneAdmission
+from api.body_limit import BodyLimit
 from api.deps import Resources
 from api.errors import install_error_handlers
+from api.guard import Gate, GateMiddleware
 from api.jobs import JobService
+from api.keys import KeyRing
 from api.metrics import QueueDepth, RequestMetrics, ScrapeProbe, lane_queues
 from api.predictor import Predictor
+from api.ratelimit import RateLimiter
 from api.routes import bench, health, jobs, metrics, models, predict, ui
 from api.served_models import ServedModels
 from api.waiter import RedisSubscriber, ResultWaiter
@@ -44,9 +51,22 @@ def redis_client(url: str, *, timeout: float) -> aioredis.Redis:
     return aioredis.Redis(connection_pool=pool)
 
 
+class MissingApiKeys(RuntimeError):
+    """Production without API keys: the gateway refuses to start."""
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings, "api")
+    keys = KeyRing.from_settings(settings)
+    if not keys.enabled:
+        if settings.env == "production":
+            raise MissingApiKeys(
+                "SPECTRUM_ENV=production needs API keys: set SPECTRUM_API_KEY_HASHES "
+                "(python -m api.keys makes a key and its hash)"
+            )
+        log.warning("API keys are off: anyone who reaches this port can use the API")
+    gate = Gate(keys, InFlight(settings.max_in_flight), metrics_public=settings.metrics_public)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -70,19 +90,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             queue=settings.interactive_queue,
             stale_after_s=settings.worker_stale_s,
         )
-        predictor = Predictor(settings, celery, waiter, served, cache)
+        depth = QueueDepth(settings.broker_url, lane_queues(settings), timeout=1.0)
+        lanes = LaneAdmission(
+            depth.read,
+            max_depth=settings.max_queue_depth,
+            ttl_s=settings.queue_depth_ttl_ms / 1000,
+            clock=time.monotonic,
+        )
+        predictor = Predictor(settings, celery, waiter, served, cache, lanes)
+        if settings.rate_limit_per_s > 0:
+            # Kept in the cache Redis: losing counters to eviction only loosens a limit.
+            gate.limiter = RateLimiter(
+                cache, per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst
+            )
         app.state.resources = Resources(
             settings=settings,
             celery=celery,
             backend=backend,
             models=served,
             predictor=predictor,
-            probe=ScrapeProbe(
-                waiter, served, QueueDepth(settings.broker_url, lane_queues(settings), timeout=1.0)
-            ),
-            jobs=JobService(settings, celery, backend, served),
+            probe=ScrapeProbe(waiter, served, depth),
+            jobs=JobService(settings, celery, backend, served, lanes),
         )
-        log.info("api ready", model=settings.served_model_name, queue=settings.interactive_queue)
+        log.info(
+            "api ready",
+            model=settings.served_model_name,
+            queue=settings.interactive_queue,
+            api_keys=len(keys),
+        )
         try:
             yield
         finally:
@@ -106,10 +141,39 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(models.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
-    app.add_middleware(RequestMetrics)
     app.include_router(ui.router)
     app.mount("/static", StaticFiles(directory=ui.STATIC_DIR), name="static")
     if settings.bench_routes:
         app.include_router(bench.router)
+    # Outermost last: AccessLog, RequestMetrics, CORS, the gate, the body limit, the app.
+    # CORS sits outside the gate so that preflights and refusals carry its headers.
+    # Job uploads (CSV/JSONL files of tens of thousands of rows) have their own, larger cap.
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        per_path={"/v1/jobs": max(settings.max_body_bytes, settings.job_max_upload_bytes)},
+    )
+    app.add_middleware(GateMiddleware, gate=gate)
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=[
+                "Authorization",
+                "X-API-Key",
+                "Content-Type",
+                "X-Request-ID",
+                "Idempotency-Key",
+            ],
+            expose_headers=[
+                "Retry-After",
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
+                "X-Request-ID",
+            ],
+        )
+    app.add_middleware(RequestMetrics)
     app.add_middleware(AccessLog)
     return app

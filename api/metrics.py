@@ -113,8 +113,24 @@ SCRAPE_ERRORS = Counter(
 )
 
 
+RATE_LIMIT_ERRORS = Counter(
+    "spectrum_rate_limiter_errors",
+    "Rate-limit checks Redis could not answer; those requests were let through.",
+    registry=REGISTRY,
+)
+
+
 # Reasons exported from the start (at 0), so a dashboard's rate() has a series to read.
-for _reason in ("InvalidInput", "NoWorkerAvailable", "BrokerUnavailable", "BackendUnavailable"):
+for _reason in (
+    "InvalidInput",
+    "NoWorkerAvailable",
+    "BrokerUnavailable",
+    "BackendUnavailable",
+    "Unauthorized",
+    "PayloadTooLarge",
+    "RateLimited",
+    "Overloaded",
+):
     REJECTED.labels(reason=_reason)
 
 

@@ -13,11 +13,12 @@ from celery import Celery
 from pydantic import ValidationError
 
 from api import metrics
+from api.admission import LaneAdmission
 from api.batcher import MicroBatcher
 from api.schemas import Prediction, PredictResponse, ServedModel
 from api.served_models import ServedModels
 from api.waiter import ResultDocument, ResultWaiter
-from shared.cache import cache_key, decode_entry, normalize_text
+from shared.cache import CachedPrediction, cache_key, decode_entry, normalize_text
 from shared.config import Settings
 from shared.contracts import (
     PREDICT_TASK,
@@ -39,7 +40,8 @@ log = structlog.get_logger(__name__)
 
 DECISION_MARGIN_S = 0.2
 
-Scored = tuple[str, dict[str, float]]  # (model version, probability per label) of one text
+# One text's answer: model version, probability per label, whether the text was truncated.
+Scored = tuple[str, dict[str, float], bool]
 
 
 def check_texts(texts: Sequence[str], settings: Settings) -> list[str]:
@@ -75,12 +77,14 @@ class Predictor:
         waiter: ResultWaiter,
         models: ServedModels,
         cache: aioredis.Redis,
+        lanes: LaneAdmission,
     ) -> None:
         self._settings = settings
         self._celery = celery
         self._waiter = waiter
         self._models = models
         self._cache = cache
+        self._lanes = lanes
         self.batcher: MicroBatcher[Scored] = MicroBatcher(
             self._compute,
             max_batch_size=settings.batch_max_texts,
@@ -101,12 +105,14 @@ class Predictor:
             card = status.card
             assert card is not None  # require() guarantees it
             found = await self._lookup(card, normalized)
+            missing = list(dict.fromkeys(t for t in normalized if t not in found))
+            if missing:  # cache hits need no queue: only work for a worker is shed
+                await self._lanes.admit(self._models.queue)
         except BaseException:
             self.batcher.unexpect()
             raise
-        missing = list(dict.fromkeys(t for t in normalized if t not in found))
         metrics.record_cache(hits=len(found), misses=len(missing))
-        computed: dict[str, dict[str, float]] = {}
+        computed: dict[str, CachedPrediction] = {}
         if not missing:
             self.batcher.unexpect()
         else:
@@ -119,12 +125,12 @@ class Predictor:
             except TimeoutError:
                 raise await self._timed_out() from None
             pairs = zip(missing, scored, strict=True)
-            computed = {text: probabilities for text, (_, probabilities) in pairs}
+            computed = {text: CachedPrediction(p, cut) for text, (_, p, cut) in pairs}
             card = card.model_copy(update={"version": scored[0][0]})
         predictions = []
         for text in normalized:
             cached = text in found
-            probabilities = found[text] if cached else computed[text]
+            probabilities, truncated = found[text] if cached else computed[text]
             label = max(probabilities, key=probabilities.__getitem__)
             predictions.append(
                 Prediction(
@@ -132,6 +138,7 @@ class Predictor:
                     score=probabilities[label],
                     probabilities=probabilities,
                     cached=cached,
+                    truncated=truncated,
                 )
             )
         return PredictResponse(
@@ -148,7 +155,7 @@ class Predictor:
             )
         return DeadlineExceeded(f"no result within {timeout:g} s")
 
-    async def _lookup(self, card: ModelCard, texts: list[str]) -> dict[str, dict[str, float]]:
+    async def _lookup(self, card: ModelCard, texts: list[str]) -> dict[str, CachedPrediction]:
         """One MGET for every text; a cache outage means misses, not an error."""
         unique = list(dict.fromkeys(texts))
         keys = [cache_key(card.name, card.version, text) for text in unique]
@@ -183,9 +190,10 @@ class Predictor:
         except (aioredis.RedisError, OSError) as exc:
             raise BackendUnavailable(f"result backend unreachable: {type(exc).__name__}") from exc
         outcome = _outcome(document)
+        cut = set(outcome.truncated)
         return [
-            (outcome.version, dict(zip(outcome.labels, row, strict=True)))
-            for row in outcome.probabilities
+            (outcome.version, dict(zip(outcome.labels, row, strict=True)), i in cut)
+            for i, row in enumerate(outcome.probabilities)
         ]
 
     async def _send(self, task_id: str, payload: dict[str, Any], expires: float) -> None:
@@ -221,4 +229,15 @@ def _outcome(document: ResultDocument) -> PredictOutcome:
         raise DeadlineExceeded("the task expired before a worker took it")
     info = document.get("result")
     reason = info.get("exc_type", "error") if isinstance(info, dict) else "error"
+    if reason == "PoisonMessage":
+        raise InferenceFailed(
+            f"the task was dropped: its worker died every time it ran it ({_exc_message(info)})"
+        )
     raise InferenceFailed(f"the worker failed the task: {reason}")
+
+
+def _exc_message(info: Any) -> str:
+    message = info.get("exc_message") if isinstance(info, dict) else None
+    if isinstance(message, list | tuple):
+        return " ".join(str(part) for part in message)
+    return str(message or "")

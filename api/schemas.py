@@ -34,6 +34,10 @@ class Prediction(BaseModel):
     score: float = Field(description="Probability of that label.")
     probabilities: dict[str, float] = Field(description="Probability of every label.")
     cached: bool = Field(description="Answered from the cache, without a worker.")
+    truncated: bool = Field(
+        default=False,
+        description="The text was longer than the model's token window: only its start was read.",
+    )
 
 
 class ServedModel(BaseModel):

@@ -26,3 +26,11 @@ def peak_rss_mb(pid: int) -> float:
 
 def total_cpu(pids: list[int]) -> float:
     return sum(cpu_seconds(pid) for pid in pids)
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of `pid` now (VmRSS), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")

@@ -12,8 +12,9 @@ def create_celery(settings: Settings) -> Celery:
     app = Celery("spectrum", broker=settings.broker_url, backend=settings.result_backend_url)
     # The Redis broker's visibility timeout: an unacked message of a dead worker
     # is delivered again after this long. Sync work expires long before it; an hour
-    # (the default) would hide a lost batch for far too long.
-    visibility_timeout = 300
+    # (the default) would hide a lost batch for far too long. A setting so that the
+    # fault tests can see a redelivery in seconds.
+    visibility_timeout = settings.broker_visibility_timeout_s
     app.conf.update(
         # JSON only on the wire: pickle would let anyone who can publish run code.
         task_serializer="json",
@@ -62,6 +63,12 @@ def create_celery(settings: Settings) -> Celery:
             # waiting synchronous batch is always taken before the next job chunk.
             # (Ignored by the AMQP transport, where a worker lists the same queues.)
             "queue_order_strategy": "priority",
+            # How often a worker looks for unacked messages of dead workers whose
+            # visibility timeout has passed (kombu: every 10 s, and only every 10th
+            # look really scans, so ~100 s). One cheap scan per look, a tenth of the
+            # timeout apart (1-10 s): a lost message is back soon after its timeout.
+            "unacked_restore_interval": max(1.0, min(10.0, visibility_timeout / 10)),
+            "unacked_restore_throttle": 1,
             "socket_timeout": 5,
             "socket_connect_timeout": settings.broker_timeout_s,
         },

@@ -49,10 +49,75 @@ class Settings(BaseSettings):
     runtime_threads: int = Field(default=0, ge=0)
     # Longest input, in tokens, the transformer sees; longer texts are truncated.
     max_tokens: int = Field(default=256, ge=8)
+    # Input shapes whose compiled kernels the OpenVINO CPU plugin keeps. Its default
+    # (5000) lets a worker grow by several hundred MB as new (rows, width) shapes
+    # arrive: measured here, 600 random batches took a worker from 344 to 1104 MB
+    # and still growing; with 100 it levelled off at 710 MB (make soak).
+    openvino_cache_capacity: int = Field(default=200, ge=0)
 
     # Input limits, enforced by the gateway before any work is queued.
     max_texts_per_request: int = Field(default=64, ge=1)
     max_text_chars: int = Field(default=4000, ge=1)
+
+    # Largest request body, in bytes, refused with 413 before it is parsed: from the
+    # Content-Length header when there is one, while reading otherwise. 2 MiB holds
+    # max_texts_per_request x max_text_chars even as 4-byte UTF-8 plus JSON quoting.
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+
+    # API keys. Keys are required when any is configured, and always in production
+    # (the gateway refuses to start there without one); in development with none the
+    # API is open and says so at start. Give plain keys (hashed at load, never kept)
+    # or their SHA-256 hex digests (`python -m api.keys` makes a key and its hash),
+    # several separated by commas: one per client, so one can be revoked alone.
+    api_keys: SecretStr | None = None
+    api_key_hashes: str = ""
+    # /metrics answers without a key (Prometheus scrapes it from inside the network);
+    # false puts it behind the keys like /v1.
+    metrics_public: bool = True
+    # Browser origins allowed to call the API (comma-separated, "*" for any); none
+    # by default: the page at / is served from the API's own origin.
+    cors_origins: str = ""
+
+    # Rate limit per API key (per client address when keys are off), shared by every
+    # gateway replica through Redis: rate_limit_per_s requests a second on average,
+    # bursts of rate_limit_burst. Generous for a person or a script, a cap for a
+    # runaway loop; 0 turns it off.
+    rate_limit_per_s: float = Field(default=50.0, ge=0)
+    rate_limit_burst: int = Field(default=100, ge=1)
+
+    # Admission control. A gateway serves at most max_in_flight requests at once and
+    # answers the rest 503 at once; a lane whose broker queue holds max_queue_depth
+    # messages (batches) or more takes no new work. 128: at the 40-140 req/s two
+    # workers served here, 128 waiting requests are 1-3 s of work, inside the 10 s
+    # deadline (make soak gave 504s with 256 when the machine was busy); the
+    # benchmark's 128 connections still fit. At ~10 batches/s per worker, 200
+    # queued batches are already more than a 10 s deadline can wait for.
+    max_in_flight: int = Field(default=128, ge=1)
+    max_queue_depth: int = Field(default=200, ge=1)
+    # The bulk lane's cap, in job chunks: a job is queued whole, thousands of chunks at
+    # once, so its lane is measured in hours of work, not seconds. 10,000 chunks of 32
+    # texts are ~320,000 texts, about an hour for two workers at ~100 texts/s; beyond
+    # that a new job is refused (503) instead of waiting behind days of work.
+    max_bulk_queue_depth: int = Field(default=10_000, ge=1)
+    # Queue depth is read from the broker at most this often (one read serves every
+    # request in between), not once per request.
+    queue_depth_ttl_ms: float = Field(default=200.0, ge=0)
+
+    # Delivery. A message delivered this many times without finishing (its worker
+    # died each time) is recorded as failed and acked instead of run again.
+    task_max_deliveries: int = Field(default=3, ge=1)
+    # The Redis broker gives an unacked message of a dead worker back after this
+    # long. Longer than any task runs; short enough that a crash delays work by
+    # minutes, not the default hour.
+    broker_visibility_timeout_s: int = Field(default=300, ge=1)
+
+    # Test-only fault hooks, off (empty) by default and never set in deployments: a
+    # worker exits at once (as a SIGKILL would leave it) when a task holds the text
+    # fault_crash_text, and sleeps fault_sleep_s before a task holding
+    # fault_sleep_text. They exist so the fault tests can kill a worker mid-task.
+    fault_crash_text: str = ""
+    fault_sleep_text: str = ""
+    fault_sleep_s: float = Field(default=3.0, ge=0)
 
     # Deadlines. A sync request waits at most request_timeout_s for its result;
     # publishing to an unreachable broker gives up after broker_timeout_s.
@@ -166,6 +231,14 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool | None = None  # None: JSON when stderr is not a terminal
 
+    @field_validator("api_key_hashes")
+    @classmethod
+    def _must_be_sha256(cls, value: str) -> str:
+        for digest in split_list(value):
+            if not re.fullmatch(r"[0-9a-f]{64}", digest):
+                raise ValueError("each hash must be 64 lowercase hex digits (SHA-256)")
+        return value
+
     @field_validator("result_backend_url", "cache_url")
     @classmethod
     def _must_be_redis(cls, value: str) -> str:
@@ -214,6 +287,10 @@ class Settings(BaseSettings):
         return min(self.worker_interactive_only, self.worker_processes - 1)
 
     @property
+    def cors_origin_list(self) -> list[str]:
+        return split_list(self.cors_origins)
+
+    @property
     def uses_lexicon(self) -> bool:
         if self.runtime == "auto":
             return self.model_id == LEXICON_MODEL_ID
@@ -224,6 +301,11 @@ class Settings(BaseSettings):
         if self.runtime_threads:
             return self.runtime_threads
         return max(1, len(os.sched_getaffinity(0)) // self.worker_processes)
+
+
+def split_list(value: str) -> list[str]:
+    """Items of a comma-separated setting, blanks dropped."""
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 @lru_cache(maxsize=1)

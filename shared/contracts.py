@@ -52,6 +52,9 @@ class PredictOutcome(BaseModel):
     version: str
     labels: list[str]
     probabilities: list[list[float]]
+    # Positions of the texts the model saw only in part (longer than its token
+    # window). Absent from older workers' results: none truncated.
+    truncated: list[int] = Field(default_factory=list)
 
 
 class JobChunkPayload(BaseModel):

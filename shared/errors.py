@@ -36,7 +36,7 @@ class InferenceFailed(SpectrumError):
 
 
 class PayloadTooLarge(InvalidInput):
-    """The upload is larger than the service accepts."""
+    """The request body or upload is larger than the service accepts."""
 
 
 class UnsupportedMediaType(InvalidInput):
@@ -53,3 +53,27 @@ class JobExpired(SpectrumError):
 
 class JobConflict(SpectrumError):
     """The request contradicts the job's state or an earlier request with the same key."""
+
+
+class Unauthorized(SpectrumError):
+    """No API key, or one that is not configured."""
+
+
+class RateLimited(SpectrumError):
+    """The caller sent more requests than its rate limit allows."""
+
+    def __init__(self, detail: str, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+
+class Overloaded(SpectrumError):
+    """The gateway or the lane's queue is full; try again shortly."""
+
+
+class PoisonMessage(SpectrumError):
+    """A task delivered more times than allowed (its worker died each time): failed, not run.
+
+    Raised in the worker, stored as the task's failure; the gateway answers it as
+    InferenceFailed.
+    """

@@ -187,8 +187,10 @@ def _text(value: bytes | str) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
-def answered(index: int, probabilities: dict[str, float], *, cached: bool) -> dict[str, Any]:
-    """One text's result as stored and streamed."""
+def answered(
+    index: int, probabilities: dict[str, float], *, cached: bool, truncated: bool = False
+) -> dict[str, Any]:
+    """One text's result as stored and streamed; truncated: the model saw only its start."""
     label = max(probabilities, key=probabilities.__getitem__)
     return {
         "index": index,
@@ -196,6 +198,7 @@ def answered(index: int, probabilities: dict[str, float], *, cached: bool) -> di
         "score": probabilities[label],
         "probabilities": probabilities,
         "cached": cached,
+        "truncated": truncated,
     }
 
 

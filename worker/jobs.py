@@ -16,6 +16,7 @@ import httpx
 import redis
 import structlog
 
+from shared.cache import CachedPrediction
 from shared.config import Settings
 from shared.contracts import JobChunkPayload, PredictPayload
 from shared.jobs import (
@@ -108,20 +109,21 @@ def run_chunk(service: ModelService, store: JobStore, chunk: JobChunkPayload) ->
     service.require_model(chunk.model)
     found = service.lookup(chunk.texts)
     missing = list(dict.fromkeys(text for text in chunk.texts if text not in found))
-    computed: dict[str, dict[str, float]] = {}
+    computed: dict[str, CachedPrediction] = {}
     if missing:
         outcome = service.predict(PredictPayload(texts=missing, model=chunk.model))
+        cut = set(outcome.truncated)
         computed = {
-            text: dict(zip(outcome.labels, row, strict=True))
-            for text, row in zip(missing, outcome.probabilities, strict=True)
+            text: CachedPrediction(dict(zip(outcome.labels, row, strict=True)), i in cut)
+            for i, (text, row) in enumerate(zip(missing, outcome.probabilities, strict=True))
         }
     items = []
     cached = 0
     for offset, text in enumerate(chunk.texts):
         hit = text in found
         cached += hit
-        probabilities = found[text] if hit else computed[text]
-        items.append(answered(chunk.start + offset, probabilities, cached=hit))
+        probabilities, truncated = found[text] if hit else computed[text]
+        items.append(answered(chunk.start + offset, probabilities, cached=hit, truncated=truncated))
     return store.finish(chunk, items, done=len(items), cached=cached)
 
 

@@ -28,7 +28,7 @@ from prometheus_client import (
 )
 
 from shared.config import Settings
-from shared.contracts import ModelCard
+from shared.contracts import PREDICT_TASK, ModelCard
 
 log = structlog.get_logger(__name__)
 
@@ -86,6 +86,13 @@ TOKENS = Counter(
     "Tokens through forward passes: kind=real (the texts' own) or padded (real plus "
     "padding). Padding efficiency is rate(real) / rate(padded).",
     ["kind"],
+    registry=REGISTRY,
+)
+POISON = Counter(
+    "spectrum_worker_poison_messages",
+    "Tasks failed unrun because they were delivered more than SPECTRUM_TASK_MAX_DELIVERIES "
+    "times (their worker died each time).",
+    ["task"],
     registry=REGISTRY,
 )
 MODEL_LOAD_SECONDS = Gauge(
@@ -196,6 +203,7 @@ def install() -> None:
         TASKS.labels(state=state)  # every state is exported from the start, at 0
     TOKENS.labels(kind="real")
     TOKENS.labels(kind="padded")
+    POISON.labels(task=PREDICT_TASK)
     signals.task_prerun.connect(_prerun, weak=False)
     signals.task_postrun.connect(_postrun, weak=False)
     signals.task_revoked.connect(_revoked, weak=False)

@@ -12,14 +12,15 @@ from dataclasses import asdict, dataclass
 import redis
 import structlog
 
-from shared.cache import cache_key, decode_entry, encode_entry
+from shared.cache import CachedPrediction, cache_key, decode_entry, encode_entry
 from shared.config import Settings
 from shared.contracts import ModelCard, PredictOutcome, PredictPayload
 from shared.registry import MODELS_KEY, STATS_KEY, worker_member, workers_key
 from worker import metrics
+from worker.delivery import DeliveryGuard
 from worker.jobs import JobStore
 from worker.runtimes import load_runtime
-from worker.runtimes.base import Runtime
+from worker.runtimes.base import Runtime, Truncating
 
 log = structlog.get_logger(__name__)
 
@@ -63,7 +64,13 @@ class ModelService:
     def predict(self, payload: PredictPayload) -> PredictOutcome:
         self.require_model(payload.model)
         cpu, wall = time.process_time(), time.perf_counter()
-        probabilities = metrics.timed_inference(self.runtime.predict, payload.texts)
+        truncated: list[int] = []
+        if isinstance(self.runtime, Truncating):  # a lexicon reads every word: never truncates
+            probabilities, truncated = metrics.timed_inference(
+                self.runtime.predict_detailed, payload.texts
+            )
+        else:
+            probabilities = metrics.timed_inference(self.runtime.predict, payload.texts)
         totals = self.totals
         totals.runtime_cpu_s += time.process_time() - cpu
         totals.runtime_wall_s += time.perf_counter() - wall
@@ -71,15 +78,16 @@ class ModelService:
         totals.texts += len(payload.texts)
         if len(probabilities) != len(payload.texts):
             raise RuntimeError("runtime returned a different number of rows than texts")
-        self._write_cache(payload.texts, probabilities)
+        self._write_cache(payload.texts, probabilities, set(truncated))
         return PredictOutcome(
             model=self.card.name,
             version=self.card.version,
             labels=self.card.labels,
             probabilities=probabilities,
+            truncated=truncated,
         )
 
-    def lookup(self, texts: list[str]) -> dict[str, dict[str, float]]:
+    def lookup(self, texts: list[str]) -> dict[str, CachedPrediction]:
         """Cached probabilities of those texts the cache has; an outage means misses."""
         unique = list(dict.fromkeys(texts))
         keys = [cache_key(self.card.name, self.card.version, text) for text in unique]
@@ -88,7 +96,7 @@ class ModelService:
         except redis.RedisError as exc:
             log.warning("cache read failed", error=type(exc).__name__)
             return {}
-        found = {}
+        found: dict[str, CachedPrediction] = {}
         for text, raw in zip(unique, values, strict=True):
             if raw is None:
                 continue
@@ -98,13 +106,16 @@ class ModelService:
                 log.warning("unreadable cache entry")
         return found
 
-    def _write_cache(self, texts: list[str], probabilities: list[list[float]]) -> None:
+    def _write_cache(
+        self, texts: list[str], probabilities: list[list[float]], truncated: set[int]
+    ) -> None:
         """One pipelined round trip; a cache outage costs recomputation, never an answer."""
         try:
             with self._cache.pipeline(transaction=False) as pipe:
-                for text, row in zip(texts, probabilities, strict=True):
+                for i, (text, row) in enumerate(zip(texts, probabilities, strict=True)):
                     key = cache_key(self.card.name, self.card.version, text)
-                    pipe.set(key, encode_entry(self.card.labels, row), ex=self.settings.cache_ttl_s)
+                    entry = encode_entry(self.card.labels, row, truncated=i in truncated)
+                    pipe.set(key, entry, ex=self.settings.cache_ttl_s)
                 pipe.execute()
         except redis.RedisError as exc:
             log.warning("cache write failed", error=type(exc).__name__)
@@ -173,9 +184,19 @@ class WorkerState:
         self._service: ModelService | None = None
         self._heartbeat: Heartbeat | None = None
         self._jobs: JobStore | None = None
+        self._deliveries: DeliveryGuard | None = None
 
     def start(self, settings: Settings) -> None:
         started = time.perf_counter()
+        # Counted in the result backend's Redis (noeviction, beside the registry):
+        # an evicted count would let a poison message loop again.
+        self._deliveries = DeliveryGuard(
+            redis.Redis.from_url(
+                settings.result_backend_url, socket_timeout=2, socket_connect_timeout=2
+            ),
+            max_deliveries=settings.task_max_deliveries,
+            ttl_s=settings.result_expires_s,
+        )
         runtime, card = load_runtime(settings)
         self._service = ModelService(settings, runtime, card)
         self._jobs = JobStore(settings)
@@ -190,6 +211,12 @@ class WorkerState:
             queues=settings.worker_queues,
             load_s=round(time.perf_counter() - started, 3),
         )
+
+    @property
+    def deliveries(self) -> DeliveryGuard:
+        if self._deliveries is None:
+            raise RuntimeError("worker_process_init has not run")
+        return self._deliveries
 
     @property
     def service(self) -> ModelService:
@@ -213,3 +240,6 @@ class WorkerState:
         if self._service is not None:
             self._service.close()
             self._service = None
+        if self._deliveries is not None:
+            self._deliveries.close()
+            self._deliveries = None

@@ -16,7 +16,9 @@ from shared.contracts import (
     JobWebhookPayload,
     PredictPayload,
 )
+from shared.errors import PoisonMessage
 from shared.jobs import FINAL_STATES
+from worker import faults
 from worker.app import app, settings, state
 from worker.jobs import deliver_webhook, fail_chunk, run_chunk
 
@@ -31,6 +33,8 @@ def predict(self: Task[Any, Any], payload: dict[str, Any]) -> dict[str, Any]:
     with structlog.contextvars.bound_contextvars(
         task_id=self.request.id, request_ids=request.request_ids
     ):
+        state.deliveries.admit(str(self.request.id), PREDICT_TASK)  # PoisonMessage past the limit
+        faults.apply(settings, request.texts)
         try:
             outcome = state.service.predict(request)
         except Exception as exc:
@@ -54,18 +58,12 @@ def job_chunk(self: Task[Any, Any], payload: dict[str, Any]) -> str | None:
         task_id=self.request.id, job_id=chunk.job_id, chunk=chunk.chunk
     ):
         try:
-            final = run_chunk(state.service, state.jobs, chunk)
-        except Exception as exc:
-            if tries < settings.job_chunk_retries:
-                log.warning("chunk failed, retrying", error=type(exc).__name__, tries=tries + 1)
-                raise self.retry(
-                    exc=exc,
-                    countdown=settings.job_chunk_retry_s * 2**tries,
-                    max_retries=settings.job_chunk_retries,
-                ) from exc
-            reason = f"{type(exc).__name__} after {tries + 1} tries"
-            log.error("chunk failed", error=type(exc).__name__, tries=tries + 1)
-            final = fail_chunk(state.jobs, chunk, reason)
+            # Counted per try: a retry is a new message under the same task id.
+            state.deliveries.admit(f"{self.request.id}:{tries}", JOB_CHUNK_TASK)
+        except PoisonMessage as exc:  # its workers died each time: fail its texts, end the job
+            final = fail_chunk(state.jobs, chunk, f"PoisonMessage: {exc}")
+        else:
+            final = _run_chunk(self, chunk, tries)
         log.info(
             "chunk done",
             texts=len(chunk.texts),
@@ -75,6 +73,23 @@ def job_chunk(self: Task[Any, Any], payload: dict[str, Any]) -> str | None:
         if final in FINAL_STATES:
             _send_webhook(chunk.job_id)
     return final
+
+
+def _run_chunk(task: Task[Any, Any], chunk: JobChunkPayload, tries: int) -> str | None:
+    """Run a chunk; on an error retry it, and after the last retry record its texts failed."""
+    faults.apply(settings, chunk.texts)
+    try:
+        return run_chunk(state.service, state.jobs, chunk)
+    except Exception as exc:
+        if tries < settings.job_chunk_retries:
+            log.warning("chunk failed, retrying", error=type(exc).__name__, tries=tries + 1)
+            raise task.retry(
+                exc=exc,
+                countdown=settings.job_chunk_retry_s * 2**tries,
+                max_retries=settings.job_chunk_retries,
+            ) from exc
+        log.error("chunk failed", error=type(exc).__name__, tries=tries + 1)
+        return fail_chunk(state.jobs, chunk, f"{type(exc).__name__} after {tries + 1} tries")
 
 
 def _send_webhook(job_id: str) -> None:

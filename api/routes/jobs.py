@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import Message
 
 from api.deps import ResourcesDep
+from api.errors import documented
 from api.job_input import (
     check_callback_url,
     file_format,
@@ -20,7 +21,6 @@ from api.job_input import (
 )
 from api.job_results import MEDIA_TYPES, ResultFormat, render
 from api.job_schemas import JobCreated, JobRequest, JobView
-from api.schemas import ErrorBody
 from shared.errors import InvalidInput, PayloadTooLarge
 from shared.jobs import JobSummary
 
@@ -28,18 +28,8 @@ router = APIRouter(prefix="/v1", tags=["jobs"])
 
 MAX_KEY_CHARS = 255
 
-SUBMIT_ERRORS: dict[int | str, dict[str, Any]] = {
-    409: {"model": ErrorBody, "description": "The Idempotency-Key was used with another body."},
-    413: {"model": ErrorBody, "description": "The upload is larger than the limit."},
-    415: {"model": ErrorBody, "description": "Not JSON, CSV, JSONL or a multipart upload."},
-    422: {"model": ErrorBody, "description": "Bad JSON, CSV or JSONL, or a limit broken."},
-    503: {"model": ErrorBody, "description": "No worker, broker or backend available."},
-}
-JOB_ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorBody, "description": "No job has this id."},
-    410: {"model": ErrorBody, "description": "The job expired with its results."},
-    503: {"model": ErrorBody, "description": "The backend is unavailable."},
-}
+SUBMIT_ERRORS = documented(400, 401, 409, 413, 415, 422, 429, 503)
+JOB_ERRORS = documented(401, 404, 410, 422, 429, 503)
 SUBMIT_BODY = {
     "requestBody": {
         "content": {
@@ -179,7 +169,7 @@ async def get_job(job_id: str, resources: ResourcesDep) -> JobView:
 @router.delete(
     "/jobs/{job_id}",
     response_model=JobView,
-    responses={**JOB_ERRORS, 409: {"model": ErrorBody, "description": "The job already ended."}},
+    responses=documented(401, 404, 409, 410, 422, 429, 503),
 )
 async def cancel_job(job_id: str, resources: ResourcesDep) -> JobView:
     """Cancel a job: chunks not yet started are skipped; results so far stay readable."""

@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import ResourcesDep
-from api.schemas import ErrorBody, ModelInfo, ModelList
+from api.errors import documented
+from api.schemas import ModelInfo, ModelList
 
 router = APIRouter(prefix="/v1", tags=["models"])
 
 
-@router.get("/models", response_model=ModelList, responses={503: {"model": ErrorBody}})
+@router.get("/models", response_model=ModelList, responses=documented(401, 429, 503))
 async def list_models(resources: ResourcesDep) -> ModelList:
     """List the served model with its version, labels and live workers."""
     models = resources.models

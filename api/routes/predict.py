@@ -6,16 +6,12 @@ from fastapi import APIRouter
 
 from api.access_log import current_request_id
 from api.deps import ResourcesDep
-from api.schemas import ErrorBody, PredictRequest, PredictResponse
+from api.errors import documented
+from api.schemas import PredictRequest, PredictResponse
 
 router = APIRouter(prefix="/v1", tags=["predict"])
 
-ERRORS: dict[int | str, dict[str, object]] = {
-    422: {"model": ErrorBody, "description": "The body breaks the contract or a limit."},
-    502: {"model": ErrorBody, "description": "A worker took the task and failed it."},
-    503: {"model": ErrorBody, "description": "No worker, broker or backend available."},
-    504: {"model": ErrorBody, "description": "No result before the deadline."},
-}
+ERRORS = documented(400, 401, 413, 422, 429, 502, 503, 504)
 
 
 @router.post("/predict", response_model=PredictResponse, responses=ERRORS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,7 +17,7 @@ import httpx
 import redis
 
 from scripts.private_redis import free_port
-from shared.registry import MODELS_KEY, workers_key
+from shared.registry import MODELS_KEY, worker_member, workers_key
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -82,6 +83,9 @@ class Stack:
             # Full CPU priority for the test's worker, which takes both lanes: tests
             # share the machine with other work and check latencies.
             "worker_bulk_nice": "0",
+            # Tests fire requests from one address faster than a person would; the
+            # rate-limit tests turn it on with their own figures.
+            "rate_limit_per_s": "0",
         }
         self.settings.update({key: str(value) for key, value in settings.items()})
         self.procs: list[Proc] = []
@@ -115,15 +119,23 @@ class Stack:
         finally:
             client.close()
 
+    def has_heartbeat(self, pid: int) -> bool:
+        client = redis.Redis.from_url(self.settings["result_backend_url"])
+        try:
+            member = worker_member(socket.gethostname(), pid)
+            return client.zscore(workers_key(self.queue), member) is not None
+        finally:
+            client.close()
+
     def start_worker(self, timeout: float = 90, **overrides: Any) -> Proc:
         """A `python -m worker`: both lanes, interactive first, unless worker_lanes says so."""
-        before = self.live_workers()
         proc = self._spawn("worker", "worker", self.env(**overrides))
 
         def registered() -> bool:
             if not proc.alive():
                 raise RuntimeError(f"worker exited:\n{proc.log()[-3000:]}")
-            return self.live_workers() > before
+            # Its own entry: a killed worker's heartbeat may still look fresh.
+            return self.has_heartbeat(proc.pid)
 
         wait_for(registered, timeout, "the worker's heartbeat")
         return proc

@@ -139,7 +139,7 @@ def test_cached_texts_are_answered_without_compute(client: httpx.Client) -> None
     assert [item["cached"] for item in job["results"]] == [True] * 4 + [False] * 6
     csv_lines = client.get(f"/v1/jobs/{job_id}/results", params={"format": "csv"}).text
     header, *rows = csv_lines.splitlines()
-    assert header == "index,label,score,p_NEGATIVE,p_POSITIVE,cached,error"
+    assert header == "index,label,score,p_NEGATIVE,p_POSITIVE,cached,truncated,error"
     assert [row.split(",")[0] for row in rows] == [str(i) for i in range(10)]
 
 

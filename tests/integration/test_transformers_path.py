@@ -41,3 +41,18 @@ def test_tiny_distilbert_round_trip(make_stack: type[Stack], tiny_model_dir: Pat
         assert prediction["label"] == max(
             prediction["probabilities"], key=prediction["probabilities"].get
         )
+
+
+def test_a_text_longer_than_the_window_is_answered_truncated(
+    make_stack: type[Stack], tiny_model_dir: Path
+) -> None:
+    pytest.importorskip("torch")
+    stack = make_stack(model_id=str(tiny_model_dir), runtime_threads=1, max_tokens=16)
+    stack.start_worker()
+    stack.start_api()
+    texts = ["short and sweet", "great " * 100]
+    with stack.client() as client:
+        first = client.post("/v1/predict", json={"texts": texts}).json()["predictions"]
+        again = client.post("/v1/predict", json={"texts": texts}).json()["predictions"]
+    assert [(p["truncated"], p["cached"]) for p in first] == [(False, False), (True, False)]
+    assert [(p["truncated"], p["cached"]) for p in again] == [(False, True), (True, True)]

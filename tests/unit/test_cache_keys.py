@@ -23,8 +23,17 @@ def test_key_names_model_version_and_text_hash() -> None:
 
 def test_entries_round_trip_with_every_label() -> None:
     raw = encode_entry(["NEGATIVE", "POSITIVE"], [0.25, 0.75])
-    assert decode_entry(raw) == {"NEGATIVE": 0.25, "POSITIVE": 0.75}
-    assert decode_entry(raw.encode()) == {"NEGATIVE": 0.25, "POSITIVE": 0.75}
+    assert decode_entry(raw) == ({"NEGATIVE": 0.25, "POSITIVE": 0.75}, False)
+    assert decode_entry(raw.encode()) == ({"NEGATIVE": 0.25, "POSITIVE": 0.75}, False)
+
+
+def test_truncated_entries_say_so_and_old_entries_still_read() -> None:
+    raw = encode_entry(["NEGATIVE", "POSITIVE"], [0.25, 0.75], truncated=True)
+    assert decode_entry(raw) == ({"NEGATIVE": 0.25, "POSITIVE": 0.75}, True)
+    # The first format, as gateways and workers before it wrote it.
+    assert decode_entry('{"NEGATIVE":0.5,"POSITIVE":0.5}').truncated is False
+    # Untruncated entries keep the first format, so older gateways read them.
+    assert encode_entry(["A", "B"], [0.5, 0.5]) == '{"A":0.5,"B":0.5}'
 
 
 def test_entry_label_count_must_match() -> None:

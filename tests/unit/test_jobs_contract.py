@@ -86,6 +86,7 @@ def test_result_items() -> None:
         "score": 0.75,
         "probabilities": {"NEG": 0.25, "POS": 0.75},
         "cached": True,
+        "truncated": False,
     }
     assert failed_item(8, "boom") == {"index": 8, "error": "boom"}
 
@@ -116,8 +117,8 @@ async def test_results_render_as_csv_and_ndjson() -> None:
     ndjson = "".join([p async for p in render(_chunks(first, second), "ndjson", ["NEG", "POS"])])
 
     assert csv_text.splitlines() == [
-        "index,label,score,p_NEG,p_POS,cached,error",
-        "0,POS,0.75,0.25,0.75,false,",
-        "1,,,,,,WrongModel after 2 tries",
+        "index,label,score,p_NEG,p_POS,cached,truncated,error",
+        "0,POS,0.75,0.25,0.75,false,false,",
+        "1,,,,,,,WrongModel after 2 tries",
     ]
     assert [json.loads(line) for line in ndjson.splitlines()] == [*first, *second]

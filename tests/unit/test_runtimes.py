@@ -97,3 +97,18 @@ def test_a_long_outlier_gets_its_own_pass_when_padding_would_cost_more() -> None
     assert [list(r) for r in cuts] == [list(range(8)), [8]]
     # With passes as dear as the padding, one pass is cheaper.
     assert len(cut_batches(lengths, batch_size=64, token_budget=0, pass_cost=2000)) == 1
+
+
+def test_torch_runtime_tells_which_texts_it_truncated(tiny_model_dir: Path) -> None:
+    pytest.importorskip("torch")
+    from worker.runtimes.hf import load_torch
+
+    runtime, _ = load_torch(
+        str(tiny_model_dir), "tiny", device="cpu", precision="fp32", threads=1, max_tokens=16
+    )
+    # The tiny tokenizer's window is 16 tokens with [CLS] and [SEP]: 14 words fit exactly.
+    exactly = " ".join(["great"] * 14)
+    rows, truncated = runtime.predict_detailed(["short", "awful " * 200, exactly, "bad " * 15])
+    assert len(rows) == 4
+    assert truncated == [1, 3]
+    assert rows == runtime.predict(["short", "awful " * 200, exactly, "bad " * 15])

@@ -47,6 +47,7 @@ def load_runtime(settings: Settings) -> tuple[Runtime, ModelCard]:
             max_tokens=settings.max_tokens,
             batch_size=settings.batch_size,
             token_budget=settings.token_budget,
+            cache_capacity=settings.openvino_cache_capacity,
         )
     from worker.runtimes.hf import load_torch
 

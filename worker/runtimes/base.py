@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class Runtime(Protocol):
@@ -13,3 +13,10 @@ class Runtime(Protocol):
     def labels(self) -> list[str]: ...
 
     def predict(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+
+@runtime_checkable
+class Truncating(Protocol):
+    """A runtime with a token window also tells which texts it had to cut."""
+
+    def predict_detailed(self, texts: Sequence[str]) -> tuple[list[list[float]], list[int]]: ...

@@ -80,8 +80,44 @@ def predict_sorted(
     token_budget: int = 0,
 ) -> np.ndarray:
     """Softmax probabilities, one row per text, in input order."""
+    probabilities, _ = predict_sorted_detailed(
+        tokenizer,
+        run,
+        texts,
+        batch_size=batch_size,
+        max_tokens=max_tokens,
+        token_budget=token_budget,
+    )
+    return probabilities
+
+
+def truncated_positions(
+    tokenizer: Any, texts: Sequence[str], lengths: Sequence[int], max_tokens: int
+) -> list[int]:
+    """Positions of the texts cut to `max_tokens`.
+
+    Only a text whose truncated encoding fills the whole window can have been
+    cut; those few are encoded again in full to tell (the rest cost nothing).
+    """
+    full = [i for i, length in enumerate(lengths) if length >= max_tokens]
+    if not full:
+        return []
+    again = tokenizer([texts[i] for i in full], truncation=False)["input_ids"]
+    return [i for i, ids in zip(full, again, strict=True) if len(ids) > max_tokens]
+
+
+def predict_sorted_detailed(
+    tokenizer: Any,
+    run: BatchRun,
+    texts: Sequence[str],
+    *,
+    batch_size: int,
+    max_tokens: int,
+    token_budget: int = 0,
+) -> tuple[np.ndarray, list[int]]:
+    """`predict_sorted`, and the positions of the texts truncated to `max_tokens`."""
     if not texts:
-        return np.zeros((0, 0), dtype=np.float32)
+        return np.zeros((0, 0), dtype=np.float32), []
     encoded = tokenizer(list(texts), truncation=True, max_length=max_tokens)
     names = [name for name in tokenizer.model_input_names if name in encoded]
     pad_values = {"input_ids": tokenizer.pad_token_id or 0}
@@ -106,7 +142,7 @@ def predict_sorted(
     in_sorted_order = np.concatenate(chunks)
     probabilities = np.empty_like(in_sorted_order)
     probabilities[order] = in_sorted_order
-    return probabilities
+    return probabilities, truncated_positions(tokenizer, texts, lengths, max_tokens)
 
 
 class BatchedRuntime:
@@ -119,15 +155,20 @@ class BatchedRuntime:
     token_budget: int = 0  # padded tokens per forward pass; 0 means rows alone decide
 
     def predict(self, texts: Sequence[str]) -> list[list[float]]:
-        rows: list[list[float]] = predict_sorted(
+        return self.predict_detailed(texts)[0]
+
+    def predict_detailed(self, texts: Sequence[str]) -> tuple[list[list[float]], list[int]]:
+        """Rows as `predict`, and the positions of the texts truncated to the window."""
+        probabilities, truncated = predict_sorted_detailed(
             self._tokenizer,
             observed_forward(self._run),
             texts,
             batch_size=self.batch_size,
             max_tokens=self.max_tokens,
             token_budget=self.token_budget,
-        ).tolist()
-        return rows
+        )
+        rows: list[list[float]] = probabilities.tolist()
+        return rows, truncated
 
     def _run(self, feeds: Feeds) -> np.ndarray:
         raise NotImplementedError

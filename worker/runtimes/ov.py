@@ -43,6 +43,7 @@ class OpenVinoRuntime(BatchedRuntime):
         max_tokens: int,
         batch_size: int,
         token_budget: int = 0,
+        cache_capacity: int = 200,
     ) -> None:
         self.precision, self.precision_reason = pick_precision(precision)
         self._tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -60,6 +61,8 @@ class OpenVinoRuntime(BatchedRuntime):
                 "PERFORMANCE_HINT": "LATENCY",
                 # Explicit: OpenVINO would pick bf16 by itself on AMX CPUs.
                 "INFERENCE_PRECISION_HINT": "bf16" if self.precision == "bf16" else "f32",
+                # Bounded: every new input shape would otherwise stay compiled in memory.
+                "CPU_RUNTIME_CACHE_CAPACITY": cache_capacity,
             },
         )
         self._request = compiled.create_infer_request()
@@ -86,6 +89,7 @@ def load_openvino(
     max_tokens: int,
     batch_size: int,
     token_budget: int = 0,
+    cache_capacity: int = 200,
 ) -> tuple[OpenVinoRuntime, ModelCard]:
     runtime = OpenVinoRuntime(
         model_dir,
@@ -94,6 +98,7 @@ def load_openvino(
         max_tokens=max_tokens,
         batch_size=batch_size,
         token_budget=token_budget,
+        cache_capacity=cache_capacity,
     )
     card = ModelCard(
         name=name,

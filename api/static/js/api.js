@@ -14,6 +14,7 @@ export class ApiError extends Error {
 // What each status means for a person; the API's detail says the rest.
 const MEANING = {
   0: "Could not reach the API (network error or the server is down)",
+  401: "An API key is needed (keys are on for this API)",
   404: "Not found",
   413: "The request is too large",
   422: "The API refused the input",

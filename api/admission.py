@@ -1,0 +1,87 @@
+"""Admission control: shed what cannot be served in time, at once, with a Retry-After.
+
+Two caps, both answered 503 `Overloaded` before any work is queued:
+
+- `InFlight`: requests this gateway is serving right now. Beyond the cap a new
+  request is refused instead of waiting without bound (each waiting request
+  holds memory and, later, a worker's time that its caller may no longer want).
+- `LaneAdmission`: messages waiting in a lane's broker queue (`<model>.<lane>`,
+  every lane `api.metrics.lane_queues` lists). Depth is read for all lanes in
+  one broker round trip and reused for `ttl_s`, so a burst of requests costs
+  one read, not one per request. An unreadable depth admits: the send that
+  follows answers for a broker that is really down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from shared.errors import Overloaded
+
+log = structlog.get_logger(__name__)
+
+Clock = Callable[[], float]
+
+
+class InFlight:
+    """A counter with a cap; `enter` refuses beyond it, `leave` must follow every `enter`."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.current = 0
+
+    def enter(self) -> None:
+        if self.current >= self.limit:
+            raise Overloaded(f"the gateway is serving its limit of {self.limit} requests")
+        self.current += 1
+
+    def leave(self) -> None:
+        self.current -= 1
+
+
+class LaneAdmission:
+    """Refuses new work for a lane whose queue is at its cap; depths are cached briefly."""
+
+    def __init__(
+        self,
+        read_depths: Callable[[], Awaitable[dict[str, int]]],
+        *,
+        max_depth: int,
+        ttl_s: float,
+        clock: Clock,
+    ) -> None:
+        self._read = read_depths
+        self._max_depth = max_depth
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._depths: dict[str, int] = {}
+        self._read_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def admit(self, queue: str, limit: int | None = None) -> None:
+        """Return when `queue` may take more messages; raise Overloaded otherwise.
+
+        `limit` overrides the cap for lanes whose messages are counted differently
+        (the bulk lane's are job chunks, queued by the thousand).
+        """
+        cap = self._max_depth if limit is None else limit
+        depth = (await self.depths()).get(queue, 0)
+        if depth >= cap:
+            raise Overloaded(f"queue {queue!r} holds {depth} messages, its limit is {cap}")
+
+    async def depths(self) -> dict[str, int]:
+        if self._clock() - self._read_at < self._ttl_s:
+            return self._depths
+        async with self._lock:  # one read at a time; the others reuse its answer
+            if self._clock() - self._read_at < self._ttl_s:
+                return self._depths
+            try:
+                self._depths = await self._read()
+            except Exception as exc:  # any transport's outage: admit, the send will tell
+                log.debug("queue depth unreadable", error=type(exc).__name__)
+                self._depths = {}
+            self._read_at = self._clock()
+        return self._depths
