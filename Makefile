@@ -45,7 +45,7 @@ pytest: $(DEV_STAMP)
 ## faults: only the fault tests (also part of make test): killed and stopped workers,
 ## poison messages, Redis restarted under load, no worker, full queues, a RabbitMQ restart
 FAULT_TESTS := $(addprefix tests/integration/,test_delivery.py test_redis_restart.py \
-	test_failures.py test_admission.py test_rabbitmq.py)
+	test_failures.py test_admission.py test_rabbitmq.py test_job_faults.py)
 faults: $(DEV_STAMP)
 	$(BIN)/python -m pytest $(FAULT_TESTS)
 
