@@ -127,18 +127,23 @@ def prometheus(devstack: DevStack, tmp_path_factory: pytest.TempPathFactory) -> 
             pytest.fail(message)
         pytest.skip(message)
     workdir = tmp_path_factory.mktemp("prometheus")
+    # Every worker devstack starts (one port each from worker_metrics_port on): which
+    # one takes a given task is the broker's choice, so scraping one is not enough.
+    workers = [
+        f"127.0.0.1:{devstack.worker_metrics_port + i}" for i in range(Settings().worker_processes)
+    ]
     targets = {
-        "spectrum-api": devstack.stack.base_url.removeprefix("http://"),
-        "spectrum-worker": f"127.0.0.1:{devstack.worker_metrics_port}",
-        "flower": devstack.flower.removeprefix("http://"),
+        "spectrum-api": [devstack.stack.base_url.removeprefix("http://")],
+        "spectrum-worker": workers,
+        "flower": [devstack.flower.removeprefix("http://")],
     }
     deployed = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
     assert {job["job_name"] for job in deployed["scrape_configs"]} == set(targets)
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "scrape_configs": [
-            {"job_name": job, "static_configs": [{"targets": [target]}]}
-            for job, target in targets.items()
+            {"job_name": job, "static_configs": [{"targets": addresses}]}
+            for job, addresses in targets.items()
         ],
     }
     (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
@@ -197,11 +202,16 @@ def test_every_dashboard_expression_returns_data(devstack: DevStack, prometheus:
     def scraped_after_traffic() -> bool:
         jobs = query(prometheus, "up == 1")
         fresh = query(prometheus, "min(time() - timestamp(up))")
-        return {r["metric"]["job"] for r in jobs} == {
-            "spectrum-api",
-            "spectrum-worker",
-            "flower",
-        } and float(fresh[0]["value"][1]) < 1.5
+        return (
+            {r["metric"]["job"] for r in jobs}
+            == {
+                "spectrum-api",
+                "spectrum-worker",
+                "flower",
+            }
+            and len(jobs) == 2 + Settings().worker_processes
+            and float(fresh[0]["value"][1]) < 1.5
+        )
 
     wait_for(scraped_after_traffic, 20, "every target to be up and scraped")
     time.sleep(1.5)  # one more scrape of everything after the last request
