@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -46,8 +46,11 @@ def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         model_id=str(MODEL_DIR),
         runtime_threads=1,
         worker_metrics_port=free_port(),
-        # Short, so the frozen-worker request below ends soon; the model answers in ms.
-        request_timeout_s=2,
+        # Short, so the frozen-worker requests below end soon (the model answers in
+        # ms), long enough to read the gauges while they wait on a busy machine.
+        request_timeout_s=4,
+        # A frozen worker must still count as live at that deadline (a 504, not a 503).
+        worker_stale_s=10,
     )
     try:
         stack.start_worker()
@@ -167,27 +170,33 @@ def frozen_worker_request(stack: Stack) -> dict[str, float]:
         text = unique("frozen")
         answers.append(httpx.post(f"{stack.base_url}/v1/predict", json={"text": text}, timeout=10))
 
-    os.kill(worker.pid, signal.SIGSTOP)
-    try:
-        threads = [threading.Thread(target=send) for _ in range(FROZEN)]
-        for thread in threads:
-            thread.start()
-
-        def waiting() -> bool:
+    def waiting(tasks: int) -> Callable[[], bool]:
+        def check() -> bool:
             samples: Samples = scrape(f"{stack.base_url}/metrics")
             seen.update(
                 spectrum_waiter_pending_results=value(samples, "spectrum_waiter_pending_results"),
                 spectrum_http_requests_in_flight=value(samples, "spectrum_http_requests_in_flight"),
                 queue_depth=value(samples, "spectrum_queue_depth", queue=stack.queue),
             )
-            return seen["queue_depth"] >= 1 and seen["spectrum_waiter_pending_results"] == FROZEN
+            # The frozen worker's BRPOP, issued before SIGSTOP, takes the first task off
+            # the queue into its socket; the next one stays queued.
+            queued = tasks < FROZEN or seen["queue_depth"] >= 1
+            return queued and seen["spectrum_waiter_pending_results"] == tasks
 
-        try:
-            wait_for(waiting, 1.5, "the requests to wait on a queued task")
-        finally:
-            for thread in threads:
-                thread.join(timeout=10)
+        return check
+
+    os.kill(worker.pid, signal.SIGSTOP)
+    threads = [threading.Thread(target=send) for _ in range(FROZEN)]
+    try:
+        # One after the other, each once the one before waits on its task: sent
+        # together, the micro-batcher would make them one task.
+        for sent, thread in enumerate(threads, start=1):
+            thread.start()
+            wait_for(waiting(sent), 3, f"{sent} request(s) to wait on a queued task")
     finally:
+        for thread in threads:
+            if thread.ident is not None:  # started
+                thread.join(timeout=10)
         os.kill(worker.pid, signal.SIGCONT)
     # The worker still counts as live (its heartbeat is fresh enough): too slow, 504.
     assert [answer.status_code for answer in answers] == [504] * FROZEN, seen
