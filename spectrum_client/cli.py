@@ -7,7 +7,8 @@
     spectrum cancel JOB_ID
 
 The API's address comes from --url, else the SPECTRUM_URL environment variable,
-else http://127.0.0.1:8000.
+else http://127.0.0.1:8000; an API key (when the server has keys on) from
+--api-key, else SPECTRUM_API_KEY.
 """
 
 from __future__ import annotations
@@ -120,6 +121,11 @@ def _cancel(client: SpectrumClient, args: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="spectrum", description=__doc__.splitlines()[0])
     top.add_argument("--url", default=os.environ.get("SPECTRUM_URL", DEFAULT_URL))
+    top.add_argument(
+        "--api-key",
+        default=os.environ.get("SPECTRUM_API_KEY"),
+        help="sent as X-API-Key (default: $SPECTRUM_API_KEY)",
+    )
     top.add_argument("--timeout", type=float, default=60, help="seconds per HTTP request")
     commands = top.add_subparsers(dest="command", required=True)
 
@@ -156,7 +162,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        with SpectrumClient(args.url, timeout=args.timeout) as client:
+        with SpectrumClient(args.url, api_key=args.api_key, timeout=args.timeout) as client:
             code: int = args.run(client, args)
             return code
     except SpectrumError as exc:

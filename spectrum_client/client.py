@@ -33,6 +33,11 @@ class SpectrumError(Exception):
         self.detail = detail
 
 
+def auth_headers(api_key: str | None) -> dict[str, str]:
+    """The header an API with keys on expects (SPECTRUM_API_KEYS on the server)."""
+    return {"X-API-Key": api_key} if api_key else {}
+
+
 def _raise_for(answer: httpx.Response) -> None:
     if answer.is_success:
         return
@@ -87,9 +92,16 @@ class SpectrumClient:
     """Blocking client. Use as a context manager, or call close()."""
 
     def __init__(
-        self, base_url: str = DEFAULT_URL, *, timeout: float = 60, http: httpx.Client | None = None
+        self,
+        base_url: str = DEFAULT_URL,
+        *,
+        api_key: str | None = None,
+        timeout: float = 60,
+        http: httpx.Client | None = None,
     ) -> None:
-        self._http = http or httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout)
+        self._http = http or httpx.Client(
+            base_url=base_url.rstrip("/"), timeout=timeout, headers=auth_headers(api_key)
+        )
 
     def __enter__(self) -> SpectrumClient:
         return self
@@ -176,10 +188,13 @@ class AsyncSpectrumClient:
         self,
         base_url: str = DEFAULT_URL,
         *,
+        api_key: str | None = None,
         timeout: float = 60,
         http: httpx.AsyncClient | None = None,
     ) -> None:
-        self._http = http or httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout)
+        self._http = http or httpx.AsyncClient(
+            base_url=base_url.rstrip("/"), timeout=timeout, headers=auth_headers(api_key)
+        )
 
     async def __aenter__(self) -> AsyncSpectrumClient:
         return self

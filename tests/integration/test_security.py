@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from api.keys import digest
+from spectrum_client import SpectrumClient, SpectrumError, cli
 from tests.integration.stack import ROOT, Stack
 
 KEY = "test-key-one"
@@ -42,6 +43,14 @@ def test_keys_are_required_when_configured(make_stack: type[Stack]) -> None:
     assert open_paths == [200, 200, 200]
     assert ready.status_code == 200
     assert metrics.status_code == 200
+
+    # The Python client and the CLI carry a key too.
+    with SpectrumClient(stack.base_url, api_key=KEY) as keyed:
+        assert keyed.predict(["a fine day"])["predictions"][0]["cached"] is True
+    with SpectrumClient(stack.base_url) as keyless, pytest.raises(SpectrumError, match="401"):
+        keyless.predict(["a fine day"])
+    assert cli.main(["--url", stack.base_url, "--api-key", OTHER, "predict", "a fine day"]) == 0
+    assert cli.main(["--url", stack.base_url, "predict", "a fine day"]) == 1
 
 
 def test_metrics_can_be_put_behind_the_keys(make_stack: type[Stack]) -> None:
