@@ -39,7 +39,11 @@ def configure_logging(settings: Settings, service: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,  # a traceback as text, not a tuple's repr
+                renderer,
+            ],
             foreign_pre_chain=[*shared_processors, structlog.stdlib.add_logger_name],
         )
     )
