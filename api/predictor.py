@@ -34,6 +34,7 @@ from shared.errors import (
     InferenceFailed,
     InvalidInput,
     NoWorkerAvailable,
+    SpectrumError,
 )
 
 log = structlog.get_logger(__name__)
@@ -187,8 +188,13 @@ class Predictor:
 
         try:
             document = await self._waiter.wait(task_id, send, max(remaining, 0.0))
+        except (TimeoutError, SpectrumError):
+            raise  # the caller decides between 503 and 504 for a timeout
         except (aioredis.RedisError, OSError) as exc:
             raise BackendUnavailable(f"result backend unreachable: {type(exc).__name__}") from exc
+        except Exception as exc:  # never a 500 for the backend's trouble; keep the trace
+            log.exception("result wait failed")
+            raise BackendUnavailable(f"result backend failed: {type(exc).__name__}") from exc
         outcome = _outcome(document)
         cut = set(outcome.truncated)
         return [

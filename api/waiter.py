@@ -25,9 +25,17 @@ from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 import structlog
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 log = structlog.get_logger(__name__)
+
+# The pub/sub reader and the commands share one connection. When the reader's
+# reconnect closes it under a command in flight, the command fails with the
+# transport's own error (RuntimeError "handler is closed" under uvloop,
+# AttributeError on a writer already dropped) rather than a ConnectionError.
+# Both mean the same thing: the connection was lost. Seen in the Redis restart test.
+TRANSPORT_LOST = (RuntimeError, AttributeError)
 
 READY_STATES = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
 RECOVERY_STEP_S = 2.0
@@ -167,7 +175,7 @@ class RedisSubscriber:
             confirmed = asyncio.get_running_loop().create_future()
             self._confirmations[channel] = confirmed
         async with self._lock:
-            await self._pubsub.subscribe(channel)
+            await self._command(self._pubsub.subscribe, channel)
             self._watch_connection()
             if self._reader is None or self._reader.done():
                 # A fresh context: the reader outlives the request that started it.
@@ -179,7 +187,14 @@ class RedisSubscriber:
     async def unsubscribe(self, channel: str) -> None:
         self._confirmations.pop(channel, None)
         async with self._lock:
-            await self._pubsub.unsubscribe(channel)
+            await self._command(self._pubsub.unsubscribe, channel)
+
+    @staticmethod
+    async def _command(command: Callable[[str], Awaitable[Any]], channel: str) -> None:
+        try:
+            await command(channel)
+        except TRANSPORT_LOST as exc:
+            raise RedisConnectionError(f"result channel lost mid-command: {exc}") from exc
 
     async def get(self, key: str) -> bytes | str | None:
         value: bytes | str | None = await self._client.get(key)
@@ -209,7 +224,7 @@ class RedisSubscriber:
         while True:
             try:
                 message = await self._pubsub.get_message(timeout=None)
-            except (RedisError, OSError) as exc:
+            except (RedisError, OSError, *TRANSPORT_LOST) as exc:
                 log.warning("result channel lost", error=type(exc).__name__)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 1.0)

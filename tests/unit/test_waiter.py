@@ -6,8 +6,9 @@ import asyncio
 import json
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
-from api.waiter import ResultWaiter
+from api.waiter import RedisSubscriber, ResultWaiter
 
 
 class FakeSubscriber:
@@ -156,3 +157,24 @@ async def test_many_concurrent_waits_each_get_their_own_result() -> None:
     results = await asyncio.gather(*(one(i) for i in range(50)))
     assert results == list(range(50))
     assert waiter.pending == 0
+
+
+@pytest.mark.parametrize(
+    "lost",
+    [
+        RuntimeError("unable to perform operation on <TCPTransport closed=True>"),
+        AttributeError("'NoneType' object has no attribute 'writelines'"),
+    ],
+)
+def test_a_connection_closed_under_a_command_is_a_redis_connection_error(
+    lost: Exception,
+) -> None:
+    # The reader's reconnect can close the shared pub/sub connection under a
+    # SUBSCRIBE; redis-py then lets the transport's own error through. It must reach
+    # the predictor as a Redis outage (503), not as an unexpected error (500).
+    async def command(channel: str) -> None:
+        raise lost
+
+    with pytest.raises(RedisConnectionError) as raised:
+        asyncio.run(RedisSubscriber._command(command, "celery-task-meta-t"))
+    assert raised.value.__cause__ is lost
