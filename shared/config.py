@@ -38,7 +38,8 @@ class Settings(BaseSettings):
     # (when openvino is installed), PyTorch otherwise.
     runtime: Literal["auto", "lexicon", "torch", "openvino"] = "auto"
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    # auto: bf16 where the CPU has AMX or AVX512-BF16 (measured ~2x fp32 there), fp32 elsewhere.
+    # auto: bf16 where the CPU has AMX (measured ~2x fp32 there), fp32 elsewhere (also on
+    # AVX512-BF16 without AMX, where bf16 measured slower: worker/runtimes/cpu.py).
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     # A task's texts are sorted by token length and cut into forward passes of at
     # most batch_size texts and token_budget padded tokens (0: no token limit).

@@ -122,7 +122,7 @@ def write_card_markdown(card: dict[str, Any], path: Path) -> None:
 
 Labels: {", ".join(card["labels"])}. Fastest on the build machine: **{default["name"]}**
 ({default["why"]}). The worker serves it as **{card["served_runtime"]}** here: OpenVINO
-when it is installed, bf16 only where the CPU has AMX or AVX512-BF16, fp32 elsewhere.
+when it is installed, bf16 only where the CPU has AMX, fp32 elsewhere.
 
 Rebuild: `{card["command"]}` · evaluate: `make eval`
 

@@ -29,7 +29,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     seed: int = 13
     threads: int = 2
-    # bf16 autocast on CPUs with AMX/AVX512-BF16 roughly halves the step time;
+    # bf16 autocast on CPUs with AMX roughly halves the step time;
     # master weights and the optimizer stay fp32.
     bf16_autocast: bool = False
 

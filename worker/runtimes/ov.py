@@ -2,7 +2,7 @@
 
 Serves the IR that `make model` writes next to the PyTorch weights
 (`openvino_model.xml`, fp16-compressed weights). Precision follows the CPU: bf16
-where it has AMX or AVX512-BF16 (the winner of the model card's runtime table),
+where it has AMX (the winner of the model card's runtime table),
 f32 elsewhere. Imports no torch: an OpenVINO worker needs openvino, numpy and
 the tokenizer.
 """
