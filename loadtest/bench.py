@@ -48,7 +48,7 @@ from typing import Any
 import redis
 
 from loadtest.bulk import measure_bulk
-from loadtest.procstats import peak_rss_mb, total_cpu
+from loadtest.procstats import cpu_seconds, peak_rss_mb
 from loadtest.texts import text_mix, write_bodies
 from scripts.private_redis import PrivateRedis, free_port
 from shared.config import Settings
@@ -225,6 +225,10 @@ class Overhead:
     runtime_cpu_s: float  # the workers' time inside runtime.predict
     texts_computed: int
     ms_per_request: float
+    # The same total split by process, ms of CPU per request: where the overhead lives.
+    api_ms: float
+    workers_outside_runtime_ms: float
+    redis_ms: float
     tasks_note: str
 
 
@@ -267,22 +271,25 @@ def measure_stack(
             bodies = write_bodies(mix[f"c{level}"], workdir / f"c{level}.jsonl")
             time.sleep(1.0)
             runtime_before, texts_before = runtime_totals(client)
-            cpu_before = total_cpu(stack_pids)
+            cpu_before = [cpu_seconds(pid) for pid in stack_pids]
             load = run_wrk("uncached", f"{url}/v1/predict", bodies, level, plan.uncached_s, workdir)
             time.sleep(1.5)  # let the last answers land and the heartbeats carry the totals
-            cpu_after = total_cpu(stack_pids)
+            cpu = [cpu_seconds(pid) - b for pid, b in zip(stack_pids, cpu_before, strict=True)]
             runtime_after, texts_after = runtime_totals(client)
             uncached.append(load)
             say(f"uncached c{level}: {load.req_per_s:.0f} req/s, p50 {load.p50_ms:.1f} ms")
             if level == 32:
-                stack_cpu = cpu_after - cpu_before
                 runtime_cpu = runtime_after - runtime_before
+                per_request = 1000 / load.requests
                 overhead = Overhead(
                     requests=load.requests,
-                    stack_cpu_s=stack_cpu,
+                    stack_cpu_s=sum(cpu),
                     runtime_cpu_s=runtime_cpu,
                     texts_computed=texts_after - texts_before,
-                    ms_per_request=(stack_cpu - runtime_cpu) / load.requests * 1000,
+                    ms_per_request=(sum(cpu) - runtime_cpu) * per_request,
+                    api_ms=cpu[0] * per_request,
+                    workers_outside_runtime_ms=(sum(cpu[1:-1]) - runtime_cpu) * per_request,
+                    redis_ms=cpu[-1] * per_request,
                     tasks_note="CPU of API, workers and Redis minus the workers' runtime time",
                 )
 
@@ -292,13 +299,19 @@ def measure_stack(
         bodies = write_bodies(cached_texts, workdir / "cached.jsonl")
         cached: list[Load] = []
         bare: list[Load] = []
+        api_cpu_c32: dict[str, float] = {}  # ms of API CPU per request, cached and bare
         for level in CONCURRENCY:
-            cached.append(
-                run_wrk("cached", f"{url}/v1/predict", bodies, level, plan.cached_s, workdir)
-            )
-            bare.append(
-                run_wrk("bare", f"{url}/_bench/static", bodies, level, plan.cached_s, workdir)
-            )
+            for scenario, path, runs in (
+                ("cached", "/v1/predict", cached),
+                ("bare", "/_bench/static", bare),
+            ):
+                before = cpu_seconds(api.pid)
+                target = f"{url}{path}"
+                runs.append(run_wrk(scenario, target, bodies, level, plan.cached_s, workdir))
+                if level == 32:
+                    api_cpu_c32[scenario] = (
+                        (cpu_seconds(api.pid) - before) / runs[-1].requests * 1000
+                    )
             say(f"cached c{level}: {cached[-1].req_per_s:.0f} req/s, bare {bare[-1].req_per_s:.0f}")
         memory = {
             "api_peak_rss_mb": peak_rss_mb(api.pid),
@@ -310,6 +323,7 @@ def measure_stack(
             "cached": [asdict(x) for x in cached],
             "bare": [asdict(x) for x in bare],
             "overhead_c32": asdict(overhead) if overhead else None,
+            "api_cpu_ms_per_request_c32": api_cpu_c32,
             "memory": memory,
         }
     finally:
@@ -483,6 +497,16 @@ def table(report: dict[str, Any]) -> str:
             f"{job['sentences_per_s']:.0f} sentences/s (engine alone "
             f"{engine['best']['sentences_per_s']:.0f}); running through the sync load: "
             f"{'yes' if job['running_through_the_load'] else 'NO'}",
+        ]
+    if stack is not None and stack["overhead_c32"] is not None:
+        over = stack["overhead_c32"]
+        api_cpu = stack["api_cpu_ms_per_request_c32"]
+        lines += [
+            "",
+            f"overhead at c32, ms CPU per request: API {over['api_ms']:.2f}, workers outside "
+            f"the runtime {over['workers_outside_runtime_ms']:.2f}, Redis {over['redis_ms']:.2f}; "
+            f"API alone on the cached route {api_cpu['cached']:.2f}, "
+            f"on the bare route {api_cpu['bare']:.2f}",
         ]
     if stack is not None:
         memory = stack["memory"]

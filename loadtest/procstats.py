@@ -24,10 +24,6 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def total_cpu(pids: list[int]) -> float:
-    return sum(cpu_seconds(pid) for pid in pids)
-
-
 def rss_mb(pid: int) -> float:
     """Resident memory of `pid` now (VmRSS), in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
