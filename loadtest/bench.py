@@ -69,6 +69,8 @@ class Plan:
     baseline_s: float = 15.0
     engine_texts: int = 1024
     engine_passes: int = 3
+    engine_batch_sizes: str = "8,16,32,64"
+    engine_singles: int = 100
     texts_per_level: dict[int, int] = field(
         default_factory=lambda: {1: 2000, 8: 8000, 32: 10000, 128: 10000}
     )
@@ -79,10 +81,12 @@ class Plan:
     def quick(cls) -> Plan:
         return cls(
             uncached_s=5.0,
-            cached_s=3.0,
-            baseline_s=5.0,
+            cached_s=2.0,
+            baseline_s=4.0,
             engine_texts=384,
             engine_passes=1,
+            engine_batch_sizes="16,64",
+            engine_singles=30,
             texts_per_level={1: 600, 8: 3000, 32: 3500, 128: 3500},
             bulk_sync_s=5.0,
             bulk_job_texts=2000,
@@ -375,6 +379,7 @@ def run_engine(plan: Plan, workdir: Path, texts: list[str], workers: int) -> dic
     path = workdir / "engine-texts.json"
     path.write_text(json.dumps(texts))
     argv = [sys.executable, "-m", "loadtest.engine", str(path), "--passes", str(plan.engine_passes)]
+    argv += ["--batch-sizes", plan.engine_batch_sizes, "--singles", str(plan.engine_singles)]
 
     def launch(processes: int) -> list[dict[str, Any]]:
         env = child_env(worker_processes=str(processes))
