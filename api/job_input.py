@@ -15,6 +15,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from shared.cache import normalize_text
+from shared.callbacks import literal_refusal
 from shared.errors import InvalidInput, UnsupportedMediaType
 
 FileFormat = Literal["csv", "jsonl"]
@@ -134,15 +135,22 @@ def normalize_all(
     return normalized
 
 
-def check_callback_url(url: str | None) -> str | None:
-    """An absolute http(s) URL with a host, or InvalidInput."""
+def check_callback_url(url: str | None, *, allow_private: bool = False) -> str | None:
+    """An absolute http(s) URL with a host that is not a private IP literal, or InvalidInput."""
     if url is None or url == "":
         return None
     if len(url) > MAX_CALLBACK_URL_CHARS:
         raise InvalidInput(f"callback_url: longer than {MAX_CALLBACK_URL_CHARS} characters")
     parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises on a port out of range or not a number
+    except ValueError:
+        raise InvalidInput("callback_url: the port is not a number from 0 to 65535") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInput("callback_url: must be an absolute http:// or https:// URL")
     if any(c.isspace() for c in url):
         raise InvalidInput("callback_url: must not contain whitespace")
+    refusal = None if allow_private else literal_refusal(parts.hostname)
+    if refusal is not None:
+        raise InvalidInput(refusal)
     return url

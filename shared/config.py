@@ -164,6 +164,9 @@ class Settings(BaseSettings):
     # or a non-2xx answer) is retried webhook_retries times, after webhook_backoff_s,
     # doubling up to webhook_backoff_max_s (defaults: 1+2+4+8+16 s, about half a minute).
     webhook_secret: SecretStr | None = None
+    # Callbacks go to public addresses only (not loopback, private networks or cloud
+    # metadata: shared/callbacks.py); true lets them reach this machine and its LAN.
+    webhook_allow_private: bool = False
     webhook_timeout_s: float = Field(default=5.0, gt=0)
     webhook_retries: int = Field(default=5, ge=0)
     webhook_backoff_s: float = Field(default=1.0, ge=0)

@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import time
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import httpx
 import redis
 import structlog
 
 from shared.cache import CachedPrediction
+from shared.callbacks import delivery_refusal
 from shared.config import Settings
 from shared.contracts import JobChunkPayload, PredictPayload
 from shared.jobs import (
@@ -142,6 +144,14 @@ def deliver_webhook(settings: Settings, store: JobStore, job_id: str, *, last_tr
     if secret is None:
         store.webhook_attempt(job_id, status=None, error="no webhook secret", outcome="failed")
         return True
+    if not settings.webhook_allow_private:
+        target = urlsplit(job.webhook.url)
+        port = target.port or (443 if target.scheme == "https" else 80)
+        refusal = delivery_refusal(target.hostname or "", port)
+        if refusal is not None:  # final: asking again would get the same answer
+            store.webhook_attempt(job_id, status=None, error=refusal, outcome="failed")
+            log.warning("webhook refused", job_id=job_id, reason=refusal)
+            return True
     body = job.model_dump_json(exclude={"webhook"}).encode("utf-8")
     stamp = str(int(time.time()))
     headers = {

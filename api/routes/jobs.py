@@ -97,7 +97,8 @@ async def _texts_and_callback(
         texts = normalize_all(
             body.texts, max_texts=settings.job_max_texts, max_chars=settings.max_text_chars
         )
-        return texts, check_callback_url(body.callback_url or callback_url)
+        url = body.callback_url or callback_url
+        return texts, check_callback_url(url, allow_private=settings.webhook_allow_private)
     if media == "multipart/form-data":
         try:
             form = await _replayed(request, data).form(max_files=1, max_fields=8)
@@ -119,7 +120,7 @@ async def _texts_and_callback(
     texts = normalize_all(
         rows, max_texts=settings.job_max_texts, max_chars=settings.max_text_chars, item="row"
     )
-    return texts, check_callback_url(callback_url)
+    return texts, check_callback_url(callback_url, allow_private=settings.webhook_allow_private)
 
 
 @router.post(

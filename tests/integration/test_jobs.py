@@ -38,6 +38,7 @@ def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         webhook_secret=SECRET,
         webhook_retries=3,
         webhook_backoff_s=0.2,
+        webhook_allow_private=True,  # the receiver listens on 127.0.0.1
     )
     try:
         stack.start_worker()
@@ -280,6 +281,43 @@ class Receiver:
     def __exit__(self, *_: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def test_callbacks_to_private_addresses_are_refused(redis_url: str, tmp_path: Path) -> None:
+    # The default: a callback may not reach this machine or its network (SSRF).
+    stack = Stack(tmp_path, redis_url, webhook_secret=SECRET, webhook_retries=3)
+    try:
+        # A worker under the default, behind a gateway that lets the job through.
+        stack.start_worker()
+        stack.start_api(webhook_allow_private=True)
+        with Receiver(failures=0) as receiver, stack.client() as lenient:
+            job_id = lenient.post(
+                "/v1/jobs", json={"texts": texts(3), "callback_url": receiver.url}
+            ).json()["id"]
+            wait_until_ended(lenient, job_id)
+            deadline = time.monotonic() + 20
+            while (job := lenient.get(f"/v1/jobs/{job_id}").json())["webhook"]["state"] == (
+                "pending"
+            ):
+                assert time.monotonic() < deadline, job["webhook"]
+                time.sleep(0.05)
+        # Refused at delivery, once, and never sent.
+        assert job["state"] == "succeeded"
+        assert job["webhook"]["state"] == "failed"
+        assert job["webhook"]["attempts"] == 1
+        assert "127.0.0.1" in job["webhook"]["last_error"]
+        assert "not a public address" in job["webhook"]["last_error"]
+        assert receiver.calls == []
+
+        # A gateway under the default refuses it at submit, naming the setting.
+        stack.start_api()
+        with stack.client() as strict:
+            for url in (receiver.url, "http://169.254.169.254/latest/meta-data", "http://[::1]/h"):
+                answer = strict.post("/v1/jobs", json={"texts": ["ok"], "callback_url": url})
+                assert answer.status_code == 422, answer.text
+                assert "SPECTRUM_WEBHOOK_ALLOW_PRIVATE" in answer.json()["detail"]
+    finally:
+        stack.stop()
 
 
 def test_the_webhook_is_signed_and_retried_until_delivered(client: httpx.Client) -> None:

@@ -106,6 +106,18 @@ def test_bad_callback_urls(url: str) -> None:
         check_callback_url(url)
 
 
+def test_private_callback_urls_are_refused_unless_allowed() -> None:
+    for url in ("http://127.0.0.1:8080/hook", "http://169.254.169.254/", "https://localhost/h"):
+        with pytest.raises(InvalidInput, match="SPECTRUM_WEBHOOK_ALLOW_PRIVATE"):
+            check_callback_url(url)
+        assert check_callback_url(url, allow_private=True) == url
+
+
+def test_a_callback_port_out_of_range_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="port"):
+        check_callback_url("https://example.com:99999/hook")
+
+
 def test_good_callback_urls() -> None:
     assert check_callback_url("https://example.com/hook?x=1") == "https://example.com/hook?x=1"
     assert check_callback_url(None) is None
