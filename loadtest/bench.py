@@ -39,7 +39,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -216,6 +217,48 @@ def start_workers(
     return started
 
 
+@dataclass
+class LocalStack:
+    """What `local_stack` started: the API's URL, the private Redis and the processes."""
+
+    url: str
+    redis_url: str
+    api: subprocess.Popen[bytes]
+    workers: list[subprocess.Popen[bytes]]
+
+
+@contextmanager
+def local_stack(
+    workdir: Path, workers: int, name: str = "", **settings: str
+) -> Iterator[LocalStack]:
+    """A private Redis, `workers` workers and the API as `make run` starts them, on
+    loopback; stopped (children by PID, then Redis) when the block ends."""
+    label = f"{name}-" if name else ""
+    store = PrivateRedis(workdir / f"{label}redis").start()
+    procs = Processes(workdir)
+    try:
+        port = free_port()
+        env = child_env(
+            broker_url=store.url,
+            result_backend_url=store.url,
+            cache_url=store.url,
+            port=str(port),
+            worker_processes=str(workers),
+            # The lane settings of this process (start_workers reads the rest), so
+            # `SPECTRUM_WORKER_BULK_NICE=0 make bench` compares without it.
+            worker_bulk_nice=str(Settings().worker_bulk_nice),
+            **settings,
+        )
+        started = start_workers(procs, env, workers, f"{label}worker")
+        api = procs.start(f"{label}api", [sys.executable, "-m", "api"], env)
+        url = f"http://127.0.0.1:{port}"
+        wait_http(f"{url}/readyz", procs.procs, timeout=180)
+        yield LocalStack(url=url, redis_url=store.url, api=api, workers=started)
+    finally:
+        procs.stop()
+        store.stop()
+
+
 def runtime_totals(client: redis.Redis) -> tuple[float, int]:
     """Sum over workers of CPU seconds inside the runtime, and of texts computed."""
     rows = [json.loads(raw) for raw in client.hvals(STATS_KEY)]  # type: ignore[union-attr]
@@ -239,27 +282,18 @@ class Overhead:
 def measure_stack(
     plan: Plan, workers: int, workdir: Path, mix: dict[str, list[str]]
 ) -> dict[str, Any]:
-    store = PrivateRedis(workdir / "redis").start()
-    procs = Processes(workdir)
-    client = redis.Redis.from_url(store.url)
-    try:
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        env = child_env(
-            broker_url=store.url,
-            result_backend_url=store.url,
-            cache_url=store.url,
-            port=str(port),
-            bench_routes="true",
-            worker_heartbeat_s="0.5",  # fresh runtime totals for the overhead figure
-            worker_processes=str(workers),
-            # The lane settings of this process (start_workers reads the rest), so
-            # `SPECTRUM_WORKER_BULK_NICE=0 make bench` compares without it.
-            worker_bulk_nice=str(Settings().worker_bulk_nice),
+    with ExitStack() as cleanup:
+        stack = cleanup.enter_context(
+            local_stack(
+                workdir,
+                workers,
+                bench_routes="true",
+                worker_heartbeat_s="0.5",  # fresh runtime totals for the overhead figure
+            )
         )
-        worker_procs = start_workers(procs, env, workers, "worker")
-        api = procs.start("api", [sys.executable, "-m", "api"], env)
-        wait_http(f"{url}/readyz", procs.procs, timeout=180)
+        client = redis.Redis.from_url(stack.redis_url)
+        cleanup.callback(client.close)
+        url, api, worker_procs = stack.url, stack.api, stack.workers
         while len(client.hkeys(STATS_KEY)) < workers:  # every worker has loaded its model
             time.sleep(0.3)
         redis_pid = int(client.info("server")["process_id"])  # type: ignore[index]
@@ -330,10 +364,6 @@ def measure_stack(
             "api_cpu_ms_per_request_c32": api_cpu_c32,
             "memory": memory,
         }
-    finally:
-        procs.stop()
-        client.close()
-        store.stop()
 
 
 def measure_baseline(

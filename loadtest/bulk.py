@@ -19,7 +19,6 @@ Criterion: sync p99 during the job <= 2 x sync p99 without it.
 from __future__ import annotations
 
 import json
-import sys
 import time
 import urllib.request
 from dataclasses import asdict
@@ -27,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from loadtest.texts import write_bodies
-from scripts.private_redis import PrivateRedis, free_port
 from shared.config import Settings
 
 SYNC_CONCURRENCY = 4
@@ -54,25 +52,11 @@ def measure_bulk(
     engine_sentences_per_s: float | None,
     finish_job: bool = True,
 ) -> dict[str, Any]:
-    from loadtest.bench import Processes, child_env, run_wrk, say, start_workers, wait_http
+    from loadtest.bench import local_stack, run_wrk, say
 
-    store = PrivateRedis(workdir / "redis-bulk").start()
-    procs = Processes(workdir)
-    try:
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        env = child_env(
-            broker_url=store.url,
-            result_backend_url=store.url,
-            cache_url=store.url,
-            port=str(port),
-            worker_processes=str(workers),
-            job_chunk_size=str(Settings().job_chunk_size),
-            worker_bulk_nice=str(Settings().worker_bulk_nice),
-        )
-        start_workers(procs, env, workers, "bulk-worker")
-        procs.start("bulk-api", [sys.executable, "-m", "api"], env)
-        wait_http(f"{url}/readyz", procs.procs, timeout=180)
+    settings = {"job_chunk_size": str(Settings().job_chunk_size)}
+    with local_stack(workdir, workers, "bulk", **settings) as stack:
+        url = stack.url
         warm = write_bodies(sync_texts[0][:200], workdir / "bulk-warm.jsonl")
         run_wrk("bulk-warm-up", f"{url}/v1/predict", warm, SYNC_CONCURRENCY, 2, workdir)
         alone_bodies = write_bodies(sync_texts[0][200:], workdir / "bulk-alone.jsonl")
@@ -134,6 +118,3 @@ def measure_bulk(
             },
             "engine_sentences_per_s": engine_sentences_per_s,
         }
-    finally:
-        procs.stop()
-        store.stop()

@@ -29,10 +29,9 @@ from typing import Any
 
 import httpx
 
-from loadtest.bench import ROOT, SEED, Processes, child_env, say, wait_http
+from loadtest.bench import ROOT, SEED, local_stack, say
 from loadtest.procstats import rss_mb
 from loadtest.texts import text_mix
-from scripts.private_redis import PrivateRedis, free_port
 from shared.config import Settings
 
 # Memory may grow by this much from the first minute's early samples to the end
@@ -225,24 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     with tempfile.TemporaryDirectory(prefix="spectrum-soak-") as tmp:
         workdir = Path(tmp)
-        store = PrivateRedis(workdir / "redis").start()
-        procs = Processes(workdir)
-        try:
-            port = free_port()
-            url = f"http://127.0.0.1:{port}"
-            env = child_env(
-                broker_url=store.url,
-                result_backend_url=store.url,
-                cache_url=store.url,
-                port=str(port),
-                worker_processes=str(args.workers),
-            )
-            workers = [
-                procs.start("worker", [sys.executable, "-m", "worker"], env)
-                for _ in range(args.workers)
-            ]
-            api = procs.start("api", [sys.executable, "-m", "api"], env)
-            wait_http(f"{url}/readyz", procs.procs, timeout=180)
+        with local_stack(workdir, args.workers) as stack:
+            url, api, workers = stack.url, stack.api, stack.workers
             time.sleep(2.0)  # every worker has loaded its model and announced itself
             pids = {"api": api.pid} | {f"worker{i}": w.pid for i, w in enumerate(workers)}
 
@@ -262,9 +245,6 @@ def main(argv: list[str] | None = None) -> int:
                 f"worker{i}": w.poll() is None for i, w in enumerate(workers)
             }
             report["after"] = after_load(url, texts, 20)
-        finally:
-            procs.stop()
-            store.stop()
 
     samples = report["soak"]["rss_mb"]
     report["rss"] = {name: rss_growth(samples, name) for name in samples[0] if name != "t"}
