@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,13 +42,27 @@ class ServedModels:
         self._clock = clock
         self._status: ModelStatus | None = None
         self._read_at = 0.0
+        self._reading: asyncio.Task[ModelStatus] | None = None
 
     async def status(self, *, fresh: bool = False) -> ModelStatus:
         now = self._clock()
         if fresh or self._status is None or now - self._read_at >= self._refresh_s:
-            self._status = await self._read(now)
-            self._read_at = now
+            # One read at a time: requests arriving while it runs share its answer
+            # (at 32 connections each refresh was read by every request in flight).
+            if self._reading is None:
+                self._reading = asyncio.create_task(self._refresh(now))
+                self._reading.add_done_callback(_retrieve)
+            # Shielded: a caller that goes away must not cancel the others' read.
+            return await asyncio.shield(self._reading)
         return self._status
+
+    async def _refresh(self, now: float) -> ModelStatus:
+        try:
+            status = await self._read(now)
+        finally:
+            self._reading = None
+        self._status, self._read_at = status, now
+        return status
 
     async def require(self, *, fresh: bool = False) -> ModelStatus:
         """The status of a model that at least one live worker serves, or NoWorkerAvailable."""
@@ -76,3 +91,9 @@ class ServedModels:
             except ValidationError:
                 card = None
         return ModelStatus(card=card, live_workers=int(live))
+
+
+def _retrieve(task: asyncio.Task[ModelStatus]) -> None:
+    """Mark a failed read's error as seen: its callers got it, or all went away."""
+    if not task.cancelled():
+        task.exception()
