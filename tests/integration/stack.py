@@ -180,7 +180,7 @@ class Stack:
         client = redis.Redis.from_url(self.settings["result_backend_url"], socket_timeout=2)
         try:
             client.hdel(MODELS_KEY, self.model_name)
-            client.delete(workers_key(self.queue))
+            client.delete(workers_key(self.queue), workers_key(self.bulk_queue))
         except redis.RedisError as exc:
             print(f"registry cleanup skipped: {type(exc).__name__}")
         finally:
