@@ -20,6 +20,7 @@ import httpx
 import redis
 import structlog
 
+from shared.backoff import full_jitter
 from shared.cache import CachedPrediction
 from shared.callbacks import delivery_refusal
 from shared.config import Settings
@@ -147,6 +148,11 @@ def run_chunk(service: ModelService, store: JobStore, chunk: JobChunkPayload) ->
         probabilities, truncated = found[text] if hit else computed[text]
         items.append(answered(chunk.start + offset, probabilities, cached=hit, truncated=truncated))
     return store.finish(chunk, items, done=len(items), cached=cached)
+
+
+def chunk_retry_delay(settings: Settings, tries: int) -> float:
+    """Seconds before a failed chunk's next try: exponential, capped, with full jitter."""
+    return full_jitter(settings.job_chunk_retry_s, tries, settings.job_chunk_retry_max_s)
 
 
 def fail_chunk(store: JobStore, chunk: JobChunkPayload, reason: str) -> str | None:

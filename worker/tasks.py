@@ -21,7 +21,13 @@ from shared.errors import PoisonMessage
 from shared.jobs import FINAL_STATES
 from worker import faults
 from worker.app import app, settings, state
-from worker.jobs import JobNotSealed, deliver_webhook, fail_chunk, run_chunk
+from worker.jobs import (
+    JobNotSealed,
+    chunk_retry_delay,
+    deliver_webhook,
+    fail_chunk,
+    run_chunk,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -100,14 +106,9 @@ def _run_chunk(task: Task[Any, Any], chunk: JobChunkPayload, tries: int, waited:
     except Exception as exc:
         if tries < settings.job_chunk_retries:
             log.warning("chunk failed, retrying", error=type(exc).__name__, tries=tries + 1)
-            raise task.retry(exc=exc, countdown=chunk_retry_delay(tries)) from exc
+            raise task.retry(exc=exc, countdown=chunk_retry_delay(settings, tries)) from exc
         log.error("chunk failed", error=type(exc).__name__, tries=tries + 1)
         return fail_chunk(state.jobs, chunk, f"{type(exc).__name__} after {tries + 1} tries")
-
-
-def chunk_retry_delay(tries: int) -> float:
-    """Seconds before a failed chunk's next try: exponential, capped, with full jitter."""
-    return full_jitter(settings.job_chunk_retry_s, tries, settings.job_chunk_retry_max_s)
 
 
 def _send_webhook(job_id: str) -> None:
