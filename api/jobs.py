@@ -39,6 +39,7 @@ from shared.jobs import (
     ABORT,
     CANCEL,
     FINAL_STATES,
+    RELEASE_KEY,
     SEAL,
     JobSummary,
     chunk_bounds,
@@ -84,6 +85,7 @@ class JobService:
         self._cancel = backend.register_script(CANCEL)
         self._seal = backend.register_script(SEAL)
         self._abort = backend.register_script(ABORT)
+        self._release = backend.register_script(RELEASE_KEY)
 
     async def submit(
         self, texts: Sequence[str], callback_url: str | None, key: str | None
@@ -194,12 +196,20 @@ class JobService:
         raw = await self._backend.get(idempotency_key(key))
         if raw is None:
             raise JobConflict("this Idempotency-Key's job is being created or expired; retry")
-        seen, job_id = (raw.decode() if isinstance(raw, bytes) else raw).split(" ", 1)
+        claim = raw.decode() if isinstance(raw, bytes) else raw
+        seen, job_id = claim.split(" ", 1)
         if seen != digest:
             raise JobConflict("this Idempotency-Key was used with a different body")
         try:
             record = await self._read(job_id)
-        except JobNotFound:  # the first request has claimed the key but not written the job
+        except JobNotFound:
+            # Either the first request has claimed the key but not written the job yet,
+            # or the job's submission was aborted after its gateway died: free its key.
+            if await self._backend.exists(job_key(job_id)):
+                await self._release(keys=[idempotency_key(key)], args=[claim])
+                raise JobConflict(
+                    "this Idempotency-Key's job was never accepted; retry to submit it anew"
+                ) from None
             raise JobConflict("this Idempotency-Key's job is being created; retry") from None
         if submission(record, time.time()) == "unsealed":  # its submission may still fail
             raise JobConflict("this Idempotency-Key's job is being created; retry")

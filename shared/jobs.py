@@ -319,6 +319,14 @@ if KEYS[3] then redis.call('DEL', KEYS[3]) end
 return 'aborted'
 """
 
+# KEYS: an Idempotency-Key. ARGV: the value it must still hold ("<fingerprint> <job id>").
+# Frees the key of a job whose submission was aborted, so that a retry with it
+# starts a new job; a key claimed again meanwhile is left alone. Returns 1 or 0.
+RELEASE_KEY = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
 # KEYS: job hash. ARGV: now. Cancels a job that has not ended; returns the state
 # after the call, or nil when the job is gone.
 CANCEL = """

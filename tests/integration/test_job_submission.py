@@ -119,18 +119,33 @@ def test_a_submit_failing_midway_computes_no_chunk_and_a_normal_job_completes(
 
 
 def test_a_gateway_killed_mid_submit_leaves_no_chunk_computed(make_stack: type[Stack]) -> None:
+    """Its retry, with the same Idempotency-Key, is a new job that runs in full."""
     # Unsealed 2 s after submission: the chunks it had queued are dropped then.
     stack = make_stack(job_chunk_size=CHUNK, job_seal_timeout_s=2)
     port = free_port()
     stack.start_worker(worker_metrics_port=port)
     api = stack.start_api(fault_publish_fail_after=2, fault_publish_exit="true")
+    batch, key = texts(4 * CHUNK), {"Idempotency-Key": f"k-{uuid.uuid4().hex}"}
 
     with stack.client() as client, pytest.raises(httpx.HTTPError):
-        client.post("/v1/jobs", json={"texts": texts(4 * CHUNK)})
+        client.post("/v1/jobs", json={"texts": batch}, headers=key)
 
     wait_for(lambda: not api.alive(), 10, "the gateway to die mid-submit")
     wait_for(lambda: dropped(port) == 2, 30, "the 2 queued chunks to be dropped")
     assert value(scrape(f"http://127.0.0.1:{port}/metrics"), COMPUTED) == 0
+
+    stack.start_api()
+    with stack.client() as client:
+        retried = client.post("/v1/jobs", json={"texts": batch}, headers=key)
+        assert retried.status_code == 409, retried.text  # frees the aborted job's key
+        assert "never accepted" in retried.json()["detail"]
+        retried = client.post("/v1/jobs", json={"texts": batch}, headers=key)
+        assert retried.status_code == 202, retried.text
+        job = wait_until_ended(client, retried.json()["id"])
+
+    assert job["state"] == "succeeded", job
+    assert job["progress"]["done"] == len(batch)
+    assert value(scrape(f"http://127.0.0.1:{port}/metrics"), COMPUTED) == len(batch)
 
 
 def test_a_job_needs_a_live_bulk_worker(make_stack: type[Stack]) -> None:
