@@ -18,7 +18,6 @@ import pytest
 import redis
 
 from shared.jobs import chunks_done_key
-from shared.registry import workers_key
 from tests.integration import rabbitmq_node
 from tests.integration.stack import Proc, Stack, wait_for
 from worker.runtimes.lexicon import load_lexicon
@@ -74,15 +73,6 @@ def assert_answered_once_in_order(
         assert [item["probabilities"][label] for label in card.labels] == pytest.approx(row)
 
 
-def busy_bulk_worker(stack: Stack) -> None:
-    """A fresh heartbeat on the bulk lane for the next hour, with no worker behind it."""
-    store = redis.Redis.from_url(stack.settings["result_backend_url"])
-    try:
-        store.zadd(workers_key(stack.bulk_queue), {"busy-elsewhere:0": time.time() + 3600})
-    finally:
-        store.close()
-
-
 def test_a_worker_killed_mid_job_loses_no_text(make_stack: type[Stack]) -> None:
     """Fault 1: kill -9 the worker in the middle of a 2,000-text job; a new worker finishes it.
 
@@ -127,7 +117,7 @@ def test_rabbitmq_restarted_with_jobs_queued_loses_no_job(
         # Only an interactive worker runs, and a bulk worker that is live but busy
         # elsewhere (a registry entry alone): the API accepts jobs, their chunks wait.
         stack.start_worker(worker_lanes="interactive")
-        busy_bulk_worker(stack)
+        stack.announce_busy_bulk_worker()
         stack.start_api()
         with stack.client() as client:
             batches = [texts(500), texts(300)]

@@ -173,6 +173,32 @@ def test_a_job_needs_a_live_bulk_worker(make_stack: type[Stack]) -> None:
     assert job["progress"]["done"] == len(batch)
 
 
+def test_a_job_has_the_models_labels_from_queued_to_finished(make_stack: type[Stack]) -> None:
+    """The labels a queued job reports are those its results carry once a worker ran it."""
+    stack = make_stack(job_chunk_size=CHUNK)
+    stack.start_worker(worker_lanes="interactive")
+    stack.announce_busy_bulk_worker()  # accepted, but nobody takes its chunks yet
+    stack.start_api()
+    batch = texts(2 * CHUNK)
+
+    with stack.client() as client:
+        (model,) = client.get("/v1/models").json()["models"]
+        predicted = client.post("/v1/predict", json={"text": batch[0]}).json()["predictions"][0]
+        created = client.post("/v1/jobs", json={"texts": batch})
+        assert created.status_code == 202, created.text
+        queued = client.get(f"/v1/jobs/{created.json()['id']}").json()
+        stack.start_worker()
+        job = wait_until_ended(client, created.json()["id"])
+        csv_header = client.get(f"/v1/jobs/{job['id']}/results?format=csv").text.split("\n")[0]
+
+    _, card = load_lexicon(stack.model_name)
+    assert queued["state"] == "queued"
+    assert queued["labels"] == job["labels"] == model["labels"] == card.labels
+    assert list(predicted["probabilities"]) == card.labels
+    assert all(list(item["probabilities"]) == card.labels for item in job["results"])
+    assert csv_header.split(",")[3:5] == [f"p_{label}" for label in card.labels]
+
+
 @pytest.fixture
 def store(redis_url: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_url)
