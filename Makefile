@@ -43,9 +43,11 @@ pytest: $(DEV_STAMP)
 	$(BIN)/python -m pytest
 
 ## faults: only the fault tests (also part of make test): killed and stopped workers,
-## poison messages, Redis restarted under load, no worker, full queues, a RabbitMQ restart
+## poison messages, Redis restarted under load, no worker, full queues, a RabbitMQ restart,
+## a job submit that fails or whose gateway dies midway
 FAULT_TESTS := $(addprefix tests/integration/,test_delivery.py test_redis_restart.py \
-	test_failures.py test_admission.py test_rabbitmq.py test_job_faults.py)
+	test_failures.py test_admission.py test_rabbitmq.py test_job_faults.py \
+	test_job_submission.py)
 faults: $(DEV_STAMP)
 	$(BIN)/python -m pytest $(FAULT_TESTS)
 

@@ -1,15 +1,20 @@
 """The job service: create a job and its chunk tasks, read it, cancel it, read its results.
 
 The record and its keys are the contract in shared/jobs.py; workers update it.
-Here a job is created whole before any chunk is published, so a worker never
-sees a chunk of a job that does not exist yet; if publishing fails the job is
-removed again and the client gets a 503 to retry.
+Submission is atomic: the record is written unsealed before any chunk is
+published, so a worker never sees a chunk of a job that does not exist yet, and
+sealed in one step once every chunk is published; workers compute chunks of
+sealed jobs only. If publishing fails the job is aborted (its chunks already
+queued are dropped unrun) and the client gets a 503 to retry. A job is refused
+with 503 NoWorkerAvailable while no live worker takes the bulk lane.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -31,8 +36,11 @@ from shared.errors import (
     JobNotFound,
 )
 from shared.jobs import (
+    ABORT,
     CANCEL,
     FINAL_STATES,
+    RELEASE_KEY,
+    SEAL,
     JobSummary,
     chunk_bounds,
     chunk_key,
@@ -43,6 +51,7 @@ from shared.jobs import (
     known_key,
     new_job_id,
     new_record,
+    submission,
 )
 
 log = structlog.get_logger(__name__)
@@ -74,12 +83,15 @@ class JobService:
         self._backend = backend
         self._models = models
         self._cancel = backend.register_script(CANCEL)
+        self._seal = backend.register_script(SEAL)
+        self._abort = backend.register_script(ABORT)
+        self._release = backend.register_script(RELEASE_KEY)
 
     async def submit(
         self, texts: Sequence[str], callback_url: str | None, key: str | None
     ) -> Submitted:
         """Create the job (or find the one this Idempotency-Key made) and queue its chunks."""
-        status = await self._models.require()
+        status = await self._models.require(lane="bulk")
         assert status.card is not None  # require() guarantees it
         settings = self._settings
         await self._lanes.admit(settings.bulk_queue, limit=settings.max_bulk_queue_depth)
@@ -92,6 +104,8 @@ class JobService:
                 )
                 if not claimed:
                     return Submitted(await self._replay(key, digest), replayed=True)
+            now = time.time()
+            seal_by = now + settings.job_seal_timeout_s
             record = new_record(
                 job_id=job_id,
                 model=self._models.name,
@@ -100,7 +114,8 @@ class JobService:
                 chunk_size=settings.job_chunk_size,
                 fingerprint=digest,
                 callback_url=callback_url,
-                now=time.time(),
+                now=now,
+                seal_by=seal_by,
             )
             async with self._backend.pipeline(transaction=True) as pipe:
                 pipe.hset(job_key(job_id), mapping=record)  # type: ignore[arg-type]
@@ -110,22 +125,58 @@ class JobService:
         except (aioredis.RedisError, OSError) as exc:
             raise BackendUnavailable(f"result backend unreachable: {type(exc).__name__}") from exc
         try:
-            await asyncio.to_thread(self._publish, job_id, list(texts))
+            await asyncio.to_thread(self._publish, job_id, list(texts), seal_by)
         except Exception as exc:  # kombu and redis raise many kinds for one outage
-            await self._forget(job_id, key)
+            await self._abandon(job_id, key)
             raise BrokerUnavailable(f"broker unreachable: {type(exc).__name__}") from exc
+        await self._seal_or_abort(job_id, key)
         log.info(
             "job submitted", job_id=job_id, texts=len(texts), chunks=int(record["chunks_total"])
         )
         return Submitted(JobSummary.from_hash(record), replayed=False)
 
-    def _publish(self, job_id: str, texts: list[str]) -> None:
+    async def _seal_or_abort(self, job_id: str, key: str | None) -> None:
+        """Make the job visible to workers, every chunk being queued; or give it up, with a 503."""
+        try:
+            sealed = _text(await self._seal(keys=[job_key(job_id)], args=[repr(time.time())]))
+        except (aioredis.RedisError, OSError) as exc:
+            # The seal may or may not have landed: ABORT tells which, if Redis answers.
+            if await self._abandon(job_id, key) == "sealed":
+                return
+            raise BackendUnavailable(f"result backend unreachable: {type(exc).__name__}") from exc
+        if sealed != "sealed":  # seal_by passed while publishing: its chunks are dropped
+            await self._abandon(job_id, key)
+            raise BrokerUnavailable(
+                f"queuing the job took longer than {self._settings.job_seal_timeout_s} s"
+            )
+
+    async def _abandon(self, job_id: str, key: str | None) -> str | None:
+        """ABORT a job not sealed yet: 'aborted', 'sealed' (it stands), None (Redis unreachable).
+
+        Unreachable, the job stays unsealed and its chunks are dropped after seal_by.
+        """
+        names = [job_key(job_id), known_key(job_id)]
+        if key is not None:
+            names.append(idempotency_key(key))
+        try:
+            outcome = _text(await self._abort(keys=names))
+        except (aioredis.RedisError, OSError) as exc:
+            log.warning("job abort failed", job_id=job_id, error=type(exc).__name__)
+            return None
+        if outcome == "aborted":
+            log.warning("job aborted: its chunks will be dropped unrun", job_id=job_id)
+        return outcome
+
+    def _publish(self, job_id: str, texts: list[str], seal_by: float) -> None:
         """Every chunk through one producer connection (thousands of sends for a big job)."""
         queue = self._settings.bulk_queue
         with self._celery.producer_or_acquire() as producer:
             for number, (start, end) in enumerate(
                 chunk_bounds(len(texts), self._settings.job_chunk_size)
             ):
+                _publish_fault(self._settings, number)
+                if time.time() > seal_by:  # too late to seal: stop queuing chunks to be dropped
+                    raise TimeoutError("publishing took longer than job_seal_timeout_s")
                 payload = JobChunkPayload(
                     job_id=job_id,
                     chunk=number,
@@ -141,27 +192,28 @@ class JobService:
                     argsrepr=redacted_args(payload),
                 )
 
-    async def _forget(self, job_id: str, key: str | None) -> None:
-        """Undo a job whose chunks could not all be queued (chunks already sent find no job)."""
-        try:
-            names = [job_key(job_id), known_key(job_id)]
-            if key is not None:
-                names.append(idempotency_key(key))
-            await self._backend.delete(*names)
-        except (aioredis.RedisError, OSError) as exc:
-            log.warning("job cleanup failed", job_id=job_id, error=type(exc).__name__)
-
     async def _replay(self, key: str, digest: str) -> JobSummary:
         raw = await self._backend.get(idempotency_key(key))
         if raw is None:
             raise JobConflict("this Idempotency-Key's job is being created or expired; retry")
-        seen, job_id = (raw.decode() if isinstance(raw, bytes) else raw).split(" ", 1)
+        claim = raw.decode() if isinstance(raw, bytes) else raw
+        seen, job_id = claim.split(" ", 1)
         if seen != digest:
             raise JobConflict("this Idempotency-Key was used with a different body")
         try:
-            return await self.get(job_id)
-        except JobNotFound:  # the first request has claimed the key but not written the job
+            record = await self._read(job_id)
+        except JobNotFound:
+            # Either the first request has claimed the key but not written the job yet,
+            # or the job's submission was aborted after its gateway died: free its key.
+            if await self._backend.exists(job_key(job_id)):
+                await self._release(keys=[idempotency_key(key)], args=[claim])
+                raise JobConflict(
+                    "this Idempotency-Key's job was never accepted; retry to submit it anew"
+                ) from None
             raise JobConflict("this Idempotency-Key's job is being created; retry") from None
+        if submission(record, time.time()) == "unsealed":  # its submission may still fail
+            raise JobConflict("this Idempotency-Key's job is being created; retry")
+        return JobSummary.from_hash(record)
 
     async def get(self, job_id: str) -> JobSummary:
         raw = await self._read(job_id)
@@ -177,8 +229,10 @@ class JobService:
                 raw, known = await pipe.execute()
         except (aioredis.RedisError, OSError) as exc:
             raise BackendUnavailable(f"result backend unreachable: {type(exc).__name__}") from exc
-        if raw:
+        if raw and submission(raw, time.time()) != "aborted":  # unsealed reads as queued
             return dict(raw)
+        if raw:  # its submission failed: it was never accepted
+            raise JobNotFound(f"no job {job_id!r}")
         if known:
             raise JobExpired(
                 f"job {job_id} has expired: records and results are kept "
@@ -225,3 +279,20 @@ class JobService:
         async for chunk in self.chunks(job):
             items.extend(chunk)
         return items
+
+
+def _publish_fault(settings: Settings, sent: int) -> None:
+    """Test-only (shared/config.py fault_publish_*): fail or die after `sent` chunks."""
+    after = settings.fault_publish_fail_after
+    if not after or sent < after:
+        return
+    if settings.fault_publish_exit:
+        log.warning("fault hook: killing the gateway mid-submit", sent=sent)
+        os.kill(os.getpid(), signal.SIGKILL)
+    log.warning("fault hook: publishing stalls, then fails", sent=sent)
+    time.sleep(settings.fault_sleep_s)
+    raise ConnectionError(f"fault hook: the broker refuses after {sent} chunks")
+
+
+def _text(value: bytes | str | None) -> str | None:
+    return value.decode("utf-8") if isinstance(value, bytes) else value

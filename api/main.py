@@ -88,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             backend,
             name=settings.served_model_name,
             queue=settings.interactive_queue,
+            bulk_queue=settings.bulk_queue,
             stale_after_s=settings.worker_stale_s,
         )
         depth = QueueDepth(settings.broker_url, lane_queues(settings), timeout=1.0)

@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import redis.asyncio as aioredis
 from pydantic import ValidationError
@@ -14,15 +15,21 @@ from shared.contracts import ModelCard
 from shared.errors import BackendUnavailable, NoWorkerAvailable
 from shared.registry import MODELS_KEY, workers_key
 
+Lane = Literal["interactive", "bulk"]
+
 
 @dataclass(frozen=True)
 class ModelStatus:
     card: ModelCard | None
-    live_workers: int
+    live_workers: int  # on the interactive lane: those that answer /v1/predict
+    bulk_workers: int = 0  # on the bulk lane: those that run job chunks
+
+    def live(self, lane: Lane) -> int:
+        return self.live_workers if lane == "interactive" else self.bulk_workers
 
 
 class ServedModels:
-    """Reads the card and live-worker count of one model, at most once per `refresh_s`."""
+    """Reads the card and live workers per lane of one model, at most once per `refresh_s`."""
 
     def __init__(
         self,
@@ -30,6 +37,7 @@ class ServedModels:
         *,
         name: str,
         queue: str,
+        bulk_queue: str,
         stale_after_s: float,
         refresh_s: float = 1.0,
         clock: Callable[[], float] = time.time,
@@ -37,6 +45,7 @@ class ServedModels:
         self._backend = backend
         self.name = name
         self.queue = queue
+        self.bulk_queue = bulk_queue
         self._stale_after_s = stale_after_s
         self._refresh_s = refresh_s
         self._clock = clock
@@ -64,15 +73,16 @@ class ServedModels:
         self._status, self._read_at = status, now
         return status
 
-    async def require(self, *, fresh: bool = False) -> ModelStatus:
-        """The status of a model that at least one live worker serves, or NoWorkerAvailable."""
+    async def require(self, *, fresh: bool = False, lane: Lane = "interactive") -> ModelStatus:
+        """The status of a model that a live worker serves on `lane`, or NoWorkerAvailable."""
         status = await self.status(fresh=fresh)
-        if status.live_workers == 0 and not fresh:
+        if status.live(lane) == 0 and not fresh:
             # Only good news is cached: a worker that just started is seen at once.
             status = await self.status(fresh=True)
-        if status.live_workers == 0 or status.card is None:
+        if status.live(lane) == 0 or status.card is None:
+            queue = self.queue if lane == "interactive" else self.bulk_queue
             raise NoWorkerAvailable(
-                f"no worker is consuming queue {self.queue!r} for model {self.name!r}"
+                f"no worker is consuming queue {queue!r} for model {self.name!r}"
             )
         return status
 
@@ -80,8 +90,10 @@ class ServedModels:
         try:
             async with self._backend.pipeline(transaction=False) as pipe:
                 pipe.hget(MODELS_KEY, self.name)
-                pipe.zcount(workers_key(self.queue), now - self._stale_after_s, "+inf")
-                raw_card, live = await pipe.execute()
+                fresh_since = now - self._stale_after_s
+                pipe.zcount(workers_key(self.queue), fresh_since, "+inf")
+                pipe.zcount(workers_key(self.bulk_queue), fresh_since, "+inf")
+                raw_card, live, bulk = await pipe.execute()
         except (aioredis.RedisError, OSError) as exc:
             raise BackendUnavailable(f"result backend unreachable: {type(exc).__name__}") from exc
         card = None
@@ -90,7 +102,7 @@ class ServedModels:
                 card = ModelCard.model_validate_json(raw_card)
             except ValidationError:
                 card = None
-        return ModelStatus(card=card, live_workers=int(live))
+        return ModelStatus(card=card, live_workers=int(live), bulk_workers=int(bulk))
 
 
 def _retrieve(task: asyncio.Task[ModelStatus]) -> None:

@@ -119,6 +119,12 @@ class Settings(BaseSettings):
     fault_crash_text: str = ""
     fault_sleep_text: str = ""
     fault_sleep_s: float = Field(default=3.0, ge=0)
+    # Test-only, off (0) by default: once the gateway has published this many chunks
+    # of a job it stalls fault_sleep_s (so that workers hold those chunks) and then
+    # fails as a broker outage would, or with fault_publish_exit exits at once as a
+    # kill -9 mid-submit would. The job tests show no chunk of such a job is computed.
+    fault_publish_fail_after: int = Field(default=0, ge=0)
+    fault_publish_exit: bool = False
 
     # Deadlines. A sync request waits at most request_timeout_s for its result;
     # publishing to an unreachable broker gives up after broker_timeout_s.
@@ -154,10 +160,20 @@ class Settings(BaseSettings):
     # GET /v1/jobs/{id} carries the results itself up to this many texts; larger jobs
     # are read from /v1/jobs/{id}/results, which streams them chunk by chunk.
     job_inline_results_max: int = Field(default=1000, ge=0)
-    # A chunk that raises is retried this many times, after job_chunk_retry_s,
-    # doubled each time; then its texts are recorded failed with the reason.
+    # A chunk that raises is retried this many times; then its texts are recorded
+    # failed with the reason. Try n waits a random time in [0, min(job_chunk_retry_max_s,
+    # job_chunk_retry_s * 2**n)] ("full jitter"): after a Redis blip fails every chunk
+    # at once, their retries spread out instead of all hitting Redis at one instant.
+    # The cap keeps a high retry count from waiting hours.
     job_chunk_retries: int = Field(default=2, ge=0)
     job_chunk_retry_s: float = Field(default=0.5, ge=0)
+    job_chunk_retry_max_s: float = Field(default=30.0, ge=0)
+    # A job is sealed once every chunk is published (shared/jobs.py); workers compute
+    # chunks of sealed jobs only and drop those of a job still unsealed this long after
+    # submission (its gateway died mid-submit). Ten times what a 100,000-text job (3,125
+    # chunks) took here from POST to 202 on a busy 2-core machine (about 6 s), and short
+    # enough that the waiting chunks of a dead gateway's job are dropped within a minute.
+    job_seal_timeout_s: float = Field(default=60.0, gt=0)
     # Webhooks: a job's callback_url gets the summary POSTed once it ends, signed with
     # HMAC-SHA256 under webhook_secret (callbacks are refused while it is unset: an
     # unsigned callback cannot be told from a forged one). A failed delivery (an error
@@ -188,8 +204,8 @@ class Settings(BaseSettings):
     # Lanes a `python -m worker` consumes. "all": interactive first, then bulk (the
     # Redis transport polls the queues in priority order, shared/celery_app.py), so
     # every worker helps with jobs while none is needed for synchronous traffic.
-    # "interactive" keeps a process free of bulk work (a worker announces itself on
-    # the interactive lane, so there is no bulk-only kind).
+    # "interactive" keeps a process free of bulk work. A worker announces itself on each
+    # lane it takes: a job is refused (503) while no live worker takes the bulk lane.
     worker_lanes: Literal["all", "interactive"] = "all"
     # Of the worker_processes `make run` (and `make bench`) start, how many take only
     # interactive work; the others take both lanes (at least one always does). 1 of 2:

@@ -14,6 +14,21 @@ Invariants: counts only change in the Lua scripts below, each one atomic, so
 concurrent chunks never lose an update; the chunk that brings `chunks_finished`
 to `chunks_total` decides the final state, so a job never stays running once
 every chunk has been accounted for; a cancelled job stays cancelled.
+
+Submission is atomic through the record's `sealed` field: "0" while the gateway
+is still publishing the job's chunks, "1" once it has published every one (SEAL,
+one atomic step), "aborted" when publishing failed (ABORT) or the gateway died
+before sealing (the first chunk that finds the record unsealed past `seal_by`
+marks it so, in START_CHUNK). A worker computes a chunk only of a sealed job;
+a chunk that arrives while publishing goes on waits (the task retries after a
+short delay) and a chunk of an aborted job is dropped unrun. SEAL and the
+aborting steps change "0" only, so exactly one of them wins: no chunk of a job is
+computed unless all of them were queued. A record without the field (written
+before sealing existed) counts as sealed.
+
+While unsealed a job reads `queued` (its id is known only to an Idempotency-Key
+replay, which is told to retry); an aborted job reads as unknown (404): it was
+never accepted.
 """
 
 from __future__ import annotations
@@ -86,8 +101,14 @@ def new_record(
     fingerprint: str,
     callback_url: str | None,
     now: float,
+    seal_by: float | None = None,
 ) -> dict[str, str]:
-    """The hash a job starts with (every value a string, as Redis stores it)."""
+    """The hash a job starts with (every value a string, as Redis stores it).
+
+    With `seal_by` the record starts unsealed: the gateway must SEAL it by then
+    (Unix time) or its chunks are dropped. Without it the record starts sealed.
+    """
+    sealing = {"sealed": "0", "seal_by": repr(seal_by)} if seal_by is not None else {"sealed": "1"}
     return {
         "id": job_id,
         "state": "queued",
@@ -106,7 +127,19 @@ def new_record(
         "callback_url": callback_url or "",
         "webhook_state": "pending" if callback_url else "none",
         "webhook_attempts": "0",
+        **sealing,
     }
+
+
+def submission(raw: Mapping[Any, Any], now: float) -> Literal["sealed", "unsealed", "aborted"]:
+    """Where a record stands in its submission; unsealed past `seal_by` counts as aborted."""
+    fields = {_text(k): _text(v) for k, v in raw.items() if _text(k) in ("sealed", "seal_by")}
+    sealed = fields.get("sealed", "1")
+    if sealed == "1":
+        return "sealed"
+    if sealed == "0" and now <= float(fields.get("seal_by", "0")):
+        return "unsealed"
+    return "aborted"
 
 
 class Progress(BaseModel):
@@ -206,11 +239,22 @@ def failed_item(index: int, reason: str) -> dict[str, Any]:
     return {"index": index, "error": reason}
 
 
-# KEYS: job hash. ARGV: now. Moves queued -> running; returns the state, or nil
-# when the job is gone (expired).
+# KEYS: job hash, its known marker. ARGV: now. Returns nil when the job is gone
+# (expired); 'unsealed' while the gateway is still publishing (the chunk waits);
+# 'aborted' when its submission failed, marking a record still unsealed past
+# seal_by aborted first (its gateway died mid-submit; the known marker goes too, so
+# its id reads as unknown). Otherwise moves queued -> running and returns the state.
 START_CHUNK = """
-local state = redis.call('HGET', KEYS[1], 'state')
+local job = redis.call('HMGET', KEYS[1], 'state', 'sealed', 'seal_by')
+local state = job[1]
 if not state then return nil end
+if job[2] == '0' then
+  if tonumber(ARGV[1]) <= tonumber(job[3]) then return 'unsealed' end
+  redis.call('HSET', KEYS[1], 'sealed', 'aborted')
+  redis.call('DEL', KEYS[2])
+  return 'aborted'
+end
+if job[2] == 'aborted' then return 'aborted' end
 if state == 'queued' then
   redis.call('HSET', KEYS[1], 'state', 'running', 'started_at', ARGV[1])
   return 'running'
@@ -241,6 +285,46 @@ if state ~= 'cancelled' then
   redis.call('HSET', KEYS[1], 'state', state, 'finished_at', ARGV[6])
 end
 return state
+"""
+
+# KEYS: job hash. ARGV: now. Seals a job whose chunks are all published, unless
+# it was aborted or seal_by has passed (then it aborts it: a worker may be about to
+# judge it abandoned). Returns 'sealed' or 'aborted', nil when the job is gone.
+SEAL = """
+local job = redis.call('HMGET', KEYS[1], 'state', 'sealed', 'seal_by')
+if not job[1] then return nil end
+if job[2] == '0' then
+  if tonumber(ARGV[1]) > tonumber(job[3]) then
+    redis.call('HSET', KEYS[1], 'sealed', 'aborted')
+    return 'aborted'
+  end
+  redis.call('HSET', KEYS[1], 'sealed', '1')
+  return 'sealed'
+end
+if job[2] == 'aborted' then return 'aborted' end
+return 'sealed'
+"""
+
+# KEYS: job hash, its known marker, and its Idempotency-Key when it has one.
+# Aborts a job that is not sealed yet (its chunks, queued or not, are never
+# computed) and forgets its id and key, so a retry starts afresh. Returns
+# 'aborted', or 'sealed' when SEAL had won (the job stands), nil when it is gone.
+ABORT = """
+local job = redis.call('HMGET', KEYS[1], 'state', 'sealed')
+if not job[1] then return nil end
+if job[2] == '1' or not job[2] then return 'sealed' end
+redis.call('HSET', KEYS[1], 'sealed', 'aborted')
+redis.call('DEL', KEYS[2])
+if KEYS[3] then redis.call('DEL', KEYS[3]) end
+return 'aborted'
+"""
+
+# KEYS: an Idempotency-Key. ARGV: the value it must still hold ("<fingerprint> <job id>").
+# Frees the key of a job whose submission was aborted, so that a retry with it
+# starts a new job; a key claimed again meanwhile is left alone. Returns 1 or 0.
+RELEASE_KEY = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 """
 
 # KEYS: job hash. ARGV: now. Cancels a job that has not ended; returns the state

@@ -1,11 +1,12 @@
 """Where workers announce the model they serve and that they are alive.
 
 Each worker writes its model card to `spectrum:models` (a hash keyed by model
-name) and refreshes its entry in `spectrum:workers:<queue>` (a sorted set scored
-by the time of its last heartbeat). The gateway reads both: the card gives the
-version for cache keys and `/v1/models`; a fresh heartbeat means somebody will
-take the task. Both live in the result backend's Redis, which must not evict. Workers also
-keep their running totals in `spectrum:worker-stats`.
+name) and refreshes its entry in `spectrum:workers:<queue>` for each queue it
+consumes (a sorted set scored by the time of its last heartbeat). The gateway
+reads both: the card gives the version for cache keys and `/v1/models`; a fresh
+heartbeat on a lane's queue means somebody will take that lane's task. Both
+live in the result backend's Redis, which must not evict. Workers also keep
+their running totals in `spectrum:worker-stats`.
 """
 
 from __future__ import annotations

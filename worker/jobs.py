@@ -1,9 +1,12 @@
 """The worker's side of async jobs: run a chunk, record its results, deliver the webhook.
 
-Each step goes through the atomic scripts of shared/jobs.py: a chunk of a
-cancelled job is counted as skipped without computing; a chunk counted once is
-never counted again (a redelivered message is a no-op); the chunk that finishes
-a job learns it from the script's answer and is the one that sends its webhook.
+Each step goes through the atomic scripts of shared/jobs.py: a chunk of a job
+whose gateway has not sealed it yet raises JobNotSealed (the task retries it
+shortly); a chunk of an aborted or vanished job is dropped unrun, logged and
+counted; a chunk of a cancelled job is counted as skipped without computing; a
+chunk counted once is never counted again (a redelivered message is a no-op); the
+chunk that finishes a job learns it from the script's answer and is the one that
+sends its webhook.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import httpx
 import redis
 import structlog
 
+from shared.backoff import full_jitter
 from shared.cache import CachedPrediction
 from shared.callbacks import delivery_refusal
 from shared.config import Settings
@@ -30,8 +34,10 @@ from shared.jobs import (
     chunks_done_key,
     failed_item,
     job_key,
+    known_key,
 )
 from shared.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
+from worker import metrics
 
 if TYPE_CHECKING:  # worker.service imports this module
     from worker.service import ModelService
@@ -40,6 +46,12 @@ log = structlog.get_logger(__name__)
 
 # What finish() answers besides a final state.
 NOT_LAST, ALREADY_COUNTED, GONE = "", "dup", None
+# What start() answers besides a job's state.
+UNSEALED, ABORTED = "unsealed", "aborted"
+
+
+class JobNotSealed(Exception):
+    """The gateway is still publishing this chunk's job: run it later, not now."""
 
 
 class JobStore:
@@ -54,8 +66,13 @@ class JobStore:
         self._finish = self._redis.register_script(FINISH_CHUNK)
 
     def start(self, job_id: str) -> str | None:
-        """The job's state as this chunk starts (queued becomes running); None: gone."""
-        return _text(self._start(keys=[job_key(job_id)], args=[repr(time.time())]))
+        """The job's state as this chunk starts (queued becomes running); None: gone.
+
+        UNSEALED while its gateway is still publishing, ABORTED when its submission
+        failed or its gateway died before sealing it (shared/jobs.py).
+        """
+        keys = [job_key(job_id), known_key(job_id)]
+        return _text(self._start(keys=keys, args=[repr(time.time())]))
 
     def finish(
         self,
@@ -103,8 +120,12 @@ class JobStore:
 def run_chunk(service: ModelService, store: JobStore, chunk: JobChunkPayload) -> str | None:
     """Answer a chunk from the cache and the model; what `JobStore.finish` answered."""
     state = store.start(chunk.job_id)
-    if state is None:
-        log.info("job gone, chunk dropped", job_id=chunk.job_id, chunk=chunk.chunk)
+    if state == UNSEALED:
+        raise JobNotSealed(f"job {chunk.job_id} is not sealed yet")
+    if state is None or state == ABORTED:
+        reason = "gone" if state is None else "aborted"
+        metrics.JOB_CHUNKS_DROPPED.labels(reason=reason).inc()
+        log.warning("chunk dropped unrun", job_id=chunk.job_id, chunk=chunk.chunk, reason=reason)
         return GONE
     if state == "cancelled":
         return store.finish(chunk, [], skipped=len(chunk.texts))
@@ -127,6 +148,11 @@ def run_chunk(service: ModelService, store: JobStore, chunk: JobChunkPayload) ->
         probabilities, truncated = found[text] if hit else computed[text]
         items.append(answered(chunk.start + offset, probabilities, cached=hit, truncated=truncated))
     return store.finish(chunk, items, done=len(items), cached=cached)
+
+
+def chunk_retry_delay(settings: Settings, tries: int) -> float:
+    """Seconds before a failed chunk's next try: exponential, capped, with full jitter."""
+    return full_jitter(settings.job_chunk_retry_s, tries, settings.job_chunk_retry_max_s)
 
 
 def fail_chunk(store: JobStore, chunk: JobChunkPayload, reason: str) -> str | None:

@@ -95,6 +95,13 @@ POISON = Counter(
     ["task"],
     registry=REGISTRY,
 )
+JOB_CHUNKS_DROPPED = Counter(
+    "spectrum_worker_job_chunks_dropped",
+    "Job chunks dropped unrun: reason=aborted (the gateway could not queue every chunk of "
+    "the job, or died before sealing it), gone (the job's record expired or was deleted).",
+    ["reason"],
+    registry=REGISTRY,
+)
 MODEL_LOAD_SECONDS = Gauge(
     "spectrum_worker_model_load_seconds",
     "Time this process took to load its model.",
@@ -204,6 +211,8 @@ def install() -> None:
     TOKENS.labels(kind="real")
     TOKENS.labels(kind="padded")
     POISON.labels(task=PREDICT_TASK)
+    for reason in ("aborted", "gone"):
+        JOB_CHUNKS_DROPPED.labels(reason=reason)
     signals.task_prerun.connect(_prerun, weak=False)
     signals.task_postrun.connect(_postrun, weak=False)
     signals.task_revoked.connect(_revoked, weak=False)

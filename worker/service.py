@@ -134,7 +134,8 @@ class Heartbeat:
         self._totals = totals
         self._card = card.model_dump_json()
         self._name = card.name
-        self._key = workers_key(settings.interactive_queue)
+        # One entry per lane it consumes: the gateway refuses work for a lane nobody takes.
+        self._keys = [workers_key(queue) for queue in settings.worker_queues]
         self.member = worker_member(socket.gethostname(), os.getpid())
         self._redis = redis.Redis.from_url(
             settings.result_backend_url, socket_timeout=2, socket_connect_timeout=2
@@ -150,11 +151,12 @@ class Heartbeat:
         now = time.time()
         with self._redis.pipeline(transaction=False) as pipe:
             pipe.hset(MODELS_KEY, self._name, self._card)
-            pipe.zadd(self._key, {self.member: now})
+            for key in self._keys:
+                pipe.zadd(key, {self.member: now})
+                # Forget workers that vanished without saying so, long after they went stale.
+                pipe.zremrangebyscore(key, "-inf", now - 10 * self._settings.worker_stale_s)
             if self._totals is not None:
                 pipe.hset(STATS_KEY, self.member, json.dumps(asdict(self._totals)))
-            # Forget workers that vanished without saying so, long after they went stale.
-            pipe.zremrangebyscore(self._key, "-inf", now - 10 * self._settings.worker_stale_s)
             pipe.execute()
 
     def _run(self) -> None:
@@ -169,7 +171,8 @@ class Heartbeat:
         self._thread.join(timeout=5)
         try:
             with self._redis.pipeline(transaction=False) as pipe:
-                pipe.zrem(self._key, self.member)
+                for key in self._keys:
+                    pipe.zrem(key, self.member)
                 pipe.hdel(STATS_KEY, self.member)
                 pipe.execute()
         except redis.RedisError as exc:

@@ -8,6 +8,7 @@ from typing import Any
 import structlog
 from celery import Task
 
+from shared.backoff import full_jitter
 from shared.contracts import (
     JOB_CHUNK_TASK,
     JOB_WEBHOOK_TASK,
@@ -20,9 +21,21 @@ from shared.errors import PoisonMessage
 from shared.jobs import FINAL_STATES
 from worker import faults
 from worker.app import app, settings, state
-from worker.jobs import deliver_webhook, fail_chunk, run_chunk
+from worker.jobs import (
+    JobNotSealed,
+    chunk_retry_delay,
+    deliver_webhook,
+    fail_chunk,
+    run_chunk,
+)
 
 log = structlog.get_logger(__name__)
+
+# A chunk that arrives while its gateway is still publishing the job waits
+# 0.05 s, 0.1 s, ... (full jitter, at most 1 s) per check: a small job is sealed
+# within milliseconds, a large one within seconds. It gives up when the job's
+# seal_by passes (START_CHUNK then answers aborted), so the wait is bounded.
+SEAL_WAIT_S, SEAL_WAIT_MAX_S = 0.05, 1.0
 
 
 @app.task(name=PREDICT_TASK, bind=True)
@@ -48,22 +61,25 @@ def predict(self: Task[Any, Any], payload: dict[str, Any]) -> dict[str, Any]:
     return outcome.model_dump()
 
 
-@app.task(name=JOB_CHUNK_TASK, bind=True)
-def job_chunk(self: Task[Any, Any], payload: dict[str, Any]) -> str | None:
-    """Classify one chunk of a job, unless the job was cancelled; retry, then record failure."""
+# max_retries=None: no cap from Celery; _run_chunk counts failures itself and the
+# job's seal_by bounds the waits for its seal.
+@app.task(name=JOB_CHUNK_TASK, bind=True, max_retries=None)
+def job_chunk(self: Task[Any, Any], payload: dict[str, Any], waited: int = 0) -> str | None:
+    """Classify one chunk of a sealed job, unless it was cancelled; retry, then record failure."""
     started = time.perf_counter()
     chunk = JobChunkPayload.model_validate(payload)
-    tries = self.request.retries
+    # Celery counts every retry; `waited` of them were waits for the seal, not failures.
+    tries = self.request.retries - waited
     with structlog.contextvars.bound_contextvars(
         task_id=self.request.id, job_id=chunk.job_id, chunk=chunk.chunk
     ):
         try:
-            # Counted per try: a retry is a new message under the same task id.
-            state.deliveries.admit(f"{self.request.id}:{tries}", JOB_CHUNK_TASK)
+            # Counted per message: a retry is a new message under the same task id.
+            state.deliveries.admit(f"{self.request.id}:{self.request.retries}", JOB_CHUNK_TASK)
         except PoisonMessage as exc:  # its workers died each time: fail its texts, end the job
             final = fail_chunk(state.jobs, chunk, f"PoisonMessage: {exc}")
         else:
-            final = _run_chunk(self, chunk, tries)
+            final = _run_chunk(self, chunk, tries, waited)
         log.info(
             "chunk done",
             texts=len(chunk.texts),
@@ -75,19 +91,22 @@ def job_chunk(self: Task[Any, Any], payload: dict[str, Any]) -> str | None:
     return final
 
 
-def _run_chunk(task: Task[Any, Any], chunk: JobChunkPayload, tries: int) -> str | None:
+def _run_chunk(task: Task[Any, Any], chunk: JobChunkPayload, tries: int, waited: int) -> str | None:
     """Run a chunk; on an error retry it, and after the last retry record its texts failed."""
     faults.apply(settings, chunk.texts)
     try:
         return run_chunk(state.service, state.jobs, chunk)
+    except JobNotSealed:
+        # Not a failure: the job's other chunks are still being queued.
+        raise task.retry(
+            args=(chunk.model_dump(),),
+            kwargs={"waited": waited + 1},
+            countdown=full_jitter(SEAL_WAIT_S, waited, SEAL_WAIT_MAX_S),
+        ) from None
     except Exception as exc:
         if tries < settings.job_chunk_retries:
             log.warning("chunk failed, retrying", error=type(exc).__name__, tries=tries + 1)
-            raise task.retry(
-                exc=exc,
-                countdown=settings.job_chunk_retry_s * 2**tries,
-                max_retries=settings.job_chunk_retries,
-            ) from exc
+            raise task.retry(exc=exc, countdown=chunk_retry_delay(settings, tries)) from exc
         log.error("chunk failed", error=type(exc).__name__, tries=tries + 1)
         return fail_chunk(state.jobs, chunk, f"{type(exc).__name__} after {tries + 1} tries")
 

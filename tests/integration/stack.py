@@ -127,6 +127,15 @@ class Stack:
         finally:
             client.close()
 
+    def announce_busy_bulk_worker(self) -> None:
+        """A fresh heartbeat on the bulk lane for the next hour, with no worker behind it:
+        the API accepts jobs (a bulk worker is live) and their chunks wait in the queue."""
+        client = redis.Redis.from_url(self.settings["result_backend_url"])
+        try:
+            client.zadd(workers_key(self.bulk_queue), {"busy-elsewhere:0": time.time() + 3600})
+        finally:
+            client.close()
+
     def start_worker(self, timeout: float = 90, **overrides: Any) -> Proc:
         """A `python -m worker`: both lanes, interactive first, unless worker_lanes says so."""
         proc = self._spawn("worker", "worker", self.env(**overrides))
@@ -180,7 +189,7 @@ class Stack:
         client = redis.Redis.from_url(self.settings["result_backend_url"], socket_timeout=2)
         try:
             client.hdel(MODELS_KEY, self.model_name)
-            client.delete(workers_key(self.queue))
+            client.delete(workers_key(self.queue), workers_key(self.bulk_queue))
         except redis.RedisError as exc:
             print(f"registry cleanup skipped: {type(exc).__name__}")
         finally:

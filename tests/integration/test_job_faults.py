@@ -114,8 +114,10 @@ def test_rabbitmq_restarted_with_jobs_queued_loses_no_job(
     node = rabbitmq_node.PrivateRabbitMQ(tmp_path / "rabbitmq").start()
     try:
         stack = make_stack(broker_url=node.url, job_chunk_size=CHUNK)
-        # Only an interactive worker runs: the API accepts jobs, their chunks wait.
+        # Only an interactive worker runs, and a bulk worker that is live but busy
+        # elsewhere (a registry entry alone): the API accepts jobs, their chunks wait.
         stack.start_worker(worker_lanes="interactive")
+        stack.announce_busy_bulk_worker()
         stack.start_api()
         with stack.client() as client:
             batches = [texts(500), texts(300)]

@@ -19,6 +19,7 @@ from shared.jobs import (
     is_job_id,
     new_job_id,
     new_record,
+    submission,
 )
 from shared.signing import signature, verify
 
@@ -75,6 +76,31 @@ def test_a_new_record_reads_back_as_a_queued_summary() -> None:
     assert job.started_at is None
     assert job.webhook is not None
     assert job.webhook.state == "pending"
+
+
+def test_a_record_is_visible_once_sealed_and_never_after_an_abort() -> None:
+    def record(**sealing: float | None) -> dict[str, str]:
+        return new_record(
+            job_id="f" * 32,
+            model="m",
+            labels=["NEG", "POS"],
+            total=3,
+            chunk_size=16,
+            fingerprint="d",
+            callback_url=None,
+            now=100.0,
+            **sealing,
+        )
+
+    publishing = record(seal_by=160.0)
+    assert submission(publishing, now=150.0) == "unsealed"
+    assert submission(publishing, now=161.0) == "aborted"  # its gateway died mid-submit
+    assert JobSummary.from_hash(publishing).state == "queued"
+    assert submission({**publishing, "sealed": "1"}, now=161.0) == "sealed"
+    assert submission({**publishing, "sealed": "aborted"}, now=150.0) == "aborted"
+    assert submission(record(seal_by=None), now=1e12) == "sealed"
+    older = {k: v for k, v in record(seal_by=None).items() if k not in ("sealed", "seal_by")}
+    assert submission(older, now=1e12) == "sealed"  # written before sealing existed
 
 
 def test_result_items() -> None:

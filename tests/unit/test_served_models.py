@@ -23,10 +23,11 @@ CARD = ModelCard(
 
 
 class FakeBackend:
-    """Answers the pipeline of HGET + ZCOUNT; each execute waits for `gate` if set."""
+    """Answers the pipeline of HGET + ZCOUNT x2; each execute waits for `gate` if set."""
 
-    def __init__(self, live: int) -> None:
+    def __init__(self, live: int, bulk: int = 0) -> None:
         self.live = live
+        self.bulk = bulk
         self.reads = 0
         self.gate: asyncio.Event | None = None
         self.fail: Exception | None = None
@@ -52,7 +53,7 @@ class FakeBackend:
             await self.gate.wait()
         if self.fail is not None:
             raise self.fail
-        return [CARD.model_dump_json(), self.live]
+        return [CARD.model_dump_json(), self.live, self.bulk]
 
 
 def served(backend: FakeBackend, clock: list[float]) -> ServedModels:
@@ -60,6 +61,7 @@ def served(backend: FakeBackend, clock: list[float]) -> ServedModels:
         backend,  # type: ignore[arg-type]
         name="m",
         queue="m.interactive",
+        bulk_queue="m.bulk",
         stale_after_s=3,
         refresh_s=1.0,
         clock=lambda: clock[0],
@@ -128,5 +130,18 @@ def test_no_live_worker_is_never_cached() -> None:
         backend.live = 1  # a worker starts: seen at once, not after refresh_s
         assert (await models.require()).live_workers == 1
         assert backend.reads == reads + 1
+
+    asyncio.run(run())
+
+
+def test_each_lane_needs_its_own_live_worker() -> None:
+    async def run() -> None:
+        backend, clock = FakeBackend(live=1, bulk=0), [100.0]
+        models = served(backend, clock)
+        assert (await models.require()).live_workers == 1
+        with pytest.raises(NoWorkerAvailable, match=r"'m\.bulk'"):
+            await models.require(lane="bulk")
+        backend.bulk = 1  # a bulk worker starts: seen at once
+        assert (await models.require(lane="bulk")).bulk_workers == 1
 
     asyncio.run(run())
