@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import itertools
 import json
-import re
 from collections.abc import Iterable, Iterator
 from typing import Literal
 from urllib.parse import urlsplit
@@ -30,8 +30,6 @@ JSONL_TYPES = frozenset(
 )
 MAX_CALLBACK_URL_CHARS = 2048
 BOM = "\ufeff"
-# A CSV line ends as io's newline="" ends it (what the csv module asks for): \r\n, \r or \n.
-_CSV_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)")
 
 
 def file_format(content_type: str | None, filename: str | None = None) -> FileFormat:
@@ -86,7 +84,8 @@ def _csv_lines(pieces: Iterable[str]) -> Iterator[str]:
         carry.append(piece[:cut])
         block = "".join(carry)
         carry = [piece[cut:]] if cut < len(piece) else []
-        yield from _CSV_LINE.findall(block)
+        # What the csv module asks for: lines as io's newline="" cuts them (not splitlines).
+        yield from io.StringIO(block, newline="").readlines()
     tail = "".join(carry)
     if tail:
         yield tail

@@ -113,9 +113,8 @@ async def _texts_and_callback(
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     capped = _capped(request, settings.job_max_upload_bytes)
     if media == "application/json":
-        data = bytearray()  # grown in place: the body is held once
-        async for piece in capped.stream():
-            data += piece
+        # Pydantic validates bytes in place (a bytearray it would copy first).
+        data = b"".join([piece async for piece in capped.stream()])
         try:
             body = JobRequest.model_validate_json(data)
         except ValidationError as exc:
