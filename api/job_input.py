@@ -47,14 +47,16 @@ def file_format(content_type: str | None, filename: str | None = None) -> FileFo
     )
 
 
-def decoded(chunks: Iterable[bytes]) -> Iterator[str]:
-    """The UTF-8 text of `chunks`, piece by piece, without a leading BOM.
+def decoded(chunks: Iterable[bytes] | bytes) -> Iterator[str]:
+    """The UTF-8 text of `chunks` (or of one bytes object), piece by piece, without a leading BOM.
 
     A character may be split between chunks. Bytes that are not UTF-8 (encoded
     surrogates included) raise InvalidInput naming the offset of the first bad byte
     in the whole file, the BOM counted. (The BOM is dropped here rather than by the
     utf-8-sig codec, whose errors count from after the BOM.)
     """
+    if isinstance(chunks, bytes):
+        chunks = [chunks]
     decoder = codecs.getincrementaldecoder("utf-8")()
     fed = 0  # bytes handed to the decoder before this chunk
     started = False
@@ -113,7 +115,7 @@ def _jsonl_lines(pieces: Iterable[str]) -> Iterator[str]:
         yield tail.removesuffix("\r")
 
 
-def read_csv(chunks: Iterable[bytes], column: str, *, max_rows: int) -> Iterator[str]:
+def read_csv(chunks: Iterable[bytes] | bytes, column: str, *, max_rows: int) -> Iterator[str]:
     """The `column` of every row of a CSV with a header line (blank lines before it skipped)."""
     reader = csv.reader(_csv_lines(decoded(chunks)), strict=True)
     try:
@@ -139,7 +141,7 @@ def read_csv(chunks: Iterable[bytes], column: str, *, max_rows: int) -> Iterator
         raise InvalidInput(f"line {reader.line_num}: not valid CSV ({exc})") from None
 
 
-def read_jsonl(chunks: Iterable[bytes], column: str, *, max_rows: int) -> Iterator[str]:
+def read_jsonl(chunks: Iterable[bytes] | bytes, column: str, *, max_rows: int) -> Iterator[str]:
     """One JSON object per line with a string under `column` (or a bare JSON string)."""
     count = 0
     for number, line in enumerate(_jsonl_lines(decoded(chunks)), start=1):
@@ -164,7 +166,7 @@ def read_jsonl(chunks: Iterable[bytes], column: str, *, max_rows: int) -> Iterat
 
 
 def read_file(
-    chunks: Iterable[bytes], fmt: FileFormat, column: str, *, max_rows: int
+    chunks: Iterable[bytes] | bytes, fmt: FileFormat, column: str, *, max_rows: int
 ) -> Iterator[str]:
     """The texts of an uploaded file, in file order, read as the chunks arrive."""
     if fmt == "csv":

@@ -157,6 +157,11 @@ def test_an_empty_file_is_refused(fmt: FileFormat, data: bytes) -> None:
         list(read_file([data], fmt, "text", max_rows=10))
 
 
+def test_one_bytes_object_is_one_chunk() -> None:
+    assert list(read_file(b"text\nok\n", "csv", "text", max_rows=5)) == ["ok"]
+    assert list(read_jsonl(b'"ok"\n', "text", max_rows=5)) == ["ok"]
+
+
 def test_rows_are_read_lazily() -> None:
     def chunks() -> Iterator[bytes]:
         yield b'"one"\n"two"\n'
