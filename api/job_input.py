@@ -1,16 +1,20 @@
 """What a job is made of: texts from a JSON list, a CSV or a JSONL file, checked and normalized.
 
-Pure functions of bytes and limits, so every refusal (bad encoding, missing column,
-empty file, a row too long, too many rows) is a 4xx with the row it concerns and
-is tested without a server.
+Pure functions of bytes chunks and limits, so every refusal (bad encoding, missing
+column, empty file, a row too long, too many rows) is a 4xx with the row it concerns
+and is tested without a server. Files are read as they arrive: the readers take any
+iterable of bytes chunks (a request body, a spooled upload read piece by piece) and
+yield texts lazily, so an upload is never held whole, as bytes or as one str.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import itertools
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -25,6 +29,7 @@ JSONL_TYPES = frozenset(
     {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"}
 )
 MAX_CALLBACK_URL_CHARS = 2048
+BOM = "\ufeff"
 
 
 def file_format(content_type: str | None, filename: str | None = None) -> FileFormat:
@@ -42,18 +47,79 @@ def file_format(content_type: str | None, filename: str | None = None) -> FileFo
     )
 
 
-def _decode(data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(f"the file is not UTF-8 (byte {exc.start})") from None
+def decoded(chunks: Iterable[bytes] | bytes) -> Iterator[str]:
+    """The UTF-8 text of `chunks` (or of one bytes object), piece by piece, without a leading BOM.
+
+    A character may be split between chunks. Bytes that are not UTF-8 (encoded
+    surrogates included) raise InvalidInput naming the offset of the first bad byte
+    in the whole file, the BOM counted. (The BOM is dropped here rather than by the
+    utf-8-sig codec, whose errors count from after the BOM.)
+    """
+    if isinstance(chunks, bytes):
+        chunks = [chunks]
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    fed = 0  # bytes handed to the decoder before this chunk
+    started = False
+    for chunk, final in itertools.chain(((c, False) for c in chunks), [(b"", True)]):
+        held = len(decoder.getstate()[0])  # the undecoded tail of the chunks before
+        try:
+            text = decoder.decode(chunk, final)
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"the file is not UTF-8 (byte {fed - held + exc.start})") from None
+        fed += len(chunk)
+        if text and not started:
+            started = True
+            text = text.removeprefix(BOM)
+        if text:
+            yield text
 
 
-def read_csv(data: bytes, column: str, *, max_rows: int) -> list[str]:
-    """The `column` of every row of a CSV with a header line."""
-    reader = csv.reader(io.StringIO(_decode(data), newline=""), strict=True)
+def _csv_lines(pieces: Iterable[str]) -> Iterator[str]:
+    """The lines of text arriving in pieces, each with its line end (\\r\\n, \\r or \\n)."""
+    carry: list[str] = []  # the text after the last complete line end seen
+    for piece in pieces:
+        # A \r that ends the piece may be the first half of a \r\n: it waits for the next.
+        cut = max(piece.rfind("\n"), piece.rfind("\r", 0, len(piece) - 1)) + 1
+        if cut == 0:
+            carry.append(piece)
+            continue
+        carry.append(piece[:cut])
+        block = "".join(carry)
+        carry = [piece[cut:]] if cut < len(piece) else []
+        # What the csv module asks for: lines as io's newline="" cuts them (not splitlines).
+        yield from io.StringIO(block, newline="").readlines()
+    tail = "".join(carry)
+    if tail:
+        yield tail
+
+
+def _jsonl_lines(pieces: Iterable[str]) -> Iterator[str]:
+    r"""The lines of text arriving in pieces, split at \n only, a \r before it dropped.
+
+    Only \n: JSON text may hold U+2028, U+2029 and U+0085 unescaped, which
+    str.splitlines() would also split at (and \x0b, \x0c, \x1c-\x1e).
+    """
+    carry: list[str] = []
+    for piece in pieces:
+        cut = piece.rfind("\n") + 1
+        if cut == 0:
+            carry.append(piece)
+            continue
+        carry.append(piece[:cut])
+        block = "".join(carry)
+        carry = [piece[cut:]] if cut < len(piece) else []
+        for line in block.split("\n")[:-1]:
+            yield line.removesuffix("\r")
+    tail = "".join(carry)
+    if tail:
+        yield tail.removesuffix("\r")
+
+
+def read_csv(chunks: Iterable[bytes] | bytes, column: str, *, max_rows: int) -> Iterator[str]:
+    """The `column` of every row of a CSV with a header line (blank lines before it skipped)."""
+    reader = csv.reader(_csv_lines(decoded(chunks)), strict=True)
     try:
-        header = next(reader, None)
+        header = next((row for row in reader if any(cell.strip() for cell in row)), None)
         if header is None:
             raise InvalidInput("the file is empty")
         names = [name.strip() for name in header]
@@ -61,24 +127,24 @@ def read_csv(data: bytes, column: str, *, max_rows: int) -> list[str]:
             shown = ", ".join(repr(n) for n in names[:20])
             raise InvalidInput(f"no column {column!r} in the CSV header (columns: {shown})")
         at = names.index(column)
-        texts: list[str] = []
+        count = 0
         for row in reader:
             if not any(cell.strip() for cell in row):
                 continue  # blank lines are not rows
-            if len(texts) == max_rows:
+            if count == max_rows:
                 raise InvalidInput(f"more than {max_rows} rows; split the file")
             if at >= len(row):
                 raise InvalidInput(f"line {reader.line_num}: no value in column {column!r}")
-            texts.append(row[at])
+            count += 1
+            yield row[at]
     except csv.Error as exc:
         raise InvalidInput(f"line {reader.line_num}: not valid CSV ({exc})") from None
-    return texts
 
 
-def read_jsonl(data: bytes, column: str, *, max_rows: int) -> list[str]:
+def read_jsonl(chunks: Iterable[bytes] | bytes, column: str, *, max_rows: int) -> Iterator[str]:
     """One JSON object per line with a string under `column` (or a bare JSON string)."""
-    texts: list[str] = []
-    for number, line in enumerate(_decode(data).splitlines(), start=1):
+    count = 0
+    for number, line in enumerate(_jsonl_lines(decoded(chunks)), start=1):
         if not line.strip():
             continue
         try:
@@ -91,19 +157,21 @@ def read_jsonl(data: bytes, column: str, *, max_rows: int) -> list[str]:
                 raise InvalidInput(f"line {number}: no {column!r} field")
         if not isinstance(value, str):
             raise InvalidInput(f"line {number}: {column!r} must be a string")
-        if len(texts) == max_rows:
+        if count == max_rows:
             raise InvalidInput(f"more than {max_rows} rows; split the file")
-        texts.append(value)
-    return texts
-
-
-def read_file(data: bytes, fmt: FileFormat, column: str, *, max_rows: int) -> list[str]:
-    """The texts of an uploaded file, in file order."""
-    if not data.strip():
+        count += 1
+        yield value
+    if count == 0:
         raise InvalidInput("the file is empty")
+
+
+def read_file(
+    chunks: Iterable[bytes] | bytes, fmt: FileFormat, column: str, *, max_rows: int
+) -> Iterator[str]:
+    """The texts of an uploaded file, in file order, read as the chunks arrive."""
     if fmt == "csv":
-        return read_csv(data, column, max_rows=max_rows)
-    return read_jsonl(data, column, max_rows=max_rows)
+        return read_csv(chunks, column, max_rows=max_rows)
+    return read_jsonl(chunks, column, max_rows=max_rows)
 
 
 def normalize_all(

@@ -37,6 +37,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Mapping, Sequence
+from json.encoder import encode_basestring  # json.dumps's own encoder of a str, unescaped
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -46,6 +47,7 @@ FINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 WebhookState = Literal["none", "pending", "delivered", "failed"]
 
 PREFIX = "spectrum:job"
+FINGERPRINT_SLICE = 1024  # texts serialized at once for the fingerprint
 
 
 def new_job_id() -> str:
@@ -86,9 +88,19 @@ def chunk_bounds(total: int, size: int) -> list[tuple[int, int]]:
 
 
 def fingerprint(texts: Sequence[str], callback_url: str | None) -> str:
-    """What makes two submissions the same job: the normalized texts and the callback."""
-    canonical = json.dumps({"texts": list(texts), "callback_url": callback_url}, ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    """What makes two submissions the same job: the normalized texts and the callback.
+
+    The SHA-256 of `json.dumps({"texts": texts, "callback_url": callback_url},
+    ensure_ascii=False)` in UTF-8, hashed a slice of texts at a time so that a large
+    job is never serialized whole (that was two more copies of an upload).
+    """
+    digest = hashlib.sha256(b'{"texts": [')
+    for start in range(0, len(texts), FINGERPRINT_SLICE):
+        part = ", ".join(map(encode_basestring, texts[start : start + FINGERPRINT_SLICE]))
+        digest.update(((", " if start else "") + part).encode("utf-8"))
+    callback = json.dumps(callback_url, ensure_ascii=False)
+    digest.update(f'], "callback_url": {callback}}}'.encode())
+    return digest.hexdigest()
 
 
 def new_record(

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterable, Iterator
+from functools import partial
 from typing import Annotated, Any
 
+import anyio.from_thread
+import anyio.to_thread
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
@@ -14,6 +18,7 @@ from starlette.types import Message
 from api.deps import ResourcesDep
 from api.errors import documented
 from api.job_input import (
+    FileFormat,
     check_callback_url,
     file_format,
     normalize_all,
@@ -21,12 +26,14 @@ from api.job_input import (
 )
 from api.job_results import MEDIA_TYPES, ResultFormat, render
 from api.job_schemas import JobCreated, JobRequest, JobView
+from shared.config import Settings
 from shared.errors import InvalidInput, PayloadTooLarge
 from shared.jobs import JobSummary
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 
 MAX_KEY_CHARS = 255
+READ_BYTES = 64 * 1024  # of a spooled upload at a time
 
 SUBMIT_ERRORS = documented(400, 401, 409, 413, 415, 422, 429, 503)
 JOB_ERRORS = documented(401, 404, 410, 422, 429, 503)
@@ -56,27 +63,47 @@ def _urls(job_id: str) -> tuple[str, str]:
     return f"/v1/jobs/{job_id}", f"/v1/jobs/{job_id}/results"
 
 
-async def _body(request: Request, limit: int) -> bytes:
-    """The request body, refused as soon as it passes `limit` bytes."""
+def _capped(request: Request, limit: int) -> Request:
+    """The same request, its body refused with 413 as soon as it passes `limit` bytes."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"the body is {declared} bytes, at most {limit}")
-    chunks, size = [], 0
-    async for piece in request.stream():
-        size += len(piece)
-        if size > limit:
-            raise PayloadTooLarge(f"the body is larger than {limit} bytes")
-        chunks.append(piece)
-    return b"".join(chunks)
-
-
-def _replayed(request: Request, data: bytes) -> Request:
-    """The same request over a body already read (and size-checked) by `_body`."""
+    size = 0
 
     async def receive() -> Message:
-        return {"type": "http.request", "body": data, "more_body": False}
+        nonlocal size
+        message = await request.receive()
+        if message["type"] == "http.request":
+            size += len(message.get("body", b""))
+            if size > limit:
+                raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+        return message
 
     return Request(request.scope, receive)
+
+
+def _pulled(stream: AsyncIterator[bytes]) -> Iterator[bytes]:
+    """`stream` read from a worker thread: each chunk is awaited on the event loop.
+
+    The file readers are plain iterators (csv.reader cannot be fed asynchronously), so
+    they run in a thread and pull the body from there as they need it.
+    """
+
+    async def next_chunk() -> bytes | None:
+        return await anext(stream, None)
+
+    while (chunk := anyio.from_thread.run(next_chunk)) is not None:
+        yield chunk
+
+
+def _read_upload(
+    chunks: Iterable[bytes], fmt: FileFormat, column: str, settings: Settings
+) -> list[str]:
+    """The normalized texts of a file, each row normalized as it is read (none held raw)."""
+    rows = read_file(chunks, fmt, column, max_rows=settings.job_max_texts)
+    return normalize_all(
+        rows, max_texts=settings.job_max_texts, max_chars=settings.max_text_chars, item="row"
+    )
 
 
 async def _texts_and_callback(
@@ -84,8 +111,10 @@ async def _texts_and_callback(
 ) -> tuple[list[str], str | None]:
     settings = resources.settings
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    data = await _body(request, settings.job_max_upload_bytes)
+    capped = _capped(request, settings.job_max_upload_bytes)
     if media == "application/json":
+        # Pydantic validates bytes in place (a bytearray it would copy first).
+        data = b"".join([piece async for piece in capped.stream()])
         try:
             body = JobRequest.model_validate_json(data)
         except ValidationError as exc:
@@ -94,32 +123,43 @@ async def _texts_and_callback(
                 for err in exc.errors()
             )
             raise InvalidInput(problems) from None
+        del data  # freed before the normalized copies are made
         texts = normalize_all(
             body.texts, max_texts=settings.job_max_texts, max_chars=settings.max_text_chars
         )
         url = body.callback_url or callback_url
         return texts, check_callback_url(url, allow_private=settings.webhook_allow_private)
     if media == "multipart/form-data":
+        # Starlette's parser reads the request's own stream and spools the file to a
+        # temporary file past 1 MiB; the file is then read from there in chunks.
         try:
-            form = await _replayed(request, data).form(max_files=1, max_fields=8)
+            form = await capped.form(max_files=1, max_fields=8)
         except HTTPException as exc:  # Starlette's answer to a malformed multipart body
             raise InvalidInput(f"multipart upload: {exc.detail}") from None
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise InvalidInput("multipart upload: give the file in a field named 'file'")
-        column = form.get("text_column")
-        callback = form.get("callback_url")
-        fmt = file_format(upload.content_type, upload.filename)
-        raw = await upload.read()
-        text_column = column if isinstance(column, str) and column else text_column
-        callback_url = callback if isinstance(callback, str) and callback else callback_url
+        try:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise InvalidInput("multipart upload: give the file in a field named 'file'")
+            column = form.get("text_column")
+            callback = form.get("callback_url")
+            fmt = file_format(upload.content_type, upload.filename)
+            text_column = column if isinstance(column, str) and column else text_column
+            callback_url = callback if isinstance(callback, str) and callback else callback_url
+            spooled = iter(partial(upload.file.read, READ_BYTES), b"")
+            texts = await anyio.to_thread.run_sync(
+                _read_upload, spooled, fmt, text_column, settings
+            )
+        finally:
+            await form.close()
     else:
         fmt = file_format(media)
-        raw = data
-    rows = read_file(raw, fmt, text_column, max_rows=settings.job_max_texts)
-    texts = normalize_all(
-        rows, max_texts=settings.job_max_texts, max_chars=settings.max_text_chars, item="row"
-    )
+        stream = capped.stream()
+        try:
+            texts = await anyio.to_thread.run_sync(
+                _read_upload, _pulled(stream), fmt, text_column, settings
+            )
+        finally:
+            await stream.aclose()
     return texts, check_callback_url(callback_url, allow_private=settings.webhook_allow_private)
 
 

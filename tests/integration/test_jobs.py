@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 import uuid
@@ -248,6 +249,95 @@ def test_bad_submissions_are_4xx_with_a_reason(
 
     assert answer.status_code == status, answer.text
     assert detail in answer.json()["detail"]
+
+
+def test_raw_csv_and_jsonl_bodies_become_jobs(client: httpx.Client) -> None:
+    rows = texts(4)
+    # U+2028/U+2029/U+0085 are legal unescaped in JSON text and must not end a line.
+    odd = [f"{rows[0]}\u2028", f"{rows[1]}\u2029", f"{rows[2]}\x85", rows[3]]
+    jsonl = "".join(json.dumps({"text": t}, ensure_ascii=False) + "\r\n" for t in odd)
+    csv_body = "\ufefftext\r\n" + "".join(f'"{t}"\r\n' for t in rows)
+    submissions = [
+        {"content": csv_body.encode(), "headers": {"content-type": "text/csv"}},
+        {"content": jsonl.encode(), "headers": {"content-type": "application/x-ndjson"}},
+        {"files": {"file": ("rows.jsonl", jsonl.encode(), "application/octet-stream")}},
+    ]
+    for submission in submissions:
+        created = client.post("/v1/jobs", **submission)  # type: ignore[arg-type]
+
+        assert created.status_code == 202, created.text
+        job = wait_until_ended(client, created.json()["id"])
+        assert job["progress"]["done"] == 4
+        assert [item["label"] for item in job["results"]] == ["POSITIVE", "NEGATIVE"] * 2
+
+
+def multipart(boundary: str, name: str, data: bytes) -> Iterator[bytes]:
+    """A multipart body of one file part, sent in small pieces (chunked, no length)."""
+    yield f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '.encode()
+    yield f'filename="{name}"\r\nContent-Type: text/csv\r\n\r\n'.encode()
+    for at in range(0, len(data), 1000):
+        yield data[at : at + 1000]
+    yield f"\r\n--{boundary}--\r\n".encode()
+
+
+def test_uploads_over_the_job_limit_are_413_and_refusals_name_the_place(
+    make_stack: type[Stack],
+) -> None:
+    # Below SPECTRUM_MAX_BODY_BYTES, so the route's own cap is the one that answers.
+    stack = make_stack(job_max_upload_bytes=4096, job_max_texts=2, max_text_chars=3)
+    stack.start_api()  # no worker: every answer here comes before a job would be queued
+    big = b"text\n" + b"a fine line of text\n" * 1000
+
+    def pieces(data: bytes) -> Iterator[bytes]:
+        for at in range(0, len(data), 1000):
+            yield data[at : at + 1000]
+
+    csv_type = {"content-type": "text/csv"}
+    with stack.client() as client:
+        declared = client.post("/v1/jobs", content=big, headers=csv_type)
+        assert declared.status_code == 413, declared.text
+        assert declared.json()["detail"] == f"the body is {len(big)} bytes, at most 4096"
+        for body, media in (
+            (pieces(big), "text/csv"),
+            (pieces(b'{"texts": ["' + b"x" * 9000 + b'"]}'), "application/json"),
+            (multipart("b0undary", "rows.csv", big), "multipart/form-data; boundary=b0undary"),
+        ):
+            answer = client.post("/v1/jobs", content=body, headers={"content-type": media})
+            assert answer.status_code == 413, answer.text
+            assert answer.json()["error"] == "PayloadTooLarge"
+            assert answer.json()["detail"] == "the body is larger than 4096 bytes"
+        for data, media, reason in (
+            # The offset is the byte's in the file, its BOM counted.
+            ("\ufefftext\nok\né".encode() + b"\xff\n", "text/csv", "not UTF-8 (byte 13)"),
+            (b'"a"\n"b\n', "application/x-ndjson", "line 2: not valid JSON"),
+            (b'"a"\n"b"\n"c"\n', "application/x-ndjson", "more than 2 rows"),
+            (b"text\nok\n\n\nxxxx\n", "text/csv", "row 2: 4 characters, at most 3"),
+        ):
+            answer = client.post("/v1/jobs", content=pieces(data), headers={"content-type": media})
+            assert answer.status_code == 422, answer.text
+            assert reason in answer.json()["detail"]
+
+
+def test_a_bad_line_is_refused_before_the_rest_of_the_body_is_sent(
+    make_stack: type[Stack],
+) -> None:
+    # The file is read as it arrives: the 422 comes while the body is still open.
+    stack = make_stack()
+    stack.start_api()
+    address = httpx.URL(stack.base_url)
+    with socket.create_connection((address.host, address.port), timeout=15) as conn:
+        conn.sendall(
+            b"POST /v1/jobs HTTP/1.1\r\nHost: spectrum\r\n"
+            b"Content-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        line = b'"fine"\n{bad\n'
+        conn.sendall(b"%x\r\n%s\r\n" % (len(line), line))  # and no last chunk
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            received = conn.recv(65536)
+            assert received, f"connection closed after {answer!r}"
+            answer += received
+    assert answer.startswith(b"HTTP/1.1 422 "), answer
 
 
 class Receiver:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from api.job_input import (
+    FileFormat,
     check_callback_url,
+    decoded,
     file_format,
     normalize_all,
     read_csv,
@@ -15,14 +19,41 @@ from api.job_input import (
 from shared.errors import InvalidInput, UnsupportedMediaType
 
 
+def csv_rows(data: bytes, max_rows: int = 10) -> list[str]:
+    return list(read_csv([data], "text", max_rows=max_rows))
+
+
+def jsonl_rows(data: bytes, max_rows: int = 10) -> list[str]:
+    return list(read_jsonl([data], "text", max_rows=max_rows))
+
+
+def splits(data: bytes) -> Iterator[list[bytes]]:
+    """`data` cut in two at every offset, then one byte per chunk."""
+    for at in range(len(data) + 1):
+        yield [data[:at], data[at:]]
+    yield [data[i : i + 1] for i in range(len(data))]
+
+
 def test_csv_reads_the_named_column_in_order() -> None:
     data = b'id,text,lang\n1,"Great, really",en\n2,Dull,en\n\n3,"two\nlines",en\n'
 
-    assert read_csv(data, "text", max_rows=10) == ["Great, really", "Dull", "two\nlines"]
+    assert csv_rows(data) == ["Great, really", "Dull", "two\nlines"]
 
 
 def test_csv_with_a_bom_and_spaces_in_the_header() -> None:
-    assert read_csv("\ufeffid, text\n1,ok\n".encode(), "text", max_rows=10) == ["ok"]
+    assert csv_rows("\ufeffid, text\n1,ok\n".encode()) == ["ok"]
+
+
+def test_csv_line_ends_crlf_cr_and_lf() -> None:
+    data = b'text\r\none\r\n"two\r\nlines"\rthree\nfour'
+
+    assert csv_rows(data) == ["one", "two\r\nlines", "three", "four"]
+
+
+def test_csv_keeps_unicode_line_separators_inside_a_row() -> None:
+    data = "text\na\u2028b\u2029c\x85d\x0be\n".encode()
+
+    assert csv_rows(data) == ["a\u2028b\u2029c\x85d\x0be"]
 
 
 @pytest.mark.parametrize(
@@ -37,13 +68,72 @@ def test_csv_with_a_bom_and_spaces_in_the_header() -> None:
 )
 def test_csv_refusals(data: bytes, reason: str) -> None:
     with pytest.raises(InvalidInput, match=reason):
-        read_csv(data, "text", max_rows=2)
+        csv_rows(data, max_rows=2)
 
 
 def test_jsonl_reads_objects_or_strings() -> None:
     data = b'{"text": "one", "id": 1}\n\n"two"\n{"text": "three"}\n'
 
-    assert read_jsonl(data, "text", max_rows=10) == ["one", "two", "three"]
+    assert jsonl_rows(data) == ["one", "two", "three"]
+
+
+@pytest.mark.parametrize("char", ["\u2028", "\u2029", "\x85"])
+def test_jsonl_reads_unicode_line_separators_inside_a_string(char: str) -> None:
+    data = f'{{"text": "one{char}two"}}\n"x{char}"\n{{bad\n'.encode()
+
+    with pytest.raises(InvalidInput, match="line 3: not valid JSON"):
+        jsonl_rows(data)
+    assert jsonl_rows(data.rsplit(b"\n", 2)[0]) == [f"one{char}two", f"x{char}"]
+
+
+@pytest.mark.parametrize("char", ["\x0b", "\x0c", "\x1c", "\x1d", "\x1e"])
+def test_jsonl_control_characters_do_not_end_a_line(char: str) -> None:
+    # Not allowed raw in a JSON string: refused, as one line, for what it is.
+    data = f'"ok"\n"a{char}b"\n'.encode()
+
+    with pytest.raises(InvalidInput, match="line 2: not valid JSON \\(Invalid control character"):
+        jsonl_rows(data)
+
+
+def test_jsonl_crlf_lines() -> None:
+    assert jsonl_rows(b'{"text": "one"}\r\n\r\n"two"\r\n"three"') == ["one", "two", "three"]
+    with pytest.raises(InvalidInput, match="line 3: not valid JSON"):
+        jsonl_rows(b'"one"\r\n\r\n{bad\r\n')
+
+
+@pytest.mark.parametrize(
+    ("fmt", "data", "expected"),
+    [
+        (
+            "csv",
+            '\ufeffid,text\r\n1,"é,\r\n😀"\r2,ü\u2028\n3,z'.encode(),
+            ["é,\r\n😀", "ü\u2028", "z"],
+        ),
+        ("jsonl", '\ufeff"é"\r\n{"text": "😀\u2028"}\n\n"z"'.encode(), ["é", "😀\u2028", "z"]),
+    ],
+)
+def test_every_chunking_reads_the_same(fmt: FileFormat, data: bytes, expected: list[str]) -> None:
+    for chunks in splits(data):
+        assert list(read_file(chunks, fmt, "text", max_rows=10)) == expected, chunks
+
+
+@pytest.mark.parametrize(
+    ("data", "offset"),
+    [
+        (b"text\na\xffb\n", 6),
+        ("\ufeffé\n".encode() + b"\xed\xa0\x80", 6),  # a BOM counts; an encoded surrogate
+        (b"ab\xe2\x82", 2),  # cut short at the end
+        ("€".encode() + b"\xe2\x28\xa1", 3),
+    ],
+)
+def test_bytes_not_utf8_are_named_by_their_offset_in_the_file(data: bytes, offset: int) -> None:
+    for chunks in splits(data):
+        with pytest.raises(InvalidInput, match=rf"not UTF-8 \(byte {offset}\)"):
+            list(decoded(chunks))
+
+
+def test_decoded_drops_only_a_leading_bom() -> None:
+    assert "".join(decoded([b"\xef\xbb", b"\xbfa\xef\xbb\xbf"])) == "a\ufeff"
 
 
 @pytest.mark.parametrize(
@@ -57,14 +147,29 @@ def test_jsonl_reads_objects_or_strings() -> None:
 )
 def test_jsonl_refusals(data: bytes, reason: str) -> None:
     with pytest.raises(InvalidInput, match=reason):
-        read_jsonl(data, "text", max_rows=2)
+        jsonl_rows(data, max_rows=2)
 
 
-def test_an_empty_file_is_refused() -> None:
-    with pytest.raises(InvalidInput, match="empty"):
-        read_file(b"  \n", "csv", "text", max_rows=10)
-    with pytest.raises(InvalidInput, match="empty"):
-        read_csv(b"", "text", max_rows=10)
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+@pytest.mark.parametrize("data", [b"", b"  \n", b"\xef\xbb\xbf", b"\r\n \r\n"])
+def test_an_empty_file_is_refused(fmt: FileFormat, data: bytes) -> None:
+    with pytest.raises(InvalidInput, match="the file is empty"):
+        list(read_file([data], fmt, "text", max_rows=10))
+
+
+def test_one_bytes_object_is_one_chunk() -> None:
+    assert list(read_file(b"text\nok\n", "csv", "text", max_rows=5)) == ["ok"]
+    assert list(read_jsonl(b'"ok"\n', "text", max_rows=5)) == ["ok"]
+
+
+def test_rows_are_read_lazily() -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'"one"\n"two"\n'
+        raise AssertionError("read past what was asked for")
+
+    rows = read_jsonl(chunks(), "text", max_rows=10)
+    assert next(rows) == "one"
+    assert next(rows) == "two"
 
 
 @pytest.mark.parametrize(

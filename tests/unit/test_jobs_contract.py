@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -43,6 +44,17 @@ def test_fingerprint_depends_on_texts_order_and_callback() -> None:
     assert fingerprint(["b", "a"], None) != base
     assert fingerprint(["a", "b"], "https://x/") != base
     assert fingerprint(["a b"], None) != fingerprint(["a", "b"], None)
+
+
+@pytest.mark.parametrize("callback", [None, 'https://x/é?q="1"'])
+@pytest.mark.parametrize("count", [0, 1, 1024, 2500])
+def test_fingerprint_is_the_hash_of_the_whole_json(count: int, callback: str | None) -> None:
+    # Hashed in slices, but the same digest as before: stored Idempotency-Keys still match.
+    odd = ["", 'quote " and \\', "é😀\u2028", "\x01\n\t", "\uff5a"]
+    texts = [f"{odd[i % len(odd)]} {i}" for i in range(count)]
+    whole = json.dumps({"texts": texts, "callback_url": callback}, ensure_ascii=False)
+
+    assert fingerprint(texts, callback) == hashlib.sha256(whole.encode()).hexdigest()
 
 
 def test_job_ids_and_idempotency_keys() -> None:
