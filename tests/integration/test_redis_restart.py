@@ -71,8 +71,8 @@ def test_service_recovers_after_redis_restarts_under_load(tmp_path: Path) -> Non
         redis.url,
         request_timeout_s=TIMEOUT_S,
         worker_stale_s=3,
-        rate_limit_per_s=10_000,
-        rate_limit_burst=10_000,
+        rate_limit_anonymous_per_s=10_000,
+        rate_limit_anonymous_burst=10_000,
     )
     stack.workdir.mkdir()
     load: Load | None = None
