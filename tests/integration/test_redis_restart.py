@@ -51,7 +51,12 @@ class Load:
             thread.join(timeout=40)
 
     def between(self, start: float, end: float) -> list[tuple[float, int, float]]:
+        """The answers to requests sent in [start, end)."""
         return [a for a in self.answers if start <= a[0] < end]
+
+    def inside(self, start: float, end: float) -> list[tuple[float, int, float]]:
+        """The answers to requests both sent and answered in [start, end]."""
+        return [a for a in self.answers if start <= a[0] and a[0] + a[2] <= end]
 
 
 def _tracebacks(logs: str) -> str:
@@ -96,6 +101,9 @@ def test_service_recovers_after_redis_restarts_under_load(tmp_path: Path) -> Non
             assert client.get("/readyz").status_code == 503
             time.sleep(2)
 
+            # The outage ends when the restart is issued, not when it returns: by then
+            # the new Redis already accepts connections and requests get through.
+            restart_issued = time.monotonic()
             restarted.start()
             back = time.monotonic()
             answer: httpx.Response | None = None
@@ -118,8 +126,10 @@ def test_service_recovers_after_redis_restarts_under_load(tmp_path: Path) -> Non
         assert set(statuses) <= {200, 503, 504}, (statuses, _tracebacks(stack.logs()))
         assert statuses[200] > 0
         assert statuses[503] > 0
-        # Requests sent while Redis was down were answered within their deadline.
-        during = load.between(down_at + 0.5, back)
+        # Requests sent and answered while Redis was down (stopped, restart not yet
+        # issued) were 503s, answered within their deadline. One that straddles the
+        # restart may be either, and is not judged here (only "never a 500" above).
+        during = load.inside(down_at + 0.5, restart_issued)
         assert during
         assert all(status == 503 for _, status, _ in during), Counter(s for _, s, _ in during)
         assert max(seconds for _, _, seconds in during) < TIMEOUT_S + 1
