@@ -99,11 +99,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             clock=time.monotonic,
         )
         predictor = Predictor(settings, celery, waiter, served, cache, lanes)
-        if settings.rate_limit_per_s > 0:
+        limit = settings.rate_limit(keys_on=keys.enabled)
+        if limit is not None:
             # Kept in the cache Redis: losing counters to eviction only loosens a limit.
-            gate.limiter = RateLimiter(
-                cache, per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst
-            )
+            gate.limiter = RateLimiter(cache, per_s=limit[0], burst=limit[1])
         app.state.resources = Resources(
             settings=settings,
             celery=celery,
@@ -118,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             model=settings.served_model_name,
             queue=settings.interactive_queue,
             api_keys=len(keys),
+            rate_limit=None if limit is None else f"{limit[0]:g}/s burst {limit[1]}",
         )
         try:
             yield

@@ -196,8 +196,6 @@ class Processes:
 
 
 def child_env(**settings: str) -> dict[str, str]:
-    # The benchmark measures capacity from one address: no rate limit unless asked for.
-    settings = {"rate_limit_per_s": "0", **settings}
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPECTRUM_")}
     env["TOKENIZERS_PARALLELISM"] = "false"
     env.update({f"SPECTRUM_{key.upper()}": value for key, value in settings.items()})

@@ -1,7 +1,7 @@
 """`make soak`: overload the stack at about twice its capacity and check that it sheds, not breaks.
 
-1. Start a private Redis, the workers and the API (shipped settings, rate limit off:
-   one address sends everything).
+1. Start a private Redis, the workers and the API (shipped settings: keys off, so no
+   rate limit; one address sends everything).
 2. Measure capacity: uncached requests from 32 connections for a few seconds.
 3. Soak: an open-loop generator sends requests at ~2x that rate for 60 s (each
    request is scheduled at its time whether or not earlier ones were answered; at

@@ -9,8 +9,13 @@ lookup on the request path) and at delivery (the host's every address, as resolv
 then). `SPECTRUM_WEBHOOK_ALLOW_PRIVATE=true` lifts the rule for development and
 tests, where the receiver runs on this machine.
 
-Not covered: a name that resolves differently between this check and the POST's own
-lookup (DNS rebinding); pinning the connection to the checked address would close it.
+A name is resolved once per delivery, and the connection goes to an address that
+was checked: never a second lookup, so a name that answers a public address to the
+check and a private one to the POST (DNS rebinding) reaches nothing it should not.
+The URL's host is replaced by that address; the original name is sent as `Host`
+and, for https, as the TLS server name, so SNI and the certificate check are
+against the name, not the address. With private addresses allowed the check is
+skipped, not the pinning.
 """
 
 from __future__ import annotations
@@ -18,6 +23,11 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from shared.errors import CallbackRefused
 
 Resolver = Callable[[str, int], list[str]]
 
@@ -49,19 +59,90 @@ def system_resolver(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
 
 
-def delivery_refusal(host: str, port: int, resolve: Resolver = system_resolver) -> str | None:
-    """Why a webhook to `host` must not be sent now, or None when every address is public."""
-    refusal = literal_refusal(host)
-    if refusal is not None:
-        return refusal
+def _literal(host: str) -> str | None:
     try:
-        addresses = resolve(host, port)
-    except OSError:
-        return None  # not known yet: the POST fails the same way, and is retried
+        return str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        return None
+
+
+def checked_addresses(
+    host: str, port: int, *, allow_private: bool, resolve: Resolver = system_resolver
+) -> list[str]:
+    """The addresses a webhook to `host` may connect to, from one lookup, in its order.
+
+    Raises CallbackRefused when any address is not public (final: asking again gets
+    the same answer) and OSError when the name does not resolve (worth a retry).
+    """
+    if not allow_private:
+        refusal = literal_refusal(host)
+        if refusal is not None:
+            raise CallbackRefused(refusal)
+    literal = _literal(host)
+    addresses = [literal] if literal is not None else list(dict.fromkeys(resolve(host, port)))
+    if not addresses:
+        raise OSError(f"{host} has no address")
     private = sorted({a for a in addresses if _not_global(a)})
-    if private:
-        return (
+    if private and not allow_private:
+        raise CallbackRefused(
             f"callback_url: {host} resolves to {', '.join(private)}, not a public address; "
             f"set {ALLOW_SETTING} to allow it"
         )
-    return None
+    return addresses
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """A callback URL bound to one checked address."""
+
+    url: httpx.URL  # the address in place of the name: where the connection goes
+    host: str  # the Host header: the original name (and port when not the default)
+    server_name: str | None  # https: SNI and the name the certificate must carry
+
+
+def pinned(url: httpx.URL, address: str) -> Pinned:
+    """`url` sent to `address`, still named as itself in Host and TLS."""
+    name = url.raw_host.decode("ascii")  # IDNA-encoded, as a certificate carries it
+    return Pinned(
+        url=url.copy_with(host=address.split("%", 1)[0]),
+        host=url.netloc.decode("ascii"),
+        server_name=name if url.scheme == "https" else None,
+    )
+
+
+def post_callback(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    timeout: float,
+    allow_private: bool,
+    resolve: Resolver = system_resolver,
+    transport: httpx.BaseTransport | None = None,
+) -> httpx.Response:
+    """POST `body` to `url` at an address checked by the one lookup of its host.
+
+    Addresses are tried in the resolver's order while a connection cannot be made
+    (nothing was sent yet), as a plain connect would; redirects are not followed
+    (one could lead anywhere). Raises CallbackRefused, OSError (lookup) and
+    httpx.HTTPError.
+    """
+    target = httpx.URL(url)
+    host = target.raw_host.decode("ascii")  # IDNA-encoded: what DNS is asked
+    port = target.port or (443 if target.scheme == "https" else 80)
+    addresses = checked_addresses(host, port, allow_private=allow_private, resolve=resolve)
+    with httpx.Client(transport=transport, timeout=timeout, follow_redirects=False) as client:
+
+        def send(address: str) -> httpx.Response:
+            pin = pinned(target, address)
+            extensions = {} if pin.server_name is None else {"sni_hostname": pin.server_name}
+            return client.post(
+                pin.url, content=body, headers={**headers, "Host": pin.host}, extensions=extensions
+            )
+
+        for address in addresses[:-1]:
+            try:
+                return send(address)
+            except (httpx.ConnectError, httpx.ConnectTimeout):
+                continue  # not connected, nothing sent: the next checked address
+        return send(addresses[-1])

@@ -79,12 +79,22 @@ class Settings(BaseSettings):
     # by default: the page at / is served from the API's own origin.
     cors_origins: str = ""
 
-    # Rate limit per API key (per client address when keys are off), shared by every
-    # gateway replica through Redis: rate_limit_per_s requests a second on average,
-    # bursts of rate_limit_burst. Generous for a person or a script, a cap for a
-    # runaway loop; 0 turns it off.
+    # Rate limits, shared by every gateway replica through Redis: per_s requests a
+    # second on average, bursts of burst; 0 turns one off. Which applies depends on
+    # whether keys are on (see rate_limit below).
+    # Keys on: per API key, 50/s with bursts of 100. A key names one client; this is
+    # generous for a person or a script and caps a runaway loop of one client below
+    # what one machine serves (README, Performance), so the other keys stay served.
     rate_limit_per_s: float = Field(default=50.0, ge=0)
     rate_limit_burst: int = Field(default=100, ge=1)
+    # Keys off: per client address, none by default. Every caller is anonymous then
+    # and an address is a poor name for one: a load generator, a proxy or a NAT puts
+    # everyone behind one address, and a per-address cap refused a single script long
+    # before the service was busy. Overload is admission control's job (max_in_flight,
+    # max_queue_depth: 503 with Retry-After), not the limiter's. Set it to cap callers
+    # of an open API anyway.
+    rate_limit_anonymous_per_s: float = Field(default=0.0, ge=0)
+    rate_limit_anonymous_burst: int = Field(default=100, ge=1)
 
     # Admission control. A gateway serves at most max_in_flight requests at once and
     # answers the rest 503 at once; a lane whose broker queue holds max_queue_depth
@@ -276,6 +286,14 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value
+
+    def rate_limit(self, *, keys_on: bool) -> tuple[float, int] | None:
+        """(requests per second, burst) for each caller, or None when there is no limit."""
+        if keys_on:
+            per_s, burst = self.rate_limit_per_s, self.rate_limit_burst
+        else:
+            per_s, burst = self.rate_limit_anonymous_per_s, self.rate_limit_anonymous_burst
+        return (per_s, burst) if per_s > 0 else None
 
     @property
     def served_model_name(self) -> str:

@@ -35,6 +35,10 @@ class InferenceFailed(SpectrumError):
     """A worker took the task and failed it."""
 
 
+class CallbackRefused(InvalidInput):
+    """A job's callback URL leads where webhooks may not go (shared/callbacks.py)."""
+
+
 class PayloadTooLarge(InvalidInput):
     """The request body or upload is larger than the service accepts."""
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import time
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import httpx
 import redis
@@ -22,9 +21,10 @@ import structlog
 
 from shared.backoff import full_jitter
 from shared.cache import CachedPrediction
-from shared.callbacks import delivery_refusal
+from shared.callbacks import Resolver, post_callback, system_resolver
 from shared.config import Settings
 from shared.contracts import JobChunkPayload, PredictPayload
+from shared.errors import CallbackRefused
 from shared.jobs import (
     FINISH_CHUNK,
     START_CHUNK,
@@ -161,7 +161,15 @@ def fail_chunk(store: JobStore, chunk: JobChunkPayload, reason: str) -> str | No
     return store.finish(chunk, items, failed=len(items))
 
 
-def deliver_webhook(settings: Settings, store: JobStore, job_id: str, *, last_try: bool) -> bool:
+def deliver_webhook(
+    settings: Settings,
+    store: JobStore,
+    job_id: str,
+    *,
+    last_try: bool,
+    resolve: Resolver = system_resolver,
+    transport: httpx.BaseTransport | None = None,
+) -> bool:
     """POST the job's summary, signed, once; record the attempt. True when delivered."""
     job = store.summary(job_id)
     if job is None or job.webhook is None:
@@ -170,14 +178,6 @@ def deliver_webhook(settings: Settings, store: JobStore, job_id: str, *, last_tr
     if secret is None:
         store.webhook_attempt(job_id, status=None, error="no webhook secret", outcome="failed")
         return True
-    if not settings.webhook_allow_private:
-        target = urlsplit(job.webhook.url)
-        port = target.port or (443 if target.scheme == "https" else 80)
-        refusal = delivery_refusal(target.hostname or "", port)
-        if refusal is not None:  # final: asking again would get the same answer
-            store.webhook_attempt(job_id, status=None, error=refusal, outcome="failed")
-            log.warning("webhook refused", job_id=job_id, reason=refusal)
-            return True
     body = job.model_dump_json(exclude={"webhook"}).encode("utf-8")
     stamp = str(int(time.time()))
     headers = {
@@ -189,13 +189,24 @@ def deliver_webhook(settings: Settings, store: JobStore, job_id: str, *, last_tr
     status: int | None = None
     error: str | None = None
     try:
-        answer = httpx.post(
-            job.webhook.url, content=body, headers=headers, timeout=settings.webhook_timeout_s
+        # One lookup, checked, and the connection pinned to a checked address.
+        answer = post_callback(
+            job.webhook.url,
+            body,
+            headers,
+            timeout=settings.webhook_timeout_s,
+            allow_private=settings.webhook_allow_private,
+            resolve=resolve,
+            transport=transport,
         )
         status = answer.status_code
         if not answer.is_success:
             error = f"HTTP {status}"
-    except httpx.HTTPError as exc:
+    except CallbackRefused as exc:  # final: asking again would get the same answer
+        store.webhook_attempt(job_id, status=None, error=exc.detail, outcome="failed")
+        log.warning("webhook refused", job_id=job_id, reason=exc.detail)
+        return True
+    except (httpx.HTTPError, OSError) as exc:  # OSError: the name did not resolve
         error = type(exc).__name__
     delivered = error is None
     outcome = "delivered" if delivered else ("failed" if last_try else "pending")

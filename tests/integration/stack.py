@@ -83,9 +83,6 @@ class Stack:
             # Full CPU priority for the test's worker, which takes both lanes: tests
             # share the machine with other work and check latencies.
             "worker_bulk_nice": "0",
-            # Tests fire requests from one address faster than a person would; the
-            # rate-limit tests turn it on with their own figures.
-            "rate_limit_per_s": "0",
         }
         self.settings.update({key: str(value) for key, value in settings.items()})
         self.procs: list[Proc] = []

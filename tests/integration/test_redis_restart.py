@@ -15,6 +15,7 @@ from tests.integration.stack import Stack
 
 TIMEOUT_S = 4.0
 CLIENTS = 6
+OUTAGE_S = TIMEOUT_S + 2.0
 
 
 class Load:
@@ -51,7 +52,17 @@ class Load:
             thread.join(timeout=40)
 
     def between(self, start: float, end: float) -> list[tuple[float, int, float]]:
+        """The answers to requests sent in [start, end)."""
         return [a for a in self.answers if start <= a[0] < end]
+
+    def inside(self, start: float, end: float) -> list[tuple[float, int, float]]:
+        """The answers to requests both sent and answered in [start, end]."""
+        return [a for a in self.answers if start <= a[0] and a[0] + a[2] <= end]
+
+
+def _timeline(load: Load, zero: float) -> str:
+    """Each answer as (sent, answered, status), in seconds from `zero`: what a window saw."""
+    return " ".join(f"({a[0] - zero:.2f},{a[0] + a[2] - zero:.2f},{a[1]})" for a in load.answers)
 
 
 def _tracebacks(logs: str) -> str:
@@ -71,8 +82,8 @@ def test_service_recovers_after_redis_restarts_under_load(tmp_path: Path) -> Non
         redis.url,
         request_timeout_s=TIMEOUT_S,
         worker_stale_s=3,
-        rate_limit_per_s=10_000,
-        rate_limit_burst=10_000,
+        rate_limit_anonymous_per_s=10_000,
+        rate_limit_anonymous_burst=10_000,
     )
     stack.workdir.mkdir()
     load: Load | None = None
@@ -94,8 +105,15 @@ def test_service_recovers_after_redis_restarts_under_load(tmp_path: Path) -> Non
             assert down.json()["error"] in {"BackendUnavailable", "BrokerUnavailable"}
             assert time.monotonic() - started < TIMEOUT_S
             assert client.get("/readyz").status_code == 503
-            time.sleep(2)
+            # A request in flight when Redis went away ends by its deadline at the
+            # latest; the outage outlasts it, so every load thread then sends requests
+            # that start and end inside it (with both cores busy, one run of a 2.5 s
+            # outage got no load request answered inside it, so nothing to judge).
+            time.sleep(max(0.0, down_at + OUTAGE_S - time.monotonic()))
 
+            # The outage ends when the restart is issued, not when it returns: by then
+            # the new Redis already accepts connections and requests get through.
+            restart_issued = time.monotonic()
             restarted.start()
             back = time.monotonic()
             answer: httpx.Response | None = None
@@ -116,17 +134,19 @@ def test_service_recovers_after_redis_restarts_under_load(tmp_path: Path) -> Non
         # Never a 500, never a hang: only answers, and only these.
         assert not load.errors, load.errors
         assert set(statuses) <= {200, 503, 504}, (statuses, _tracebacks(stack.logs()))
-        assert statuses[200] > 0
-        assert statuses[503] > 0
-        # Requests sent while Redis was down were answered within their deadline.
-        during = load.between(down_at + 0.5, back)
-        assert during
-        assert all(status == 503 for _, status, _ in during), Counter(s for _, s, _ in during)
+        assert statuses[200] > 0, statuses
+        assert statuses[503] > 0, (statuses, _timeline(load, down_at))
+        # Requests sent and answered while Redis was down (stopped, restart not yet
+        # issued) were 503s, answered within their deadline. One that straddles the
+        # restart may be either, and is not judged here (only "never a 500" above).
+        during = load.inside(down_at + 0.5, restart_issued)
+        assert during, _timeline(load, down_at)
+        assert all(status == 503 for _, status, _ in during), _timeline(load, down_at)
         assert max(seconds for _, _, seconds in during) < TIMEOUT_S + 1
         # And requests sent once it had recovered succeed.
         after = load.between(back + recovered_in + 0.5, time.monotonic())
         assert after
-        assert all(status == 200 for _, status, _ in after), Counter(s for _, s, _ in after)
+        assert all(status == 200 for _, status, _ in after), _timeline(load, down_at)
     finally:
         if load is not None:
             load.stop()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -100,13 +102,46 @@ def test_rate_limit_per_key_is_shared_and_answers_429(make_stack: type[Stack]) -
     assert other.headers["ratelimit-remaining"] == "2"
 
 
-def test_rate_limit_per_address_when_keys_are_off(make_stack: type[Stack]) -> None:
-    stack = make_stack(rate_limit_per_s=0.5, rate_limit_burst=2)
+def test_an_anonymous_rate_limit_is_per_address_when_asked_for(make_stack: type[Stack]) -> None:
+    # The keyed limit does not apply with keys off; the anonymous one does.
+    stack = make_stack(
+        rate_limit_per_s=0.5,
+        rate_limit_burst=1,
+        rate_limit_anonymous_per_s=0.5,
+        rate_limit_anonymous_burst=2,
+    )
     stack.start_api()
     with stack.client() as client:
         codes = [client.get("/v1/models").status_code for _ in range(3)]
         assert client.get("/healthz").status_code == 200  # probes are never limited
     assert codes == [200, 200, 429]
+
+
+FULL_SPEED_REQUESTS = 400
+FULL_SPEED_CLIENTS = 16
+
+
+def test_one_client_at_full_speed_with_keys_off_is_not_rate_limited(
+    make_stack: type[Stack],
+) -> None:
+    # Shipped settings: one load generator on one address, as fast as the API answers.
+    # The old default (50/s, burst 100, per address) refused most of these 400.
+    stack = make_stack()
+    stack.start_worker()
+    stack.start_api()
+    with stack.client() as client:
+        assert client.post("/v1/predict", json={"text": "full speed"}).status_code == 200
+
+        def one(i: int) -> int:
+            if i % 2:
+                return client.get("/v1/models").status_code
+            return client.post("/v1/predict", json={"text": "full speed"}).status_code
+
+        with ThreadPoolExecutor(FULL_SPEED_CLIENTS) as pool:
+            codes = Counter(pool.map(one, range(FULL_SPEED_REQUESTS)))
+        last = client.get("/v1/models")
+    assert codes == Counter({200: FULL_SPEED_REQUESTS})
+    assert not any(name.startswith("ratelimit-") for name in last.headers)
 
 
 def test_cors_origins_come_from_settings(make_stack: type[Stack]) -> None:

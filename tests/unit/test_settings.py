@@ -79,3 +79,14 @@ def test_dashboard_links_are_optional_http_urls() -> None:
     assert Settings(flower_url="http://127.0.0.1:5555/").flower_url == "http://127.0.0.1:5555/"
     with pytest.raises(ValidationError, match="http"):
         Settings(grafana_url="javascript:alert(1)")
+
+
+def test_rate_limits_are_per_key_by_default_and_off_for_anonymous_callers() -> None:
+    defaults = Settings()
+    assert defaults.rate_limit(keys_on=True) == (50.0, 100)
+    assert defaults.rate_limit(keys_on=False) is None
+    tuned = Settings(
+        rate_limit_per_s=0, rate_limit_anonymous_per_s=20, rate_limit_anonymous_burst=40
+    )
+    assert tuned.rate_limit(keys_on=True) is None
+    assert tuned.rate_limit(keys_on=False) == (20.0, 40)
