@@ -188,7 +188,8 @@ class Settings(BaseSettings):
     # HMAC-SHA256 under webhook_secret (callbacks are refused while it is unset: an
     # unsigned callback cannot be told from a forged one). A failed delivery (an error
     # or a non-2xx answer) is retried webhook_retries times, after webhook_backoff_s,
-    # doubling up to webhook_backoff_max_s (defaults: 1+2+4+8+16 s, about half a minute).
+    # doubling up to webhook_backoff_max_s with full jitter (try n waits a random time in
+    # [0, min(webhook_backoff_max_s, webhook_backoff_s * 2**n)]: at most 1+2+4+8+16 s by default).
     webhook_secret: SecretStr | None = None
     # Callbacks go to public addresses only (not loopback, private networks or cloud
     # metadata: shared/callbacks.py); true lets them reach this machine and its LAN.

@@ -155,6 +155,12 @@ def chunk_retry_delay(settings: Settings, tries: int) -> float:
     return full_jitter(settings.job_chunk_retry_s, tries, settings.job_chunk_retry_max_s)
 
 
+def webhook_retry_delay(settings: Settings, tries: int) -> float:
+    """Seconds before a webhook's next try: the same full jitter, so that the webhooks of
+    jobs that ended together (or failed against one receiver's outage) do not return as one."""
+    return full_jitter(settings.webhook_backoff_s, tries, settings.webhook_backoff_max_s)
+
+
 def fail_chunk(store: JobStore, chunk: JobChunkPayload, reason: str) -> str | None:
     """Record every text of a chunk that failed after its retries as failed, with the reason."""
     items = [failed_item(chunk.start + i, reason) for i in range(len(chunk.texts))]

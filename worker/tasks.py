@@ -27,6 +27,7 @@ from worker.jobs import (
     deliver_webhook,
     fail_chunk,
     run_chunk,
+    webhook_retry_delay,
 )
 
 log = structlog.get_logger(__name__)
@@ -131,6 +132,6 @@ def job_webhook(self: Task[Any, Any], payload: dict[str, Any]) -> bool:
     with structlog.contextvars.bound_contextvars(task_id=self.request.id, job_id=job_id):
         delivered = deliver_webhook(settings, state.jobs, job_id, last_try=last_try)
     if not delivered and not last_try:
-        delay = min(settings.webhook_backoff_s * 2**tries, settings.webhook_backoff_max_s)
+        delay = webhook_retry_delay(settings, tries)
         raise self.retry(countdown=delay, max_retries=settings.webhook_retries)
     return delivered

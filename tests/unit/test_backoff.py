@@ -6,7 +6,7 @@ import random
 
 from shared.backoff import full_jitter
 from shared.config import Settings
-from worker.jobs import chunk_retry_delay
+from worker.jobs import chunk_retry_delay, webhook_retry_delay
 
 DRAWS = 2000
 
@@ -45,3 +45,14 @@ def test_the_same_seed_gives_the_same_delays() -> None:
     first = [full_jitter(0.05, 2, cap_s=1) for _ in range(10)]
     random.seed(1)
     assert [full_jitter(0.05, 2, cap_s=1) for _ in range(10)] == first
+
+
+def test_webhook_retries_spread_too() -> None:
+    """Webhooks of jobs that ended together, failed by one receiver's outage, come back apart."""
+    settings = Settings(webhook_backoff_s=1.0, webhook_backoff_max_s=60)
+    random.seed(5)
+    delays = [webhook_retry_delay(settings, 2) for _ in range(DRAWS)]
+
+    assert all(0 <= delay <= 4.0 for delay in delays)
+    assert min(delays) < 0.5 < 3.5 < max(delays)
+    assert len(set(delays)) > DRAWS / 4
