@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from typing import Literal
 from urllib.parse import urlsplit
 
-from shared.cache import normalize_text
 from shared.callbacks import literal_refusal
 from shared.errors import InvalidInput, UnsupportedMediaType
+from shared.text import check_parameter, clean_text
 
 FileFormat = Literal["csv", "jsonl"]
 
@@ -99,6 +99,7 @@ def read_jsonl(data: bytes, column: str, *, max_rows: int) -> list[str]:
 
 def read_file(data: bytes, fmt: FileFormat, column: str, *, max_rows: int) -> list[str]:
     """The texts of an uploaded file, in file order."""
+    check_parameter("text_column", column)
     if not data.strip():
         raise InvalidInput("the file is empty")
     if fmt == "csv":
@@ -122,14 +123,7 @@ def normalize_all(
     for index, text in enumerate(texts):
         if index == max_texts:
             raise InvalidInput(f"more than {max_texts} texts in one job")
-        if len(text) > max_chars:
-            raise InvalidInput(f"{name(index)}: {len(text)} characters, at most {max_chars}")
-        if "\x00" in text:
-            raise InvalidInput(f"{name(index)}: contains a NUL character")
-        clean = normalize_text(text)
-        if not clean:
-            raise InvalidInput(f"{name(index)}: empty or only whitespace")
-        normalized.append(clean)
+        normalized.append(clean_text(text, name(index), max_chars=max_chars))
     if not normalized:
         raise InvalidInput("the job has no texts")
     return normalized
@@ -139,6 +133,7 @@ def check_callback_url(url: str | None, *, allow_private: bool = False) -> str |
     """An absolute http(s) URL with a host that is not a private IP literal, or InvalidInput."""
     if url is None or url == "":
         return None
+    check_parameter("callback_url", url)
     if len(url) > MAX_CALLBACK_URL_CHARS:
         raise InvalidInput(f"callback_url: longer than {MAX_CALLBACK_URL_CHARS} characters")
     parts = urlsplit(url)
