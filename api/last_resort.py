@@ -11,6 +11,7 @@ and outside everything else; on the happy path it costs one try block.
 from __future__ import annotations
 
 import structlog
+from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -41,6 +42,10 @@ class LastResort:
 
         try:
             await self.app(scope, receive, send_and_see)
+        except ClientDisconnect:
+            # The client left, or the body limit cut the body off after its 413: no
+            # one to answer and nothing wrong inside.
+            return
         except Exception:
             route = getattr(scope.get("route"), "path", metrics.UNMATCHED)
             metrics.INTERNAL_ERRORS.labels(route=route).inc()
