@@ -14,7 +14,7 @@ property, for every answer:
 - a 202 job answer has an id that the job's status URL then reports.
 
 Bounded and derandomized (the same examples on every run, no example database,
-no deadline, no shrinking): one stack for the module; about 30 s on 2 busy cores.
+no deadline, no shrinking): one stack for the module, time measured in the README.
 """
 
 from __future__ import annotations
