@@ -749,6 +749,7 @@ def test_no_text_broke_anything_behind_the_answers(stack: Stack) -> None:
         bad = [
             line
             for line in lines
-            if line.get("level") in ("error", "critical") or "failed" in line.get("event", "")
+            if line.get("level") in ("error", "critical")
+            or str(line.get("event")).startswith("chunk failed")
         ]
         assert not bad, (proc.name, bad[:3])
