@@ -57,6 +57,7 @@ class AccessLog:
             route = scope.get("route")
             log.info(
                 "request",
+                request_id=request_id,  # unbound by now: the `with` above has ended
                 method=scope["method"],
                 route=getattr(route, "path", "unmatched"),
                 status=status,

@@ -18,9 +18,9 @@ from collections.abc import Iterable, Iterator
 from typing import Literal
 from urllib.parse import urlsplit
 
-from shared.cache import normalize_text
 from shared.callbacks import literal_refusal
 from shared.errors import InvalidInput, UnsupportedMediaType
+from shared.text import check_parameter, clean_text
 
 FileFormat = Literal["csv", "jsonl"]
 
@@ -169,6 +169,7 @@ def read_file(
     chunks: Iterable[bytes] | bytes, fmt: FileFormat, column: str, *, max_rows: int
 ) -> Iterator[str]:
     """The texts of an uploaded file, in file order, read as the chunks arrive."""
+    check_parameter("text_column", column)
     if fmt == "csv":
         return read_csv(chunks, column, max_rows=max_rows)
     return read_jsonl(chunks, column, max_rows=max_rows)
@@ -190,14 +191,7 @@ def normalize_all(
     for index, text in enumerate(texts):
         if index == max_texts:
             raise InvalidInput(f"more than {max_texts} texts in one job")
-        if len(text) > max_chars:
-            raise InvalidInput(f"{name(index)}: {len(text)} characters, at most {max_chars}")
-        if "\x00" in text:
-            raise InvalidInput(f"{name(index)}: contains a NUL character")
-        clean = normalize_text(text)
-        if not clean:
-            raise InvalidInput(f"{name(index)}: empty or only whitespace")
-        normalized.append(clean)
+        normalized.append(clean_text(text, name(index), max_chars=max_chars))
     if not normalized:
         raise InvalidInput("the job has no texts")
     return normalized
@@ -207,6 +201,7 @@ def check_callback_url(url: str | None, *, allow_private: bool = False) -> str |
     """An absolute http(s) URL with a host that is not a private IP literal, or InvalidInput."""
     if url is None or url == "":
         return None
+    check_parameter("callback_url", url)
     if len(url) > MAX_CALLBACK_URL_CHARS:
         raise InvalidInput(f"callback_url: longer than {MAX_CALLBACK_URL_CHARS} characters")
     parts = urlsplit(url)

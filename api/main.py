@@ -21,6 +21,7 @@ from api.errors import install_error_handlers
 from api.guard import Gate, GateMiddleware
 from api.jobs import JobService
 from api.keys import KeyRing
+from api.last_resort import LastResort
 from api.metrics import QueueDepth, RequestMetrics, ScrapeProbe, lane_queues
 from api.predictor import Predictor
 from api.ratelimit import RateLimiter
@@ -146,7 +147,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=ui.STATIC_DIR), name="static")
     if settings.bench_routes:
         app.include_router(bench.router)
-    # Outermost last: AccessLog, RequestMetrics, CORS, the gate, the body limit, the app.
+    # Outermost last: AccessLog, RequestMetrics, CORS, LastResort, the gate, the body limit,
+    # the app. LastResort sits inside the first three so that its JSON 500 is logged,
+    # counted per route and carries CORS headers.
     # CORS sits outside the gate so that preflights and refusals carry its headers.
     # Job uploads (CSV/JSONL files of tens of thousands of rows) have their own, larger cap.
     app.add_middleware(
@@ -155,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         per_path={"/v1/jobs": max(settings.max_body_bytes, settings.job_max_upload_bytes)},
     )
     app.add_middleware(GateMiddleware, gate=gate)
+    app.add_middleware(LastResort)
     if settings.cors_origin_list:
         app.add_middleware(
             CORSMiddleware,

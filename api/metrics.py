@@ -113,6 +113,14 @@ SCRAPE_ERRORS = Counter(
 )
 
 
+INTERNAL_ERRORS = Counter(
+    "spectrum_internal_errors",
+    "Exceptions no handler took (answered 500 InternalError, logged with a traceback), "
+    "by route template.",
+    ["route"],
+    registry=REGISTRY,
+)
+
 RATE_LIMIT_ERRORS = Counter(
     "spectrum_rate_limiter_errors",
     "Rate-limit checks Redis could not answer; those requests were let through.",

@@ -18,7 +18,7 @@ from api.batcher import MicroBatcher
 from api.schemas import Prediction, PredictResponse, ServedModel
 from api.served_models import ServedModels
 from api.waiter import ResultDocument, ResultWaiter
-from shared.cache import CachedPrediction, cache_key, decode_entry, normalize_text
+from shared.cache import CachedPrediction, cache_key, decode_entry
 from shared.config import Settings
 from shared.contracts import (
     PREDICT_TASK,
@@ -36,6 +36,7 @@ from shared.errors import (
     NoWorkerAvailable,
     SpectrumError,
 )
+from shared.text import clean_text
 
 log = structlog.get_logger(__name__)
 
@@ -53,19 +54,8 @@ def check_texts(texts: Sequence[str], settings: Settings) -> list[str]:
         raise InvalidInput(
             f"texts: {len(texts)} texts, at most {settings.max_texts_per_request} per request"
         )
-    normalized = []
-    for index, text in enumerate(texts):
-        if len(text) > settings.max_text_chars:
-            raise InvalidInput(
-                f"texts[{index}]: {len(text)} characters, at most {settings.max_text_chars}"
-            )
-        if "\x00" in text:
-            raise InvalidInput(f"texts[{index}]: contains a NUL character")
-        clean = normalize_text(text)
-        if not clean:
-            raise InvalidInput(f"texts[{index}]: empty or only whitespace")
-        normalized.append(clean)
-    return normalized
+    limit = settings.max_text_chars
+    return [clean_text(text, f"texts[{i}]", max_chars=limit) for i, text in enumerate(texts)]
 
 
 class Predictor:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from shared.text import valid_texts
 
 # Tasks are sent by name, so the gateway never imports worker code.
 PREDICT_TASK = "spectrum.predict"
@@ -33,7 +35,9 @@ class ModelCard(BaseModel):
 class PredictPayload(BaseModel):
     """A batch of already-normalized texts for one model, gathered from one or more requests."""
 
-    texts: list[str] = Field(min_length=1)
+    # The gateway sends only valid Unicode (shared/text.py); a payload that is not
+    # fails validation here, a stored task failure, before it reaches an encoder.
+    texts: Annotated[list[str], AfterValidator(valid_texts)] = Field(min_length=1)
     model: str
     request_ids: list[str] = Field(default_factory=list)  # for the logs; may be fewer than texts
 

@@ -29,6 +29,7 @@ from api.job_schemas import JobCreated, JobRequest, JobView
 from shared.config import Settings
 from shared.errors import InvalidInput, PayloadTooLarge
 from shared.jobs import JobSummary
+from shared.text import check_parameter
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 
@@ -181,6 +182,7 @@ async def submit_job(
     """Submit texts (JSON) or a CSV/JSONL file as a job; poll its status URL."""
     if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_KEY_CHARS:
         raise InvalidInput(f"Idempotency-Key: 1 to {MAX_KEY_CHARS} characters")
+    check_parameter("Idempotency-Key", idempotency_key)
     texts, callback = await _texts_and_callback(request, resources, text_column, callback_url)
     if callback is not None and resources.settings.webhook_secret is None:
         raise InvalidInput("callback_url: webhooks are off (SPECTRUM_WEBHOOK_SECRET is not set)")

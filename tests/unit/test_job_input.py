@@ -226,3 +226,19 @@ def test_a_callback_port_out_of_range_is_refused() -> None:
 def test_good_callback_urls() -> None:
     assert check_callback_url("https://example.com/hook?x=1") == "https://example.com/hook?x=1"
     assert check_callback_url(None) is None
+
+
+def test_surrogates_in_a_job_are_refused_with_the_row_and_position() -> None:
+    # JSONL escapes are decoded by json.loads, which keeps lone surrogates.
+    rows = read_file(b'{"text": "fine"}\n{"text": "bad \\ud800"}\n', "jsonl", "text", max_rows=5)
+    with pytest.raises(InvalidInput, match=r"^row 2: character 4 is a lone surrogate \(U\+D800\)"):
+        normalize_all(rows, max_texts=5, max_chars=100, item="row")
+    with pytest.raises(InvalidInput, match=r"^texts\[0\]: character 0 is a lone surrogate"):
+        normalize_all(["\udfff"], max_texts=5, max_chars=100)
+
+
+def test_string_parameters_that_are_not_unicode_are_refused() -> None:
+    with pytest.raises(InvalidInput, match=r"^text_column: character 0 is a lone surrogate"):
+        read_file(b"text\nok\n", "csv", "\ud800", max_rows=5)
+    with pytest.raises(InvalidInput, match=r"^callback_url: character 20 is a lone surrogate"):
+        check_callback_url("https://example.com/\ud800")
