@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, NoReturn
 
+import redis
 import structlog
 from celery import Task
+from celery.exceptions import Reject
 
 from shared.contracts import (
     JOB_CHUNK_TASK,
@@ -48,7 +50,11 @@ def predict(self: Task[Any, Any], payload: dict[str, Any]) -> dict[str, Any]:
     return outcome.model_dump()
 
 
-@app.task(name=JOB_CHUNK_TASK, bind=True)
+# No result stored: a chunk's outcome is in its job record, and nothing reads Celery's
+# copy. Storing it would also make a result-backend outage fatal: Celery 5.7 reads the
+# stored state back first (unretried), and with the solo pool that error stops the worker
+# ("Unrecoverable error"); found by tests/integration/test_chaos.py.
+@app.task(name=JOB_CHUNK_TASK, bind=True, ignore_result=True)
 def job_chunk(self: Task[Any, Any], payload: dict[str, Any]) -> str | None:
     """Classify one chunk of a job, unless the job was cancelled; retry, then record failure."""
     started = time.perf_counter()
@@ -61,7 +67,7 @@ def job_chunk(self: Task[Any, Any], payload: dict[str, Any]) -> str | None:
             # Counted per try: a retry is a new message under the same task id.
             state.deliveries.admit(f"{self.request.id}:{tries}", JOB_CHUNK_TASK)
         except PoisonMessage as exc:  # its workers died each time: fail its texts, end the job
-            final = fail_chunk(state.jobs, chunk, f"PoisonMessage: {exc}")
+            final = _record_failure(chunk, f"PoisonMessage: {exc}")
         else:
             final = _run_chunk(self, chunk, tries)
         log.info(
@@ -80,16 +86,47 @@ def _run_chunk(task: Task[Any, Any], chunk: JobChunkPayload, tries: int) -> str 
     faults.apply(settings, chunk.texts)
     try:
         return run_chunk(state.service, state.jobs, chunk)
+    except redis.RedisError as exc:
+        # The job store is unreachable (cache errors never get here): not the chunk's own
+        # failure, so no retry is spent on it, and nothing could record one anyway.
+        _give_back(exc)
     except Exception as exc:
         if tries < settings.job_chunk_retries:
             log.warning("chunk failed, retrying", error=type(exc).__name__, tries=tries + 1)
-            raise task.retry(
-                exc=exc,
-                countdown=settings.job_chunk_retry_s * 2**tries,
-                max_retries=settings.job_chunk_retries,
-            ) from exc
+            try:
+                raise task.retry(
+                    exc=exc,
+                    countdown=settings.job_chunk_retry_s * 2**tries,
+                    max_retries=settings.job_chunk_retries,
+                ) from exc
+            except Reject as unsent:
+                # Celery rejects a task whose retry it could not publish, without requeue:
+                # acked, the chunk would be dropped uncounted.
+                _give_back(unsent)
         log.error("chunk failed", error=type(exc).__name__, tries=tries + 1)
-        return fail_chunk(state.jobs, chunk, f"{type(exc).__name__} after {tries + 1} tries")
+        return _record_failure(chunk, f"{type(exc).__name__} after {tries + 1} tries")
+
+
+def _record_failure(chunk: JobChunkPayload, reason: str) -> str | None:
+    """Record every text of the chunk failed; give the message back if the store is down."""
+    try:
+        return fail_chunk(state.jobs, chunk, reason)
+    except redis.RedisError as exc:
+        _give_back(exc)
+
+
+def _give_back(reason: Exception) -> NoReturn:
+    """Requeue the chunk's message instead of acking it unrecorded.
+
+    A chunk acked without being counted never counts: its job stays `running` for ever.
+    Requeued, it runs again once the store (or broker) is back; where requeueing fails
+    too, the message stays unacked and returns after the visibility timeout (Redis) or
+    when the connection drops (RabbitMQ). The pause keeps a worker from spinning on a
+    store that is down while RabbitMQ hands the message straight back.
+    """
+    log.warning("chunk given back to the broker", error=type(reason).__name__, detail=str(reason))
+    time.sleep(settings.job_chunk_retry_s)
+    raise Reject(reason, requeue=True)
 
 
 def _send_webhook(job_id: str) -> None:

@@ -79,6 +79,13 @@ def inside_a_chunk(proc: Proc) -> bool:
     return log.rfind('"event": "fault hook: sleeping') > log.rfind('"event": "chunk done"')
 
 
+def hit_by_the_outage(proc: Proc) -> bool:
+    """The worker's chunk in hand ran into the outage: it could not be recorded (retried or
+    given back to the broker), or it was recorded and then could not be acked."""
+    log = proc.log()
+    return any(line in log for line in ("chunk failed", "chunk given back", "Couldn't ack"))
+
+
 def assert_answered_exactly_once(
     client: httpx.Client, store_url: str, job_id: str, batch: list[str], timeout: float = 120
 ) -> None:
@@ -266,8 +273,8 @@ def test_redis_killed_with_kill_9_mid_job_loses_and_repeats_nothing(
         )
         before = record(aof_redis.url, job_id).progress
         aof_redis.kill()
-        # Down until the chunk in the worker's hands has failed to be recorded.
-        wait_for(lambda: count(worker, "chunk failed") >= 1, 30, "the chunk to fail on Redis")
+        # Down until the chunk in the worker's hands has run into it.
+        wait_for(lambda: hit_by_the_outage(worker), 30, "the chunk to fail on Redis")
         aof_redis.start()
         # Nothing acknowledged before the kill was lost with it.
         after = record(aof_redis.url, job_id).progress
@@ -275,6 +282,59 @@ def test_redis_killed_with_kill_9_mid_job_loses_and_repeats_nothing(
         assert 0 < before.done < len(batch), before
         assert_answered_exactly_once(client, aof_redis.url, job_id, batch)
     assert worker.alive()
+
+
+def test_a_chunk_whose_job_store_stays_down_through_its_retries_is_given_back(
+    rabbitmq: rabbitmq_node.PrivateRabbitMQ, aof_redis: PrivateRedis, make_stack: type[Stack]
+) -> None:
+    """Drill 2 with RabbitMQ as the broker: Redis (job store, cache) killed -9 mid-chunk.
+
+    The broker stays up, so the chunk's retries are published and run while Redis is
+    still down, and its last try cannot record the failure either. That chunk must go
+    back to the broker, not be acked uncounted (which left its job `running` for ever).
+    """
+    stack = make_stack(
+        broker_url=rabbitmq.url,
+        result_backend_url=aof_redis.url,
+        cache_url=aof_redis.url,
+        job_chunk_size=CHUNK,
+        job_chunk_retry_s=0.1,
+        fault_sleep_text=SLOW,
+        fault_sleep_s=0.3,
+    )
+    worker = stack.start_worker()
+    stack.start_api()
+    batch = texts(500, markers=(SLOW,), chunks=range(4, 12))
+
+    with stack.client() as client:
+        job_id = submit(client, batch)
+        wait_for(
+            lambda: (
+                record(aof_redis.url, job_id).progress.chunks_finished >= 4
+                and inside_a_chunk(worker)
+            ),
+            90,
+            "the worker to be inside a chunk, mid-job",
+        )
+        aof_redis.kill()
+        # Down until the chunk's last try has failed too, or the chunk went back twice.
+        wait_for(
+            lambda: (
+                '"event": "chunk failed"' in worker.log() or count(worker, "chunk given back") >= 2
+            ),
+            30,
+            "the chunk to be retried out or given back",
+        )
+        aof_redis.start()
+        assert_answered_exactly_once(client, aof_redis.url, job_id, batch, timeout=60)
+    assert worker.alive()
+    # Chunks store nothing in Celery's result backend: a store there during an outage
+    # is unretried in Celery 5.7 and stops a solo worker ("Unrecoverable error").
+    store = redis.Redis.from_url(aof_redis.url)
+    try:
+        assert not list(store.scan_iter("celery-task-meta-*"))
+    finally:
+        store.close()
 
 
 # --- 3. The API killed with kill -9 under load, jobs in flight -----------------------
