@@ -51,9 +51,9 @@ def predict(self: Task[Any, Any], payload: dict[str, Any]) -> dict[str, Any]:
 
 
 # No result stored: a chunk's outcome is in its job record, and nothing reads Celery's
-# copy. Storing it would also make a result-backend outage fatal: Celery 5.7 reads the
-# stored state back first (unretried), and with the solo pool that error stops the worker
-# ("Unrecoverable error"); found by tests/integration/test_chaos.py.
+# copy (one write and one key per chunk saved). Storing it also tied every chunk to the
+# result backend: before shared/celery_app.py retried stores, a backend outage stopped
+# the solo worker at the chunk's end (found by tests/integration/test_chaos.py).
 @app.task(name=JOB_CHUNK_TASK, bind=True, ignore_result=True)
 def job_chunk(self: Task[Any, Any], payload: dict[str, Any]) -> str | None:
     """Classify one chunk of a job, unless the job was cancelled; retry, then record failure."""

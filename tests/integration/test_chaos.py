@@ -284,14 +284,17 @@ def test_redis_killed_with_kill_9_mid_job_loses_and_repeats_nothing(
     assert worker.alive()
 
 
-def test_a_chunk_whose_job_store_stays_down_through_its_retries_is_given_back(
+def test_the_job_store_killed_mid_chunk_gives_the_chunk_back_to_the_broker(
     rabbitmq: rabbitmq_node.PrivateRabbitMQ, aof_redis: PrivateRedis, make_stack: type[Stack]
 ) -> None:
     """Drill 2 with RabbitMQ as the broker: Redis (job store, cache) killed -9 mid-chunk.
 
-    The broker stays up, so the chunk's retries are published and run while Redis is
-    still down, and its last try cannot record the failure either. That chunk must go
-    back to the broker, not be acked uncounted (which left its job `running` for ever).
+    The broker stays up while nothing can be recorded. Before the fix in worker/tasks.py
+    this lost the chunk two ways: its retries ran at once against the dead store and the
+    last one, unable to record its failure, was acked uncounted (its job `running` for
+    ever); or, earlier, Celery failed to store the retry's state in the dead result
+    backend and the solo worker stopped. Now the chunk goes back to the broker until the
+    store answers, and stores nothing in Celery's result backend.
     """
     stack = make_stack(
         broker_url=rabbitmq.url,
@@ -317,7 +320,7 @@ def test_a_chunk_whose_job_store_stays_down_through_its_retries_is_given_back(
             "the worker to be inside a chunk, mid-job",
         )
         aof_redis.kill()
-        # Down until the chunk's last try has failed too, or the chunk went back twice.
+        # Down until the chunk was retried out (the old way) or went back twice.
         wait_for(
             lambda: (
                 '"event": "chunk failed"' in worker.log() or count(worker, "chunk given back") >= 2
@@ -530,3 +533,52 @@ def test_a_worker_killed_mid_chunk_under_rabbitmq_loses_and_repeats_nothing(
     # The stalled chunk's second delivery, on the survivor, was the one counted.
     assert "task delivered again" in survivor.log()
     assert survivor.alive()
+
+
+def test_a_worker_outlives_its_result_backend_dying_under_a_sync_batch(
+    rabbitmq: rabbitmq_node.PrivateRabbitMQ, aof_redis: PrivateRedis, make_stack: type[Stack]
+) -> None:
+    """Redis (result backend) killed -9 while a worker computes a sync batch, RabbitMQ up.
+
+    The batch's result cannot be stored. The worker must wait for the backend, not stop
+    (Celery 5.7 reads the stored state back unretried before it stores; with the solo
+    pool that error stops the worker), and serve again once Redis is back.
+    """
+    stack = make_stack(
+        broker_url=rabbitmq.url,
+        result_backend_url=aof_redis.url,
+        cache_url=aof_redis.url,
+        request_timeout_s=30,
+        fault_sleep_text=SLOW,
+        fault_sleep_s=1,
+    )
+    worker = stack.start_worker()
+    stack.start_api()
+    outcome: list[int | str] = []
+
+    def post() -> None:  # its answer is whatever Redis allows; the worker is the point
+        with httpx.Client(base_url=stack.base_url, timeout=60) as own:
+            try:
+                outcome.append(own.post("/v1/predict", json={"texts": [SLOW]}).status_code)
+            except httpx.HTTPError as exc:
+                outcome.append(type(exc).__name__)
+
+    call = threading.Thread(target=post, daemon=True)
+    call.start()
+    with httpx.Client(base_url=stack.base_url, timeout=60) as client:
+        wait_for(lambda: inside_a_chunk(worker), 30, "the worker to be inside the batch")
+        aof_redis.kill()
+        # Past the batch's end: its result has had to be stored into a dead Redis.
+        wait_for(lambda: '"event": "task done"' in worker.log(), 30, "the batch to end")
+        time.sleep(2)
+        assert worker.alive(), worker.log()[-3000:]
+        aof_redis.start()
+        call.join(timeout=60)
+        assert outcome, "the sync request never ended"
+
+        def answers() -> bool:
+            text = f"a fine day {uuid.uuid4().hex}"
+            return client.post("/v1/predict", json={"text": text}).status_code == 200
+
+        wait_for(answers, 60, "the worker to answer again")
+    assert worker.alive()
