@@ -80,10 +80,12 @@ def inside_a_chunk(proc: Proc) -> bool:
 
 
 def hit_by_the_outage(proc: Proc) -> bool:
-    """The worker's chunk in hand ran into the outage: it could not be recorded (retried or
-    given back to the broker), or it was recorded and then could not be acked."""
+    """The worker ran into the outage: its chunk in hand could not be recorded (retried or
+    given back to the broker) or acked, or (had it just finished one) its consumer lost
+    the broker."""
     log = proc.log()
-    return any(line in log for line in ("chunk failed", "chunk given back", "Couldn't ack"))
+    seen = ("chunk failed", "chunk given back", "Couldn't ack", "Connection to broker lost")
+    return any(line in log for line in seen)
 
 
 def assert_answered_exactly_once(
