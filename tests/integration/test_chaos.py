@@ -4,10 +4,12 @@ Each ends with the same check: every job the API accepted (202) succeeds, every 
 answered exactly once (indexes 0..n-1, each once, with the model's own answer), and
 its counts add up. A chunk computed twice (a redelivery after a crash or a partition)
 is fine; one counted twice, or one never counted, is the failure these drills look for.
+Two more tests run drill 2 with RabbitMQ as the broker, where it found two bugs (a chunk
+acked uncounted, a worker stopped by its result backend's death); both are fixed.
 
 "Mid-job" and "mid-chunk" are made reliable with the worker's fault hooks: a marker
-text in every chunk makes each chunk sleep a known time, and the drills wait on the
-worker's log lines and on the job's own progress counts, not on guessed delays.
+text opening chosen chunks makes each of them sleep a known time, and the drills wait
+on the worker's log lines and on the job's own progress counts, not on guessed delays.
 """
 
 from __future__ import annotations
