@@ -44,10 +44,11 @@ pytest: $(DEV_STAMP)
 
 ## faults: only the fault tests (also part of make test): killed and stopped workers,
 ## poison messages, Redis restarted under load, no worker, full queues, a RabbitMQ restart,
-## a job submit that fails or whose gateway dies midway
+## a job submit that fails or whose gateway dies midway, and the chaos drills (a worker
+## partitioned from Redis, Redis and the API killed -9, a worker killed under RabbitMQ)
 FAULT_TESTS := $(addprefix tests/integration/,test_delivery.py test_redis_restart.py \
 	test_failures.py test_admission.py test_rabbitmq.py test_job_faults.py \
-	test_job_submission.py)
+	test_job_submission.py test_chaos.py)
 faults: $(DEV_STAMP)
 	$(BIN)/python -m pytest $(FAULT_TESTS)
 

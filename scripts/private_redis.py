@@ -70,23 +70,46 @@ def redis_server_binary() -> Path:
 
 
 class PrivateRedis:
-    """A redis-server on a free loopback port that keeps nothing on disk."""
+    """A redis-server on a free loopback port that keeps nothing on disk.
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    The fault drills ask for more: `extra_bind` listens on further addresses too (a
+    veth address a network namespace reaches it by), and `append_only` turns on
+    append-only persistence with an fsync per write, in its own directory, so that
+    after `kill()` (SIGKILL, no chance to save) a `start()` on the same port and
+    directory comes back with every write it acknowledged.
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        port: int | None = None,
+        *,
+        extra_bind: tuple[str, ...] = (),
+        append_only: bool = False,
+    ) -> None:
         self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         workdir.mkdir(parents=True, exist_ok=True)
         self._workdir = workdir
+        self._bind = ("127.0.0.1", *extra_bind)
+        self._append_only = append_only
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 10.0) -> PrivateRedis:
+        persistence = (
+            ["--appendonly", "yes", "--appendfsync", "always"]
+            if self._append_only
+            else ["--appendonly", "no"]
+        )
         self.process = subprocess.Popen(
             [
                 str(redis_server_binary()),
                 "--port", str(self.port),
-                "--bind", "127.0.0.1",
+                "--bind", *self._bind,
+                # Explicit binds only; a namespace's veth address is not loopback.
+                "--protected-mode", "no",
                 "--save", "",
-                "--appendonly", "no",
+                *persistence,
                 "--dir", str(self._workdir),
                 "--logfile", str(self._workdir / "redis.log"),
             ],
@@ -100,6 +123,13 @@ class PrivateRedis:
                 raise RuntimeError(f"private redis did not start; see {self._workdir}/redis.log")
             time.sleep(0.05)
         return self
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer would leave it: nothing saved on the way out."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

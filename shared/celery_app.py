@@ -73,6 +73,13 @@ def create_celery(settings: Settings) -> Celery:
             "socket_connect_timeout": settings.broker_timeout_s,
         },
         result_backend_transport_options={"visibility_timeout": visibility_timeout},
+        # A worker whose result backend is away waits for it, retrying (backoff up to
+        # 1 s) as it does for the broker, instead of stopping: unretried, Celery 5.7's
+        # store (it first reads the stored state back) raises out of the task tracer,
+        # which stops a solo-pool worker ("Unrecoverable error"). The waiting caller has
+        # had its 503/504 by then. Found by tests/integration/test_chaos.py.
+        result_backend_always_retry=True,
+        result_backend_max_sleep_between_retries_ms=1000,
         redis_socket_timeout=5,
         redis_socket_connect_timeout=settings.broker_timeout_s,
         redis_retry_on_timeout=True,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, NoReturn
 
+import redis
 import structlog
 from celery import Task
+from celery.exceptions import Reject
 
 from shared.backoff import full_jitter
 from shared.contracts import (
@@ -64,7 +66,12 @@ def predict(self: Task[Any, Any], payload: dict[str, Any]) -> dict[str, Any]:
 
 # max_retries=None: no cap from Celery; _run_chunk counts failures itself and the
 # job's seal_by bounds the waits for its seal.
-@app.task(name=JOB_CHUNK_TASK, bind=True, max_retries=None)
+#
+# No result stored: a chunk's outcome is in its job record, and nothing reads Celery's
+# copy (one write and one key per chunk saved). Storing it also tied every chunk to the
+# result backend: before shared/celery_app.py retried stores, a backend outage stopped
+# the solo worker at the chunk's end (found by tests/integration/test_chaos.py).
+@app.task(name=JOB_CHUNK_TASK, bind=True, max_retries=None, ignore_result=True)
 def job_chunk(self: Task[Any, Any], payload: dict[str, Any], waited: int = 0) -> str | None:
     """Classify one chunk of a sealed job, unless it was cancelled; retry, then record failure."""
     started = time.perf_counter()
@@ -78,7 +85,7 @@ def job_chunk(self: Task[Any, Any], payload: dict[str, Any], waited: int = 0) ->
             # Counted per message: a retry is a new message under the same task id.
             state.deliveries.admit(f"{self.request.id}:{self.request.retries}", JOB_CHUNK_TASK)
         except PoisonMessage as exc:  # its workers died each time: fail its texts, end the job
-            final = fail_chunk(state.jobs, chunk, f"PoisonMessage: {exc}")
+            final = _record_failure(chunk, f"PoisonMessage: {exc}")
         else:
             final = _run_chunk(self, chunk, tries, waited)
         log.info(
@@ -99,17 +106,54 @@ def _run_chunk(task: Task[Any, Any], chunk: JobChunkPayload, tries: int, waited:
         return run_chunk(state.service, state.jobs, chunk)
     except JobNotSealed:
         # Not a failure: the job's other chunks are still being queued.
-        raise task.retry(
+        _retry(
+            task,
             args=(chunk.model_dump(),),
             kwargs={"waited": waited + 1},
             countdown=full_jitter(SEAL_WAIT_S, waited, SEAL_WAIT_MAX_S),
-        ) from None
+        )
+    except redis.RedisError as exc:
+        # The job store is unreachable (cache errors never get here): not the chunk's own
+        # failure, so no retry is spent on it, and nothing could record one anyway.
+        _give_back(exc)
     except Exception as exc:
         if tries < settings.job_chunk_retries:
             log.warning("chunk failed, retrying", error=type(exc).__name__, tries=tries + 1)
-            raise task.retry(exc=exc, countdown=chunk_retry_delay(settings, tries)) from exc
+            _retry(task, exc=exc, countdown=chunk_retry_delay(settings, tries))
         log.error("chunk failed", error=type(exc).__name__, tries=tries + 1)
-        return fail_chunk(state.jobs, chunk, f"{type(exc).__name__} after {tries + 1} tries")
+        return _record_failure(chunk, f"{type(exc).__name__} after {tries + 1} tries")
+
+
+def _retry(task: Task[Any, Any], **options: Any) -> NoReturn:
+    """task.retry, except that a retry Celery could not publish gives the message back:
+    Celery rejects such a task without requeue, and acked the chunk would be dropped
+    uncounted."""
+    try:
+        raise task.retry(**options)
+    except Reject as unsent:
+        _give_back(unsent)
+
+
+def _record_failure(chunk: JobChunkPayload, reason: str) -> str | None:
+    """Record every text of the chunk failed; give the message back if the store is down."""
+    try:
+        return fail_chunk(state.jobs, chunk, reason)
+    except redis.RedisError as exc:
+        _give_back(exc)
+
+
+def _give_back(reason: Exception) -> NoReturn:
+    """Requeue the chunk's message instead of acking it unrecorded.
+
+    A chunk acked without being counted never counts: its job stays `running` for ever.
+    Requeued, it runs again once the store (or broker) is back; where requeueing fails
+    too, the message stays unacked and returns after the visibility timeout (Redis) or
+    when the connection drops (RabbitMQ). The pause keeps a worker from spinning on a
+    store that is down while RabbitMQ hands the message straight back.
+    """
+    log.warning("chunk given back to the broker", error=type(reason).__name__, detail=str(reason))
+    time.sleep(settings.job_chunk_retry_s)
+    raise Reject(reason, requeue=True)
 
 
 def _send_webhook(job_id: str) -> None:

@@ -103,9 +103,12 @@ class Stack:
         env.update({f"SPECTRUM_{key.upper()}": value for key, value in merged.items()})
         return env
 
-    def _spawn(self, name: str, module: str, env: dict[str, str]) -> Proc:
+    def _spawn(
+        self, name: str, module: str, env: dict[str, str], prefix: tuple[str, ...] = ()
+    ) -> Proc:
         index = len(self.procs)
-        proc = Proc(name, [sys.executable, "-m", module], env, self.workdir / f"{index}-{name}.log")
+        argv = [*prefix, sys.executable, "-m", module]
+        proc = Proc(name, argv, env, self.workdir / f"{index}-{name}.log")
         self.procs.append(proc)
         return proc
 
@@ -133,9 +136,15 @@ class Stack:
         finally:
             client.close()
 
-    def start_worker(self, timeout: float = 90, **overrides: Any) -> Proc:
-        """A `python -m worker`: both lanes, interactive first, unless worker_lanes says so."""
-        proc = self._spawn("worker", "worker", self.env(**overrides))
+    def start_worker(
+        self, timeout: float = 90, *, prefix: tuple[str, ...] = (), **overrides: Any
+    ) -> Proc:
+        """A `python -m worker`: both lanes, interactive first, unless worker_lanes says so.
+
+        prefix runs it under another command that execs it (`ip netns exec NAME`), so
+        the process id is still the worker's own.
+        """
+        proc = self._spawn("worker", "worker", self.env(**overrides), prefix)
 
         def registered() -> bool:
             if not proc.alive():
@@ -146,8 +155,9 @@ class Stack:
         wait_for(registered, timeout, "the worker's heartbeat")
         return proc
 
-    def start_api(self, timeout: float = 30, **overrides: Any) -> Proc:
-        port = free_port()
+    def start_api(self, timeout: float = 30, *, port: int | None = None, **overrides: Any) -> Proc:
+        """A `python -m api` on a free port, or on `port` (an API started again after a kill)."""
+        port = port or free_port()
         proc = self._spawn("api", "api", self.env(port=port, **overrides))
         self.base_url = f"http://127.0.0.1:{port}"
 
