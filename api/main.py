@@ -11,7 +11,6 @@ import redis.asyncio as aioredis
 import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.staticfiles import StaticFiles
 
 from api.access_log import AccessLog
 from api.admission import InFlight, LaneAdmission
@@ -144,7 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(ui.router)
-    app.mount("/static", StaticFiles(directory=ui.STATIC_DIR), name="static")
+    app.mount("/static", ui.WholeStaticFiles(directory=ui.STATIC_DIR), name="static")
     if settings.bench_routes:
         app.include_router(bench.router)
     # Outermost last: AccessLog, RequestMetrics, CORS, LastResort, the gate, the body limit,

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
 
 from api.deps import ResourcesDep
 from api.schemas import UiConfig
@@ -14,11 +16,36 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 router = APIRouter(tags=["page"])
 
+# Range requests are optional in HTTP (RFC 9110 14.2): a server may ignore them and
+# send the whole file with 200. Starlette's FileResponse honours them, and answers a
+# malformed or unsatisfiable Range with a text/plain 400 or 416 outside the error
+# shape. The page's files are a few kilobytes: they are always sent whole.
+RANGE_HEADERS = frozenset({b"range", b"if-range"})
+
+
+def _without_ranges(scope: Scope) -> Scope:
+    headers = [(name, value) for name, value in scope["headers"] if name not in RANGE_HEADERS]
+    return {**scope, "headers": headers}
+
+
+class WholeFile(FileResponse):
+    """A file sent whole, whatever Range the request asks for."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().__call__(_without_ranges(scope), receive, send)
+
+
+class WholeStaticFiles(StaticFiles):
+    """The page's static files, each sent whole (see WholeFile)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().__call__(_without_ranges(scope), receive, send)
+
 
 @router.get("/", include_in_schema=False)
 async def page() -> FileResponse:
     """Serve the page to try the model in a browser."""
-    return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+    return WholeFile(STATIC_DIR / "index.html", media_type="text/html")
 
 
 @router.get("/v1/ui-config", response_model=UiConfig)
