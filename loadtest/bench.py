@@ -648,7 +648,8 @@ def main(argv: list[str] | None = None) -> int:
     path = args.out / f"bench-{stamp}{suffix}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(table(report))
-    print(f"\n{report['seconds']:.0f} s; written to {path.relative_to(ROOT)}")
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    print(f"\n{report['seconds']:.0f} s; written to {shown}")
     return 0
 
 
