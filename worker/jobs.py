@@ -98,6 +98,13 @@ class JobStore:
         raw = self._redis.hgetall(job_key(job_id))
         return JobSummary.from_hash(raw) if raw else None
 
+    def webhook_queued(self, job_id: str) -> bool:
+        """Whether this job's webhook task was queued (the mark is set after the send)."""
+        return bool(self._redis.hexists(job_key(job_id), "webhook_queued"))
+
+    def mark_webhook_queued(self, job_id: str) -> None:
+        self._redis.hset(job_key(job_id), "webhook_queued", "1")
+
     def webhook_attempt(
         self, job_id: str, *, status: int | None, error: str | None, outcome: str
     ) -> None:

@@ -24,6 +24,7 @@ from shared.jobs import FINAL_STATES
 from worker import faults
 from worker.app import app, settings, state
 from worker.jobs import (
+    ALREADY_COUNTED,
     JobNotSealed,
     chunk_retry_delay,
     deliver_webhook,
@@ -94,8 +95,8 @@ def job_chunk(self: Task[Any, Any], payload: dict[str, Any], waited: int = 0) ->
             ms=round((time.perf_counter() - started) * 1000, 2),
             job_state=final or None,
         )
-        if final in FINAL_STATES:
-            _send_webhook(chunk.job_id)
+        if final in FINAL_STATES or final == ALREADY_COUNTED:
+            _queue_webhook(chunk.job_id)
     return final
 
 
@@ -156,15 +157,31 @@ def _give_back(reason: Exception) -> NoReturn:
     raise Reject(reason, requeue=True)
 
 
-def _send_webhook(job_id: str) -> None:
-    summary = state.jobs.summary(job_id)
-    if summary is None or summary.webhook is None:
-        return
-    app.send_task(
-        JOB_WEBHOOK_TASK,
-        args=[JobWebhookPayload(job_id=job_id).model_dump()],
-        queue=settings.bulk_queue,
-    )
+def _queue_webhook(job_id: str) -> None:
+    """Queue an ended job's webhook task, at least once.
+
+    The chunk that ends a job queues it; if the broker or the store refuses, the chunk's
+    message goes back (`_give_back`), and its redelivery, counted already ('dup'), tries
+    again. The mark is set after the send: a worker dying in between queues it twice
+    (the summary is the same, and receivers see the same signed body), never not at all.
+    """
+    try:
+        summary = state.jobs.summary(job_id)
+        if summary is None or summary.webhook is None or summary.state not in FINAL_STATES:
+            return
+        if summary.webhook.state != "pending" or state.jobs.webhook_queued(job_id):
+            return
+    except redis.RedisError as exc:
+        _give_back(exc)
+    try:
+        app.send_task(
+            JOB_WEBHOOK_TASK,
+            args=[JobWebhookPayload(job_id=job_id).model_dump()],
+            queue=settings.bulk_queue,
+        )
+        state.jobs.mark_webhook_queued(job_id)
+    except Exception as exc:  # kombu and redis raise many kinds for one outage
+        _give_back(exc)
 
 
 @app.task(name=JOB_WEBHOOK_TASK, bind=True)

@@ -14,7 +14,8 @@ import pytest
 import redis
 from celery.exceptions import Reject, Retry
 
-from shared.contracts import JobChunkPayload
+from shared.contracts import JOB_WEBHOOK_TASK, JobChunkPayload
+from shared.jobs import JobSummary, new_record
 from worker import tasks
 
 CHUNK = JobChunkPayload(job_id="0" * 32, chunk=3, start=75, texts=["a", "b"], model="m")
@@ -101,3 +102,78 @@ def test_a_chunk_still_retries_and_then_fails_on_its_own_errors(
 
     assert len(task.retries) == 1
     assert recorded == [f"RuntimeError after {tasks.settings.job_chunk_retries + 1} tries"]
+
+
+class FakeStore:
+    """The job-store calls `_queue_webhook` makes, over one ended job with a callback."""
+
+    def __init__(self, *, state: str = "succeeded", webhook_state: str = "pending") -> None:
+        record = new_record(
+            job_id=CHUNK.job_id,
+            model="m",
+            labels=["NEGATIVE", "POSITIVE"],
+            total=2,
+            chunk_size=2,
+            fingerprint="f",
+            callback_url="https://hooks.example/job",
+            now=1.0,
+        )
+        record.update(state=state, webhook_state=webhook_state)
+        self.record = record
+        self.marked = False
+
+    def summary(self, job_id: str) -> JobSummary:
+        return JobSummary.from_hash(self.record)
+
+    def webhook_queued(self, job_id: str) -> bool:
+        return self.marked
+
+    def mark_webhook_queued(self, job_id: str) -> None:
+        self.marked = True
+
+
+def broker(sent: list[str], *, up: bool) -> Any:
+    def send_task(name: str, **_: Any) -> None:
+        if not up:
+            raise OSError("broker unreachable")
+        sent.append(name)
+
+    return send_task
+
+
+def test_a_webhook_the_broker_refuses_goes_back_with_its_chunk_and_is_queued_once_later(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The chunk that ends a job cannot queue its webhook: acked, the webhook was lost."""
+    store = FakeStore()
+    monkeypatch.setattr(tasks, "state", SimpleNamespace(service=None, jobs=store))
+    sent: list[str] = []
+    monkeypatch.setattr(tasks.app, "send_task", broker(sent, up=False))
+
+    with pytest.raises(Reject) as given_back:
+        tasks._queue_webhook(CHUNK.job_id)
+    assert given_back.value.requeue is True
+    assert not store.marked
+
+    # The redelivered chunk is a counted duplicate: it queues the webhook, once.
+    monkeypatch.setattr(tasks.app, "send_task", broker(sent, up=True))
+    tasks._queue_webhook(CHUNK.job_id)
+    tasks._queue_webhook(CHUNK.job_id)
+    assert sent == [JOB_WEBHOOK_TASK]
+    assert store.marked
+
+
+@pytest.mark.parametrize(
+    ("state", "webhook_state"), [("running", "pending"), ("failed", "delivered")]
+)
+def test_no_webhook_for_a_running_job_or_one_already_delivered(
+    monkeypatch: pytest.MonkeyPatch, state: str, webhook_state: str
+) -> None:
+    store = FakeStore(state=state, webhook_state=webhook_state)
+    monkeypatch.setattr(tasks, "state", SimpleNamespace(service=None, jobs=store))
+    sent: list[str] = []
+    monkeypatch.setattr(tasks.app, "send_task", broker(sent, up=True))
+
+    tasks._queue_webhook(CHUNK.job_id)
+
+    assert sent == []
