@@ -14,7 +14,7 @@ import csv
 import io
 import itertools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -74,23 +74,35 @@ def decoded(chunks: Iterable[bytes] | bytes) -> Iterator[str]:
             yield text
 
 
-def _csv_lines(pieces: Iterable[str]) -> Iterator[str]:
-    """The lines of text arriving in pieces, each with its line end (\\r\\n, \\r or \\n)."""
+def _blocks(pieces: Iterable[str], cut: Callable[[str], int]) -> Iterator[str]:
+    """Text arriving in pieces, regrouped into blocks of whole lines; the rest last.
+
+    `cut(piece)` is where the piece's last complete line ends (0: nowhere in it).
+    """
     carry: list[str] = []  # the text after the last complete line end seen
     for piece in pieces:
-        # A \r that ends the piece may be the first half of a \r\n: it waits for the next.
-        cut = max(piece.rfind("\n"), piece.rfind("\r", 0, len(piece) - 1)) + 1
-        if cut == 0:
+        at = cut(piece)
+        if at == 0:
             carry.append(piece)
             continue
-        carry.append(piece[:cut])
-        block = "".join(carry)
-        carry = [piece[cut:]] if cut < len(piece) else []
-        # What the csv module asks for: lines as io's newline="" cuts them (not splitlines).
-        yield from io.StringIO(block, newline="").readlines()
+        carry.append(piece[:at])
+        yield "".join(carry)
+        carry = [piece[at:]] if at < len(piece) else []
     tail = "".join(carry)
     if tail:
         yield tail
+
+
+def _csv_cut(piece: str) -> int:
+    # A \r that ends the piece may be the first half of a \r\n: it waits for the next.
+    return max(piece.rfind("\n"), piece.rfind("\r", 0, len(piece) - 1)) + 1
+
+
+def _csv_lines(pieces: Iterable[str]) -> Iterator[str]:
+    """The lines of text arriving in pieces, each with its line end (\\r\\n, \\r or \\n)."""
+    for block in _blocks(pieces, _csv_cut):
+        # What the csv module asks for: lines as io's newline="" cuts them (not splitlines).
+        yield from io.StringIO(block, newline="").readlines()
 
 
 def _jsonl_lines(pieces: Iterable[str]) -> Iterator[str]:
@@ -99,20 +111,9 @@ def _jsonl_lines(pieces: Iterable[str]) -> Iterator[str]:
     Only \n: JSON text may hold U+2028, U+2029 and U+0085 unescaped, which
     str.splitlines() would also split at (and \x0b, \x0c, \x1c-\x1e).
     """
-    carry: list[str] = []
-    for piece in pieces:
-        cut = piece.rfind("\n") + 1
-        if cut == 0:
-            carry.append(piece)
-            continue
-        carry.append(piece[:cut])
-        block = "".join(carry)
-        carry = [piece[cut:]] if cut < len(piece) else []
-        for line in block.split("\n")[:-1]:
+    for block in _blocks(pieces, lambda piece: piece.rfind("\n") + 1):
+        for line in block.removesuffix("\n").split("\n"):
             yield line.removesuffix("\r")
-    tail = "".join(carry)
-    if tail:
-        yield tail.removesuffix("\r")
 
 
 def read_csv(chunks: Iterable[bytes] | bytes, column: str, *, max_rows: int) -> Iterator[str]:
