@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -19,34 +17,12 @@ import redis
 
 from shared.jobs import chunks_done_key
 from tests.integration import rabbitmq_node
+from tests.integration.job_runs import submit, texts, wait_until_ended
 from tests.integration.stack import Proc, Stack, wait_for
 from worker.runtimes.lexicon import load_lexicon
 
 CHUNK = 25
 STALL = "this text stalls its worker"
-
-
-def texts(count: int) -> list[str]:
-    run = uuid.uuid4().hex[:8]
-    words = ("a wonderful, brilliant film", "an awful, boring mess")
-    return [f"{words[i % 2]} {run} {i}" for i in range(count)]
-
-
-def submit(client: httpx.Client, batch: list[str]) -> str:
-    created = client.post("/v1/jobs", json={"texts": batch})
-    assert created.status_code == 202, created.text
-    job_id: str = created.json()["id"]
-    return job_id
-
-
-def wait_until_ended(client: httpx.Client, job_id: str, timeout: float) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        job: dict[str, Any] = client.get(f"/v1/jobs/{job_id}").json()
-        if job["state"] in ("succeeded", "failed", "cancelled"):
-            return job
-        assert time.monotonic() < deadline, f"job still {job['state']}: {job['progress']}"
-        time.sleep(0.1)
 
 
 def assert_answered_once_in_order(

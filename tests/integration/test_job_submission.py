@@ -9,10 +9,8 @@ live worker takes the bulk lane) is refused like a synchronous request.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -30,6 +28,7 @@ from shared.jobs import (
     new_job_id,
     new_record,
 )
+from tests.integration.job_runs import texts, wait_until_ended
 from tests.integration.metrics_scrape import scrape, value
 from tests.integration.stack import Proc, Stack, wait_for
 from worker.runtimes.lexicon import load_lexicon
@@ -38,22 +37,6 @@ CHUNK = 5
 DROPPED = "spectrum_worker_job_chunks_dropped_total"
 # Texts the worker's model has classified (one observation per runtime call).
 COMPUTED = "spectrum_worker_task_texts_sum"
-
-
-def texts(count: int) -> list[str]:
-    run = uuid.uuid4().hex[:8]
-    words = ("a wonderful, brilliant film", "an awful, boring mess")
-    return [f"{words[i % 2]} {run} {i}" for i in range(count)]
-
-
-def wait_until_ended(client: httpx.Client, job_id: str, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        job: dict[str, Any] = client.get(f"/v1/jobs/{job_id}").json()
-        if job["state"] in ("succeeded", "failed", "cancelled"):
-            return job
-        assert time.monotonic() < deadline, f"job still {job['state']}: {job['progress']}"
-        time.sleep(0.05)
 
 
 def aborted_job_id(api: Proc) -> str:

@@ -21,6 +21,7 @@ from shared.contracts import JOB_CHUNK_TASK, JobChunkPayload
 from shared.jobs import chunks_done_key, job_key, known_key, new_job_id, new_record
 from shared.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from spectrum_client import AsyncSpectrumClient, SpectrumClient, SpectrumError, cli
+from tests.integration.job_runs import texts, wait_until_ended
 from tests.integration.stack import Stack
 from worker.runtimes.lexicon import load_lexicon
 
@@ -53,25 +54,6 @@ def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 def client(stack: Stack) -> Iterator[httpx.Client]:
     with stack.client() as client:
         yield client
-
-
-def texts(count: int) -> list[str]:
-    """Unique texts (never cached before), alternately positive and negative."""
-    run = uuid.uuid4().hex[:8]
-    words = ("a wonderful, brilliant film", "an awful, boring mess")
-    return [f"{words[i % 2]} {run} {i}" for i in range(count)]
-
-
-def wait_until_ended(client: httpx.Client, job_id: str, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        job = client.get(f"/v1/jobs/{job_id}").json()
-        if job["state"] in ("succeeded", "failed", "cancelled") and (
-            job["progress"]["chunks_finished"] == job["progress"]["chunks"]
-        ):
-            return job
-        assert time.monotonic() < deadline, f"job still {job['state']}: {job['progress']}"
-        time.sleep(0.05)
 
 
 def results(client: httpx.Client, job_id: str) -> list[dict[str, Any]]:
