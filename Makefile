@@ -13,13 +13,13 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(RUN_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e ".[api,worker,openvino,local]"
+$(RUN_STAMP): pyproject.toml client/pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e ".[api,worker,openvino,local]" -e ./client
 	touch $@
 
 # Tests also run the training pipeline on a slice, so they need its packages.
-$(DEV_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e ".[api,worker,openvino,torch,train,local,dev]"
+$(DEV_STAMP): pyproject.toml client/pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e ".[api,worker,openvino,torch,train,local,dev]" -e ./client
 	$(BIN)/pip install -q --no-deps $(NO_DEPS)
 	touch $@ $(RUN_STAMP)
 

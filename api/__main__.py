@@ -10,12 +10,12 @@ from shared.config import get_settings
 def main() -> None:
     settings = get_settings()
     uvicorn.run(
-        "api.main:create_app",
+        "api.app.factory:create_app",
         factory=True,
         host=settings.host,
         port=settings.port,
         log_config=None,  # our structlog setup, not uvicorn's
-        access_log=False,  # api.access_log writes one line per request
+        access_log=False,  # api.edge.access_log writes one line per request
     )
 
 

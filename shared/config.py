@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     # API keys. Keys are required when any is configured, and always in production
     # (the gateway refuses to start there without one); in development with none the
     # API is open and says so at start. Give plain keys (hashed at load, never kept)
-    # or their SHA-256 hex digests (`python -m api.keys` makes a key and its hash),
+    # or their SHA-256 hex digests (`python -m api.edge.keys` makes a key and its hash),
     # several separated by commas: one per client, so one can be revoked alone.
     api_keys: SecretStr | None = None
     api_key_hashes: str = ""

@@ -1,6 +1,6 @@
 """Measure the candidate runtimes for a sequence-classification model on this machine.
 
-Which runtime is fastest depends on the model and the CPU (DESIGN.md §2.6), so the
+Which runtime is fastest depends on the model and the CPU (README, "The model"), so the
 worker's default is chosen by measurement. Every candidate predicts through the same
 procedure (`predict`: length-sorted batches, each padded to its own longest item) and is
 compared with PyTorch fp32, the reference: throughput on a realistic mix, and agreement

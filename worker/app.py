@@ -16,7 +16,7 @@ from shared.celery_app import create_celery
 from shared.config import get_settings
 from shared.logs import configure_logging
 from worker import metrics
-from worker.service import WorkerState
+from worker.state import WorkerState
 
 settings = get_settings()
 app = create_celery(settings)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import redis
@@ -38,9 +38,7 @@ from shared.jobs import (
 )
 from shared.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
 from worker import metrics
-
-if TYPE_CHECKING:  # worker.service imports this module
-    from worker.service import ModelService
+from worker.service import ModelService
 
 log = structlog.get_logger(__name__)
 

@@ -34,7 +34,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, note, reject, settings
 from hypothesis import strategies as st
 
-from api.errors import _HTTP_ERRORS, STATUS
+from api.edge.errors import _HTTP_ERRORS, STATUS
 from tests.integration.stack import Stack
 
 MAX_TEXTS = 8

@@ -16,11 +16,11 @@ import httpx
 import pytest
 import redis
 from celery import Celery
+from spectrum_client import AsyncSpectrumClient, SpectrumClient, SpectrumError, cli
 
 from shared.contracts import JOB_CHUNK_TASK, JobChunkPayload
 from shared.jobs import chunks_done_key, job_key, known_key, new_job_id, new_record
 from shared.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
-from spectrum_client import AsyncSpectrumClient, SpectrumClient, SpectrumError, cli
 from tests.integration.job_runs import texts, wait_until_ended
 from tests.integration.stack import Stack
 from worker.runtimes.lexicon import load_lexicon

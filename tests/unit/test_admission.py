@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.admission import InFlight, LaneAdmission
+from api.edge.admission import InFlight, LaneAdmission
 from shared.errors import Overloaded
 
 

@@ -7,7 +7,7 @@ import json
 import httpx
 from starlette.types import Receive, Scope, Send
 
-from api.body_limit import BodyLimit
+from api.edge.body_limit import BodyLimit
 
 LIMIT = 100
 

@@ -8,11 +8,11 @@ import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from api.admission import InFlight
-from api.guard import Gate, GateMiddleware
-from api.keys import KeyRing, digest
-from api.predictor import _outcome
-from api.waiter import ResultDocument
+from api.edge.admission import InFlight
+from api.edge.guard import Gate, GateMiddleware
+from api.edge.keys import KeyRing, digest
+from api.predict.predictor import _outcome
+from api.predict.waiter import ResultDocument
 from shared.errors import InferenceFailed
 
 KEY = "k-one"

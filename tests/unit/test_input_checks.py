@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.predictor import check_texts
+from api.predict.predictor import check_texts
 from shared.config import Settings
 from shared.errors import InvalidInput
 

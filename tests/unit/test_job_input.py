@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from api.job_input import (
+from api.jobs.input import (
     FileFormat,
     check_callback_url,
     decoded,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from api.job_results import render
+from api.jobs.results import render
 from shared.jobs import (
     JobSummary,
     answered,

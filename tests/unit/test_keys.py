@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.keys import KeyRing, digest, key_from_headers, new_key
+from api.edge.keys import KeyRing, digest, key_from_headers, new_key
 from shared.config import Settings
 
 

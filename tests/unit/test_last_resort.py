@@ -17,8 +17,8 @@ from tests.integration.stack import ROOT
 PROGRAM = """
 import asyncio, json
 import httpx
-from api.main import create_app
-from api.metrics import REGISTRY
+from api.app.factory import create_app
+from api.observability.metrics import REGISTRY
 from shared.config import Settings
 
 app = create_app(Settings(log_json=True, cors_origins="https://page.example"))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from api.main import create_app
-from api.routes.ui import STATIC_DIR
+from api.app.factory import create_app
+from api.ui.routes import STATIC_DIR
 from shared.config import Settings
 
 RANGES = ["bytes=abc", "bytes=5-2", "bytes=999999999-", "bytes=0-0,0-0,0-0", "items=0-1", ""]

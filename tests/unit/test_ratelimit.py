@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.ratelimit import Decision, gcra
+from api.edge.ratelimit import Decision, gcra
 
 INTERVAL_MS = 100.0  # 10 requests a second
 BURST = 3

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from api.served_models import ServedModels
+from api.models.served import ServedModels
 from shared.contracts import ModelCard
 from shared.errors import BackendUnavailable, NoWorkerAvailable
 

@@ -3,7 +3,7 @@
 Texts are tokenized once, sorted by token length and cut into forward passes of at
 most `batch_size` texts and at most `token_budget` padded tokens (rows x longest
 row), each padded only to its own longest text, so short texts never pay for long
-ones (on realistic text this is most of the speed, DESIGN.md §2.5). Where to cut
+ones (on realistic text this is most of the speed: README, "Performance"). Where to cut
 is chosen by cost (`cut_batches`): a task of 16-32 texts of mixed lengths padded
 as one pass wastes about half its compute. Probabilities come back
 one row per text, in input order, whatever the runtime.

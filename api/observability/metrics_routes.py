@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from api.deps import ResourcesDep
-from api.metrics import CONTENT_TYPE, METRICS_PATH
+from api.app.resources import ResourcesDep
+from api.observability.metrics import CONTENT_TYPE, METRICS_PATH
 
 router = APIRouter(tags=["metrics"])
 

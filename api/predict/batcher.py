@@ -1,6 +1,6 @@
 """Coalesce concurrent cache misses into one Celery task per batch.
 
-One task costs the same 2.5-3.5 ms of CPU for 1 text or 32 (DESIGN.md §2.3), so
+A task's fixed cost dwarfs a short text's (README, "How it works"), so
 the gateway gathers the misses of concurrent requests and sends them together.
 
 The rule, kept in `BatchPlan` (pure: the clock is a parameter, nothing awaits):

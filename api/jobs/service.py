@@ -24,8 +24,8 @@ import redis.asyncio as aioredis
 import structlog
 from celery import Celery
 
-from api.admission import LaneAdmission
-from api.served_models import ServedModels
+from api.edge.admission import LaneAdmission
+from api.models.served import ServedModels
 from shared.config import Settings
 from shared.contracts import JOB_CHUNK_TASK, JobChunkPayload, redacted_args
 from shared.errors import (

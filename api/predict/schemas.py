@@ -1,8 +1,10 @@
-"""The HTTP contract: request and response bodies of the public API."""
+"""The bodies of POST /v1/predict."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
+
+from api.models.schemas import ServedModel
 
 
 class PredictRequest(BaseModel):
@@ -40,59 +42,8 @@ class Prediction(BaseModel):
     )
 
 
-class ServedModel(BaseModel):
-    model_config = ConfigDict(protected_namespaces=())
-
-    name: str
-    version: str
-
-
 class PredictResponse(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
 
     model: ServedModel
     predictions: list[Prediction]
-
-
-class ModelInfo(BaseModel):
-    model_config = ConfigDict(protected_namespaces=())
-
-    name: str
-    version: str | None
-    labels: list[str]
-    runtime: str | None
-    source: str | None
-    description: str
-    metrics: dict[str, float] = Field(
-        default_factory=dict, description="Accuracy per held-out test set, from the model card."
-    )
-    queue: str
-    live_workers: int
-
-
-class ModelList(BaseModel):
-    models: list[ModelInfo]
-
-
-class ErrorBody(BaseModel):
-    error: str = Field(description="The error's class, e.g. InvalidInput or NoWorkerAvailable.")
-    detail: str = Field(description="What went wrong, for a person.")
-
-
-class HealthBody(BaseModel):
-    status: str
-
-
-class ReadinessBody(BaseModel):
-    status: str
-    checks: dict[str, str]
-
-
-class UiConfig(BaseModel):
-    """What the page at / needs beyond the public API: limits and dashboard links."""
-
-    docs_url: str = Field(description="Interactive API documentation.")
-    flower_url: str | None = Field(description="Flower (Celery workers), when configured.")
-    grafana_url: str | None = Field(description="Grafana dashboards, when configured.")
-    max_texts_per_request: int = Field(description="Most texts one /v1/predict may carry.")
-    max_text_chars: int = Field(description="Most characters one text may have.")

@@ -6,7 +6,7 @@ Two caps, both answered 503 `Overloaded` before any work is queued:
   request is refused instead of waiting without bound (each waiting request
   holds memory and, later, a worker's time that its caller may no longer want).
 - `LaneAdmission`: messages waiting in a lane's broker queue (`<model>.<lane>`,
-  every lane `api.metrics.lane_queues` lists). Depth is read for all lanes in
+  every lane `lane_queues` lists). Depth is read for all lanes in
   one broker round trip and reused for `ttl_s`, so a burst of requests costs
   one read, not one per request. An unreadable depth admits: the send that
   follows answers for a broker that is really down.
@@ -15,15 +15,22 @@ Two caps, both answered 503 `Overloaded` before any work is queued:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
+import redis.asyncio as aioredis
 import structlog
 
+from shared.config import Settings
 from shared.errors import Overloaded
 
 log = structlog.get_logger(__name__)
 
 Clock = Callable[[], float]
+
+# kombu's Redis transport keeps a message with priority p > 0 in "<queue>\x06\x16<p>".
+_PRIORITY_SEP = "\x06\x16"
+_PRIORITY_STEPS = (3, 6, 9)
 
 
 class InFlight:
@@ -85,3 +92,61 @@ class LaneAdmission:
                 self._depths = {}
             self._read_at = self._clock()
         return self._depths
+
+
+def lane_queues(settings: Settings) -> list[str]:
+    """The served model's queues: interactive (sync predict) and bulk (job chunks)."""
+    return [settings.interactive_queue, settings.bulk_queue]
+
+
+class QueueDepth:
+    """Messages waiting in broker queues: LLEN on Redis, a passive declare on AMQP."""
+
+    def __init__(self, broker_url: str, queues: Sequence[str], *, timeout: float) -> None:
+        self._url = broker_url
+        self._queues = list(queues)
+        self._timeout = timeout
+        self._redis: aioredis.Redis | None = None
+        if broker_url.startswith(("redis://", "rediss://", "unix://")):
+            self._redis = aioredis.Redis.from_url(
+                broker_url, socket_timeout=timeout, socket_connect_timeout=timeout
+            )
+
+    async def read(self) -> dict[str, int]:
+        if self._redis is not None:
+            return await self._read_redis(self._redis)
+        return await asyncio.wait_for(asyncio.to_thread(self._read_amqp), self._timeout + 0.5)
+
+    async def _read_redis(self, client: aioredis.Redis) -> dict[str, int]:
+        async with client.pipeline(transaction=False) as pipe:
+            for queue in self._queues:
+                pipe.llen(queue)
+                for step in _PRIORITY_STEPS:
+                    pipe.llen(f"{queue}{_PRIORITY_SEP}{step}")
+            lengths = await pipe.execute()
+        per_queue = len(_PRIORITY_STEPS) + 1
+        return {
+            queue: sum(int(n) for n in lengths[i * per_queue : (i + 1) * per_queue])
+            for i, queue in enumerate(self._queues)
+        }
+
+    def _read_amqp(self) -> dict[str, int]:
+        from kombu import Connection
+
+        depths = {}
+        with Connection(self._url, connect_timeout=self._timeout) as connection:
+            for queue in self._queues:
+                channel: Any = connection.channel()  # the stubs miss queue_declare
+                try:
+                    # passive: report the queue, never create it; a missing queue holds nothing.
+                    _, count, _ = channel.queue_declare(queue=queue, passive=True)
+                    depths[queue] = int(count)
+                except connection.channel_errors:
+                    depths[queue] = 0
+                finally:
+                    channel.close()
+        return depths
+
+    async def close(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()

@@ -9,10 +9,10 @@ import redis.asyncio as aioredis
 from celery import Celery
 from fastapi import Depends, Request
 
-from api.jobs import JobService
-from api.metrics import ScrapeProbe
-from api.predictor import Predictor
-from api.served_models import ServedModels
+from api.jobs.service import JobService
+from api.models.served import ServedModels
+from api.observability.metrics import ScrapeProbe
+from api.predict.predictor import Predictor
 from shared.config import Settings
 
 

@@ -12,21 +12,27 @@ import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api.access_log import AccessLog
-from api.admission import InFlight, LaneAdmission
-from api.body_limit import BodyLimit
-from api.deps import Resources
-from api.errors import install_error_handlers
-from api.guard import Gate, GateMiddleware
-from api.jobs import JobService
-from api.keys import KeyRing
-from api.last_resort import LastResort
-from api.metrics import QueueDepth, RequestMetrics, ScrapeProbe, lane_queues
-from api.predictor import Predictor
-from api.ratelimit import RateLimiter
-from api.routes import bench, health, jobs, metrics, models, predict, ui
-from api.served_models import ServedModels
-from api.waiter import RedisSubscriber, ResultWaiter
+from api.app.resources import Resources
+from api.edge.access_log import AccessLog
+from api.edge.admission import InFlight, LaneAdmission, QueueDepth, lane_queues
+from api.edge.body_limit import BodyLimit
+from api.edge.errors import install_error_handlers
+from api.edge.guard import Gate, GateMiddleware
+from api.edge.keys import KeyRing
+from api.edge.last_resort import LastResort
+from api.edge.ratelimit import RateLimiter
+from api.jobs import routes as jobs
+from api.jobs.service import JobService
+from api.models import routes as models
+from api.models.served import ServedModels
+from api.observability import health_routes as health
+from api.observability import metrics_routes as metrics
+from api.observability.metrics import RequestMetrics, ScrapeProbe
+from api.predict import bench_routes as bench
+from api.predict import routes as predict
+from api.predict.predictor import Predictor
+from api.predict.waiter import RedisSubscriber, ResultWaiter
+from api.ui import routes as ui
 from shared.celery_app import create_celery
 from shared.config import Settings, get_settings
 from shared.logs import configure_logging
@@ -63,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.env == "production":
             raise MissingApiKeys(
                 "SPECTRUM_ENV=production needs API keys: set SPECTRUM_API_KEY_HASHES "
-                "(python -m api.keys makes a key and its hash)"
+                "(python -m api.edge.keys makes a key and its hash)"
             )
         log.warning("API keys are off: anyone who reaches this port can use the API")
     gate = Gate(keys, InFlight(settings.max_in_flight), metrics_public=settings.metrics_public)

@@ -15,10 +15,10 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import metrics
-from api.access_log import current_request_id
+from api.edge.access_log import current_request_id
+from api.observability import metrics
 
-log = structlog.get_logger("api.errors")
+log = structlog.get_logger("api.edge.errors")
 
 INTERNAL_ERROR = "InternalError"
 DETAIL = "an unexpected error occurred; it is logged under this request_id"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
-from api import metrics
-from api.schemas import ErrorBody
+from api.observability import metrics
 from shared.errors import (
     BackendUnavailable,
     BrokerUnavailable,
@@ -26,6 +26,12 @@ from shared.errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
+
+
+class ErrorBody(BaseModel):
+    error: str = Field(description="The error's class, e.g. InvalidInput or NoWorkerAvailable.")
+    detail: str = Field(description="What went wrong, for a person.")
+
 
 # Subclasses before their base: the first match wins.
 STATUS: dict[type[SpectrumError], int] = {

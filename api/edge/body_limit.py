@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import metrics
-from api.errors import error_response
+from api.edge.errors import error_response
+from api.observability import metrics
 
 METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 

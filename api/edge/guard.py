@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import metrics
-from api.admission import InFlight
-from api.errors import error_response
-from api.keys import KeyRing, key_from_headers
-from api.ratelimit import Decision, RateLimiter
+from api.edge.admission import InFlight
+from api.edge.errors import error_response
+from api.edge.keys import KeyRing, key_from_headers
+from api.edge.ratelimit import Decision, RateLimiter
+from api.observability import metrics
 from shared.errors import Overloaded
 
 OPEN_PATHS = frozenset(

@@ -8,8 +8,8 @@ import math
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from api.deps import Resources, ResourcesDep
-from api.schemas import HealthBody, ReadinessBody
+from api.app.resources import Resources, ResourcesDep
+from api.observability.schemas import HealthBody, ReadinessBody
 from shared.errors import SpectrumError
 
 router = APIRouter(tags=["health"])

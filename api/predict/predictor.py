@@ -12,12 +12,13 @@ import structlog
 from celery import Celery
 from pydantic import ValidationError
 
-from api import metrics
-from api.admission import LaneAdmission
-from api.batcher import MicroBatcher
-from api.schemas import Prediction, PredictResponse, ServedModel
-from api.served_models import ServedModels
-from api.waiter import ResultDocument, ResultWaiter
+from api.edge.admission import LaneAdmission
+from api.models.schemas import ServedModel
+from api.models.served import ServedModels
+from api.observability import metrics
+from api.predict.batcher import MicroBatcher
+from api.predict.schemas import Prediction, PredictResponse
+from api.predict.waiter import ResultDocument, ResultWaiter
 from shared.cache import CachedPrediction, cache_key, decode_entry
 from shared.config import Settings
 from shared.contracts import (

@@ -21,7 +21,7 @@ import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
 
-from api import metrics
+from api.observability import metrics
 
 log = structlog.get_logger(__name__)
 

@@ -15,17 +15,17 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.types import Message
 
-from api.deps import ResourcesDep
-from api.errors import documented
-from api.job_input import (
+from api.app.resources import ResourcesDep
+from api.edge.errors import documented
+from api.jobs.input import (
     FileFormat,
     check_callback_url,
     file_format,
     normalize_all,
     read_file,
 )
-from api.job_results import MEDIA_TYPES, ResultFormat, render
-from api.job_schemas import JobCreated, JobRequest, JobView
+from api.jobs.results import MEDIA_TYPES, ResultFormat, render
+from api.jobs.schemas import JobCreated, JobRequest, JobView
 from shared.config import Settings
 from shared.errors import InvalidInput, PayloadTooLarge
 from shared.jobs import JobSummary

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import ResourcesDep
-from api.errors import documented
-from api.schemas import ModelInfo, ModelList
+from api.app.resources import ResourcesDep
+from api.edge.errors import documented
+from api.models.schemas import ModelInfo, ModelList
 
 router = APIRouter(prefix="/v1", tags=["models"])
 

@@ -9,10 +9,10 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-from api.deps import ResourcesDep
-from api.schemas import UiConfig
+from api.app.resources import ResourcesDep
+from api.ui.schemas import UiConfig
 
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 router = APIRouter(tags=["page"])
 

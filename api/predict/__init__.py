@@ -1,0 +1,1 @@
+"""Synchronous prediction: POST /v1/predict, its micro-batcher and the result waiter."""

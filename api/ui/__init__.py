@@ -1,0 +1,1 @@
+"""The page at / that tries the API."""
