@@ -33,11 +33,10 @@ from shared.errors import (
     BrokerUnavailable,
     DeadlineExceeded,
     InferenceFailed,
-    InvalidInput,
     NoWorkerAvailable,
     SpectrumError,
 )
-from shared.text import clean_text
+from shared.text import request_texts
 
 log = structlog.get_logger(__name__)
 
@@ -45,18 +44,6 @@ DECISION_MARGIN_S = 0.2
 
 # One text's answer: model version, probability per label, whether the text was truncated.
 Scored = tuple[str, dict[str, float], bool]
-
-
-def check_texts(texts: Sequence[str], settings: Settings) -> list[str]:
-    """Normalized texts, or InvalidInput naming the first text that breaks a limit."""
-    if not texts:
-        raise InvalidInput("texts: give at least one text")
-    if len(texts) > settings.max_texts_per_request:
-        raise InvalidInput(
-            f"texts: {len(texts)} texts, at most {settings.max_texts_per_request} per request"
-        )
-    limit = settings.max_text_chars
-    return [clean_text(text, f"texts[{i}]", max_chars=limit) for i, text in enumerate(texts)]
 
 
 class Predictor:
@@ -88,7 +75,7 @@ class Predictor:
         # The deadline counts from the request's arrival, not from the send.
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._settings.request_timeout_s
-        normalized = check_texts(texts, self._settings)
+        normalized = request_texts(texts, self._settings)
         # Tell the batcher a request is coming: while it reads the cache, a batch
         # about to leave for an idle worker waits for it (see api/batcher.py).
         self.batcher.expect()
