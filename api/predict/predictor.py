@@ -19,7 +19,7 @@ from api.observability import metrics
 from api.predict.batcher import MicroBatcher
 from api.predict.schemas import Prediction, PredictResponse
 from api.predict.waiter import ResultDocument, ResultWaiter
-from shared.cache import CachedPrediction, cache_key, decode_entry
+from shared.cache import CachedPrediction, CacheLookup
 from shared.config import Settings
 from shared.contracts import (
     PREDICT_TASK,
@@ -136,22 +136,16 @@ class Predictor:
 
     async def _lookup(self, card: ModelCard, texts: list[str]) -> dict[str, CachedPrediction]:
         """One MGET for every text; a cache outage means misses, not an error."""
-        unique = list(dict.fromkeys(texts))
-        keys = [cache_key(card.name, card.version, text) for text in unique]
+        lookup = CacheLookup.of(card.name, card.version, texts)
         try:
-            values = await self._cache.mget(keys)
+            replies = await self._cache.mget(lookup.keys)
         except (aioredis.RedisError, OSError) as exc:
             log.warning("cache read failed", error=type(exc).__name__)
             return {}
-        found = {}
-        for text, raw in zip(unique, values, strict=True):
-            if raw is None:
-                continue
-            try:
-                found[text] = decode_entry(raw)
-            except ValueError:
-                log.warning("unreadable cache entry")
-        return found
+        hits = lookup.hits(replies)
+        if hits.unreadable:
+            log.warning("unreadable cache entries", count=hits.unreadable)
+        return hits.found
 
     async def _compute(
         self, texts: list[str], deadline: float, request_ids: list[str]
