@@ -36,14 +36,15 @@ from shared.errors import (
     NoWorkerAvailable,
     SpectrumError,
 )
+from shared.predictions import computed_rows, merge, misses
 from shared.text import request_texts
 
 log = structlog.get_logger(__name__)
 
 DECISION_MARGIN_S = 0.2
 
-# One text's answer: model version, probability per label, whether the text was truncated.
-Scored = tuple[str, dict[str, float], bool]
+# One text's computed answer, with the version of the model that computed it.
+Scored = tuple[str, CachedPrediction]
 
 
 class Predictor:
@@ -84,7 +85,7 @@ class Predictor:
             card = status.card
             assert card is not None  # require() guarantees it
             found = await self._lookup(card, normalized)
-            missing = list(dict.fromkeys(t for t in normalized if t not in found))
+            missing = misses(normalized, found)
             if missing:  # cache hits need no queue: only work for a worker is shed
                 await self._lanes.admit(self._models.queue)
         except BaseException:
@@ -103,23 +104,10 @@ class Predictor:
                 scored = await asyncio.wait_for(asyncio.shield(answer), until - loop.time())
             except TimeoutError:
                 raise await self._timed_out() from None
-            pairs = zip(missing, scored, strict=True)
-            computed = {text: CachedPrediction(p, cut) for text, (_, p, cut) in pairs}
+            computed = {text: row for text, (_, row) in zip(missing, scored, strict=True)}
             card = card.model_copy(update={"version": scored[0][0]})
-        predictions = []
-        for text in normalized:
-            cached = text in found
-            probabilities, truncated = found[text] if cached else computed[text]
-            label = max(probabilities, key=probabilities.__getitem__)
-            predictions.append(
-                Prediction(
-                    label=label,
-                    score=probabilities[label],
-                    probabilities=probabilities,
-                    cached=cached,
-                    truncated=truncated,
-                )
-            )
+        answers = merge(normalized, found, computed)
+        predictions = [Prediction(**answer._asdict()) for answer in answers]
         return PredictResponse(
             model=ServedModel(name=card.name, version=card.version), predictions=predictions
         )
@@ -168,11 +156,7 @@ class Predictor:
             log.exception("result wait failed")
             raise BackendUnavailable(f"result backend failed: {type(exc).__name__}") from exc
         outcome = _outcome(document)
-        cut = set(outcome.truncated)
-        return [
-            (outcome.version, dict(zip(outcome.labels, row, strict=True)), i in cut)
-            for i, row in enumerate(outcome.probabilities)
-        ]
+        return [(outcome.version, row) for row in computed_rows(outcome)]
 
     async def _send(self, task_id: str, payload: dict[str, Any], expires: float) -> None:
         """Publish in a thread: kombu is blocking, and a dead broker must not stall the loop."""
