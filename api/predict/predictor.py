@@ -78,7 +78,7 @@ class Predictor:
         deadline = loop.time() + self._settings.request_timeout_s
         normalized = request_texts(texts, self._settings)
         # Tell the batcher a request is coming: while it reads the cache, a batch
-        # about to leave for an idle worker waits for it (see api/batcher.py).
+        # about to leave for an idle worker waits for it (see api/predict/batcher.py).
         self.batcher.expect()
         try:
             status = await self._models.require()
