@@ -42,6 +42,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from shared.predictions import Answer
+
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 FINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 WebhookState = Literal["none", "pending", "delivered", "failed"]
@@ -232,19 +234,9 @@ def _text(value: bytes | str) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
-def answered(
-    index: int, probabilities: dict[str, float], *, cached: bool, truncated: bool = False
-) -> dict[str, Any]:
-    """One text's result as stored and streamed; truncated: the model saw only its start."""
-    label = max(probabilities, key=probabilities.__getitem__)
-    return {
-        "index": index,
-        "label": label,
-        "score": probabilities[label],
-        "probabilities": probabilities,
-        "cached": cached,
-        "truncated": truncated,
-    }
+def answered(index: int, answer: Answer) -> dict[str, Any]:
+    """One text's result as stored and streamed: its index in the job, then its answer."""
+    return {"index": index, **answer._asdict()}
 
 
 def failed_item(index: int, reason: str) -> dict[str, Any]:

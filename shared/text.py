@@ -2,7 +2,10 @@
 
 The gateway's predict and job paths and the workers' payload models all call
 these, so a text refused in one place is refused in all of them, with the same
-reason. A Python `str` can hold what no UTF-8 encoder accepts: surrogates
+reason: `request_texts` holds the rules of one /v1/predict, `job_texts` those of
+one job, and both check every text with `clean_text`.
+
+A Python `str` can hold what no UTF-8 encoder accepts: surrogates
 (U+D800..U+DFFF), from an escaped `"\\ud800"` in JSON or from CESU-8 bytes,
 which the standard library's JSON decoder lets through. Such a text cannot be
 hashed into a cache key, sent to a worker or written back, so it is refused at
@@ -11,7 +14,10 @@ the door with its position, never met later as an encoding crash.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 from shared.cache import normalize_text
+from shared.config import Settings
 from shared.errors import InvalidInput
 
 FIX = "send valid UTF-8"
@@ -57,6 +63,50 @@ def clean_text(text: str, name: str, *, max_chars: int) -> str:
     if not clean:
         raise InvalidInput(f"{name}: empty or only whitespace")
     return clean
+
+
+def request_texts(texts: Sequence[str], settings: Settings) -> list[str]:
+    """The normalized texts of one /v1/predict, or InvalidInput for the first limit broken.
+
+    The count is checked before any text (a request is whole when it arrives), then
+    each text in order, named `texts[i]`.
+    """
+    if not texts:
+        raise InvalidInput("texts: give at least one text")
+    if len(texts) > settings.max_texts_per_request:
+        raise InvalidInput(
+            f"texts: {len(texts)} texts, at most {settings.max_texts_per_request} per request"
+        )
+    return _clean_all(texts, settings.max_text_chars, "texts")
+
+
+def job_texts(texts: Iterable[str], settings: Settings, *, item: str = "texts") -> list[str]:
+    """The normalized texts of one job, or InvalidInput for the first limit broken.
+
+    Read as they come (a file's rows are parsed lazily): each text is checked in
+    turn and the job is refused at its first text past `job_max_texts`, so a huge
+    file is never read whole. `item` names an entry in errors: "texts" gives
+    `texts[3]`, "row" gives `row 4` (rows count from 1, after the header).
+    """
+    max_texts = settings.job_max_texts
+
+    def counted() -> Iterable[str]:
+        for index, text in enumerate(texts):
+            if index == max_texts:
+                raise InvalidInput(f"more than {max_texts} texts in one job")
+            yield text
+
+    normalized = _clean_all(counted(), settings.max_text_chars, item)
+    if not normalized:
+        raise InvalidInput("the job has no texts")
+    return normalized
+
+
+def _clean_all(texts: Iterable[str], max_chars: int, item: str) -> list[str]:
+    def name(index: int) -> str:
+        return f"texts[{index}]" if item == "texts" else f"{item} {index + 1}"
+
+    return [clean_text(text, name(i), max_chars=max_chars) for i, text in enumerate(texts)]
 
 
 def check_parameter(name: str, value: str | None) -> str | None:

@@ -36,6 +36,7 @@ from shared.jobs import (
     job_key,
     known_key,
 )
+from shared.predictions import computed_rows, merge, misses
 from shared.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
 from worker import metrics
 from worker.service import ModelService
@@ -136,22 +137,14 @@ def run_chunk(service: ModelService, store: JobStore, chunk: JobChunkPayload) ->
         return store.finish(chunk, [], skipped=len(chunk.texts))
     service.require_model(chunk.model)
     found = service.lookup(chunk.texts)
-    missing = list(dict.fromkeys(text for text in chunk.texts if text not in found))
+    missing = misses(chunk.texts, found)
     computed: dict[str, CachedPrediction] = {}
     if missing:
         outcome = service.predict(PredictPayload(texts=missing, model=chunk.model))
-        cut = set(outcome.truncated)
-        computed = {
-            text: CachedPrediction(dict(zip(outcome.labels, row, strict=True)), i in cut)
-            for i, (text, row) in enumerate(zip(missing, outcome.probabilities, strict=True))
-        }
-    items = []
-    cached = 0
-    for offset, text in enumerate(chunk.texts):
-        hit = text in found
-        cached += hit
-        probabilities, truncated = found[text] if hit else computed[text]
-        items.append(answered(chunk.start + offset, probabilities, cached=hit, truncated=truncated))
+        computed = dict(zip(missing, computed_rows(outcome), strict=True))
+    answers = merge(chunk.texts, found, computed)
+    items = [answered(chunk.start + offset, answer) for offset, answer in enumerate(answers)]
+    cached = sum(answer.cached for answer in answers)
     return store.finish(chunk, items, done=len(items), cached=cached)
 
 

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 import redis
 import structlog
 
-from shared.cache import CachedPrediction, cache_key, decode_entry, encode_entry
+from shared.cache import CachedPrediction, CacheLookup, cache_key, encode_entry
 from shared.config import Settings
 from shared.contracts import ModelCard, PredictOutcome, PredictPayload
 from shared.registry import MODELS_KEY, STATS_KEY, worker_member, workers_key
@@ -86,22 +86,16 @@ class ModelService:
 
     def lookup(self, texts: list[str]) -> dict[str, CachedPrediction]:
         """Cached probabilities of those texts the cache has; an outage means misses."""
-        unique = list(dict.fromkeys(texts))
-        keys = [cache_key(self.card.name, self.card.version, text) for text in unique]
+        lookup = CacheLookup.of(self.card.name, self.card.version, texts)
         try:
-            values = self._cache.mget(keys)
+            replies = self._cache.mget(lookup.keys)
         except redis.RedisError as exc:
             log.warning("cache read failed", error=type(exc).__name__)
             return {}
-        found: dict[str, CachedPrediction] = {}
-        for text, raw in zip(unique, values, strict=True):
-            if raw is None:
-                continue
-            try:
-                found[text] = decode_entry(raw)
-            except ValueError:
-                log.warning("unreadable cache entry")
-        return found
+        hits = lookup.hits(replies)
+        if hits.unreadable:
+            log.warning("unreadable cache entries", count=hits.unreadable)
+        return hits.found
 
     def _write_cache(
         self, texts: list[str], probabilities: list[list[float]], truncated: set[int]

@@ -1,4 +1,7 @@
-"""What a job is made of: texts from a JSON list, a CSV or a JSONL file, checked and normalized.
+"""What a job is made of: texts from a CSV or a JSONL file, and its callback URL, checked.
+
+Each text is then checked and normalized by shared/text.py's `job_texts`, as every
+entry point's texts are.
 
 Pure functions of bytes chunks and limits, so every refusal (bad encoding, missing
 column, empty file, a row too long, too many rows) is a 4xx with the row it concerns
@@ -20,7 +23,7 @@ from urllib.parse import urlsplit
 
 from shared.callbacks import literal_refusal
 from shared.errors import InvalidInput, UnsupportedMediaType
-from shared.text import check_parameter, clean_text
+from shared.text import check_parameter
 
 FileFormat = Literal["csv", "jsonl"]
 
@@ -174,28 +177,6 @@ def read_file(
     if fmt == "csv":
         return read_csv(chunks, column, max_rows=max_rows)
     return read_jsonl(chunks, column, max_rows=max_rows)
-
-
-def normalize_all(
-    texts: Iterable[str], *, max_texts: int, max_chars: int, item: str = "texts"
-) -> list[str]:
-    """Normalized texts, or InvalidInput naming the first one that breaks a limit.
-
-    `item` names an entry in errors: "texts" gives `texts[3]`, "row" gives `row 4`
-    (rows count from 1, after the header).
-    """
-
-    def name(index: int) -> str:
-        return f"texts[{index}]" if item == "texts" else f"{item} {index + 1}"
-
-    normalized = []
-    for index, text in enumerate(texts):
-        if index == max_texts:
-            raise InvalidInput(f"more than {max_texts} texts in one job")
-        normalized.append(clean_text(text, name(index), max_chars=max_chars))
-    if not normalized:
-        raise InvalidInput("the job has no texts")
-    return normalized
 
 
 def check_callback_url(url: str | None, *, allow_private: bool = False) -> str | None:

@@ -21,7 +21,6 @@ from api.jobs.input import (
     FileFormat,
     check_callback_url,
     file_format,
-    normalize_all,
     read_file,
 )
 from api.jobs.results import MEDIA_TYPES, ResultFormat, render
@@ -29,7 +28,7 @@ from api.jobs.schemas import JobCreated, JobRequest, JobView
 from shared.config import Settings
 from shared.errors import InvalidInput, PayloadTooLarge
 from shared.jobs import JobSummary
-from shared.text import check_parameter
+from shared.text import check_parameter, job_texts
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 
@@ -102,9 +101,7 @@ def _read_upload(
 ) -> list[str]:
     """The normalized texts of a file, each row normalized as it is read (none held raw)."""
     rows = read_file(chunks, fmt, column, max_rows=settings.job_max_texts)
-    return normalize_all(
-        rows, max_texts=settings.job_max_texts, max_chars=settings.max_text_chars, item="row"
-    )
+    return job_texts(rows, settings, item="row")
 
 
 async def _texts_and_callback(
@@ -125,9 +122,7 @@ async def _texts_and_callback(
             )
             raise InvalidInput(problems) from None
         del data  # freed before the normalized copies are made
-        texts = normalize_all(
-            body.texts, max_texts=settings.job_max_texts, max_chars=settings.max_text_chars
-        )
+        texts = job_texts(body.texts, settings)
         url = body.callback_url or callback_url
         return texts, check_callback_url(url, allow_private=settings.webhook_allow_private)
     if media == "multipart/form-data":

@@ -19,7 +19,7 @@ from api.observability import metrics
 from api.predict.batcher import MicroBatcher
 from api.predict.schemas import Prediction, PredictResponse
 from api.predict.waiter import ResultDocument, ResultWaiter
-from shared.cache import CachedPrediction, cache_key, decode_entry
+from shared.cache import CachedPrediction, CacheLookup
 from shared.config import Settings
 from shared.contracts import (
     PREDICT_TASK,
@@ -33,30 +33,18 @@ from shared.errors import (
     BrokerUnavailable,
     DeadlineExceeded,
     InferenceFailed,
-    InvalidInput,
     NoWorkerAvailable,
     SpectrumError,
 )
-from shared.text import clean_text
+from shared.predictions import computed_rows, merge, misses
+from shared.text import request_texts
 
 log = structlog.get_logger(__name__)
 
 DECISION_MARGIN_S = 0.2
 
-# One text's answer: model version, probability per label, whether the text was truncated.
-Scored = tuple[str, dict[str, float], bool]
-
-
-def check_texts(texts: Sequence[str], settings: Settings) -> list[str]:
-    """Normalized texts, or InvalidInput naming the first text that breaks a limit."""
-    if not texts:
-        raise InvalidInput("texts: give at least one text")
-    if len(texts) > settings.max_texts_per_request:
-        raise InvalidInput(
-            f"texts: {len(texts)} texts, at most {settings.max_texts_per_request} per request"
-        )
-    limit = settings.max_text_chars
-    return [clean_text(text, f"texts[{i}]", max_chars=limit) for i, text in enumerate(texts)]
+# One text's computed answer, with the version of the model that computed it.
+Scored = tuple[str, CachedPrediction]
 
 
 class Predictor:
@@ -88,16 +76,16 @@ class Predictor:
         # The deadline counts from the request's arrival, not from the send.
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._settings.request_timeout_s
-        normalized = check_texts(texts, self._settings)
+        normalized = request_texts(texts, self._settings)
         # Tell the batcher a request is coming: while it reads the cache, a batch
-        # about to leave for an idle worker waits for it (see api/batcher.py).
+        # about to leave for an idle worker waits for it (see api/predict/batcher.py).
         self.batcher.expect()
         try:
             status = await self._models.require()
             card = status.card
             assert card is not None  # require() guarantees it
             found = await self._lookup(card, normalized)
-            missing = list(dict.fromkeys(t for t in normalized if t not in found))
+            missing = misses(normalized, found)
             if missing:  # cache hits need no queue: only work for a worker is shed
                 await self._lanes.admit(self._models.queue)
         except BaseException:
@@ -116,23 +104,10 @@ class Predictor:
                 scored = await asyncio.wait_for(asyncio.shield(answer), until - loop.time())
             except TimeoutError:
                 raise await self._timed_out() from None
-            pairs = zip(missing, scored, strict=True)
-            computed = {text: CachedPrediction(p, cut) for text, (_, p, cut) in pairs}
+            computed = {text: row for text, (_, row) in zip(missing, scored, strict=True)}
             card = card.model_copy(update={"version": scored[0][0]})
-        predictions = []
-        for text in normalized:
-            cached = text in found
-            probabilities, truncated = found[text] if cached else computed[text]
-            label = max(probabilities, key=probabilities.__getitem__)
-            predictions.append(
-                Prediction(
-                    label=label,
-                    score=probabilities[label],
-                    probabilities=probabilities,
-                    cached=cached,
-                    truncated=truncated,
-                )
-            )
+        answers = merge(normalized, found, computed)
+        predictions = [Prediction(**answer._asdict()) for answer in answers]
         return PredictResponse(
             model=ServedModel(name=card.name, version=card.version), predictions=predictions
         )
@@ -149,22 +124,16 @@ class Predictor:
 
     async def _lookup(self, card: ModelCard, texts: list[str]) -> dict[str, CachedPrediction]:
         """One MGET for every text; a cache outage means misses, not an error."""
-        unique = list(dict.fromkeys(texts))
-        keys = [cache_key(card.name, card.version, text) for text in unique]
+        lookup = CacheLookup.of(card.name, card.version, texts)
         try:
-            values = await self._cache.mget(keys)
+            replies = await self._cache.mget(lookup.keys)
         except (aioredis.RedisError, OSError) as exc:
             log.warning("cache read failed", error=type(exc).__name__)
             return {}
-        found = {}
-        for text, raw in zip(unique, values, strict=True):
-            if raw is None:
-                continue
-            try:
-                found[text] = decode_entry(raw)
-            except ValueError:
-                log.warning("unreadable cache entry")
-        return found
+        hits = lookup.hits(replies)
+        if hits.unreadable:
+            log.warning("unreadable cache entries", count=hits.unreadable)
+        return hits.found
 
     async def _compute(
         self, texts: list[str], deadline: float, request_ids: list[str]
@@ -187,11 +156,7 @@ class Predictor:
             log.exception("result wait failed")
             raise BackendUnavailable(f"result backend failed: {type(exc).__name__}") from exc
         outcome = _outcome(document)
-        cut = set(outcome.truncated)
-        return [
-            (outcome.version, dict(zip(outcome.labels, row, strict=True)), i in cut)
-            for i, row in enumerate(outcome.probabilities)
-        ]
+        return [(outcome.version, row) for row in computed_rows(outcome)]
 
     async def _send(self, task_id: str, payload: dict[str, Any], expires: float) -> None:
         """Publish in a thread: kombu is blocking, and a dead broker must not stall the loop."""

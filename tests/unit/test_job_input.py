@@ -11,12 +11,13 @@ from api.jobs.input import (
     check_callback_url,
     decoded,
     file_format,
-    normalize_all,
     read_csv,
     read_file,
     read_jsonl,
 )
+from shared.config import Settings
 from shared.errors import InvalidInput, UnsupportedMediaType
+from shared.text import job_texts
 
 
 def csv_rows(data: bytes, max_rows: int = 10) -> list[str]:
@@ -191,18 +192,6 @@ def test_an_unknown_format_is_415() -> None:
         file_format("application/xml")
 
 
-def test_normalize_all_names_the_row() -> None:
-    assert normalize_all(["  a  b ", "c"], max_texts=5, max_chars=10) == ["a b", "c"]
-    with pytest.raises(InvalidInput, match="row 2: empty"):
-        normalize_all(["a", "   "], max_texts=5, max_chars=10, item="row")
-    with pytest.raises(InvalidInput, match=r"texts\[0\]: 11 characters"):
-        normalize_all(["x" * 11], max_texts=5, max_chars=10)
-    with pytest.raises(InvalidInput, match="more than 1 texts"):
-        normalize_all(["a", "b"], max_texts=1, max_chars=10)
-    with pytest.raises(InvalidInput, match="no texts"):
-        normalize_all([], max_texts=1, max_chars=10)
-
-
 @pytest.mark.parametrize(
     "url", ["ftp://host/x", "javascript:alert(1)", "http://", "/relative", "http://a b/"]
 )
@@ -232,9 +221,7 @@ def test_surrogates_in_a_job_are_refused_with_the_row_and_position() -> None:
     # JSONL escapes are decoded by json.loads, which keeps lone surrogates.
     rows = read_file(b'{"text": "fine"}\n{"text": "bad \\ud800"}\n', "jsonl", "text", max_rows=5)
     with pytest.raises(InvalidInput, match=r"^row 2: character 4 is a lone surrogate \(U\+D800\)"):
-        normalize_all(rows, max_texts=5, max_chars=100, item="row")
-    with pytest.raises(InvalidInput, match=r"^texts\[0\]: character 0 is a lone surrogate"):
-        normalize_all(["\udfff"], max_texts=5, max_chars=100)
+        job_texts(rows, Settings(job_max_texts=5, max_text_chars=100), item="row")
 
 
 def test_string_parameters_that_are_not_unicode_are_refused() -> None:

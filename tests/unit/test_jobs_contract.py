@@ -22,6 +22,7 @@ from shared.jobs import (
     new_record,
     submission,
 )
+from shared.predictions import Answer
 from shared.signing import signature, verify
 
 
@@ -116,7 +117,7 @@ def test_a_record_is_visible_once_sealed_and_never_after_an_abort() -> None:
 
 
 def test_result_items() -> None:
-    item = answered(7, {"NEG": 0.25, "POS": 0.75}, cached=True)
+    item = answered(7, Answer("POS", 0.75, {"NEG": 0.25, "POS": 0.75}, True, False))
 
     assert item == {
         "index": 7,
@@ -148,7 +149,7 @@ async def _chunks(*chunks: list[dict[str, Any]]) -> AsyncIterator[list[dict[str,
 
 
 async def test_results_render_as_csv_and_ndjson() -> None:
-    first = [answered(0, {"NEG": 0.25, "POS": 0.75}, cached=False)]
+    first = [answered(0, Answer("POS", 0.75, {"NEG": 0.25, "POS": 0.75}, False, False))]
     second = [failed_item(1, "WrongModel after 2 tries")]
 
     csv_text = "".join([p async for p in render(_chunks(first, second), "csv", ["NEG", "POS"])])

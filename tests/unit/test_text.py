@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 from pydantic import ValidationError
 
+from shared.config import Settings
 from shared.contracts import PredictPayload
 from shared.errors import InvalidInput
-from shared.text import check_parameter, clean_text, unicode_problem
+from shared.text import check_parameter, clean_text, job_texts, request_texts, unicode_problem
 
 
 @pytest.mark.parametrize(
@@ -52,6 +54,8 @@ def test_json_decoded_bytes_reach_the_check_as_surrogates() -> None:
         "e\u0301\u0302\u0303",  # combining marks
         "\U0010fffd\U000e0001\U0001f3f4\U000e0067\U000e007f",  # plane 16, tags
         "\ufffe\uffff",  # noncharacters are scalar values: allowed
+        "<b>hi</b>",  # markup and code are ordinary text
+        "'; DROP TABLE x;--",
     ],
 )
 def test_every_scalar_value_is_text(text: str) -> None:
@@ -86,3 +90,65 @@ def test_a_worker_payload_with_a_surrogate_fails_validation() -> None:
     assert PredictPayload(texts=["fine", "ça"], model="m").texts == ["fine", "ça"]
     with pytest.raises(ValidationError, match=r"texts\[1\]: character 0 is a lone surrogate"):
         PredictPayload(texts=["fine", "\udc00"], model="m")
+
+
+REQUEST = Settings(max_texts_per_request=3, max_text_chars=20)
+JOB = Settings(job_max_texts=2, max_text_chars=10)
+
+
+def test_a_request_s_texts_are_normalized_in_order() -> None:
+    assert request_texts([" b  a ", "c"], REQUEST) == ["b a", "c"]
+
+
+@pytest.mark.parametrize(
+    ("texts", "reason"),
+    [
+        ([], r"^texts: give at least one text$"),
+        (["a", "b", "c", "d"], r"^texts: 4 texts, at most 3 per request$"),
+        # The count comes first: a request too long is refused whatever its texts.
+        (["", "", "", ""], r"^texts: 4 texts, at most 3 per request$"),
+        (["ok", "   \t\n"], r"^texts\[1\]: empty"),
+        (["x" * 21], r"^texts\[0\]: 21 characters, at most 20$"),
+        (["nul\x00byte"], r"^texts\[0\]: contains a NUL"),
+        (["ok", "\ud800"], r"^texts\[1\]: character 0 is a lone surrogate \(U\+D800\)"),
+    ],
+)
+def test_a_request_s_bad_texts_are_refused_with_a_reason(texts: list[str], reason: str) -> None:
+    with pytest.raises(InvalidInput, match=reason):
+        request_texts(texts, REQUEST)
+
+
+def test_a_job_s_texts_are_normalized_in_order() -> None:
+    assert job_texts(["  a  b ", "c"], JOB) == ["a b", "c"]
+
+
+@pytest.mark.parametrize(
+    ("texts", "item", "reason"),
+    [
+        (["a", "   "], "row", r"^row 2: empty"),
+        (["x" * 11], "texts", r"^texts\[0\]: 11 characters, at most 10$"),
+        (["\udfff"], "texts", r"^texts\[0\]: character 0 is a lone surrogate"),
+        (["a", "b", "c"], "texts", r"^more than 2 texts in one job$"),
+        # Texts are checked as they come: a bad one before the limit is named first.
+        (["a", "", "c"], "row", r"^row 2: empty"),
+        ([], "texts", r"^the job has no texts$"),
+    ],
+)
+def test_a_job_s_bad_texts_are_refused_with_a_reason(
+    texts: list[str], item: str, reason: str
+) -> None:
+    with pytest.raises(InvalidInput, match=reason):
+        job_texts(texts, JOB, item=item)
+
+
+def test_a_job_past_its_limit_is_refused_without_reading_further() -> None:
+    read: list[int] = []
+
+    def rows() -> Iterator[str]:
+        for index in range(1_000):
+            read.append(index)
+            yield "text"
+
+    with pytest.raises(InvalidInput, match="more than 2 texts"):
+        job_texts(rows(), JOB)
+    assert read == [0, 1, 2]

@@ -1,8 +1,18 @@
+"""shared/cache.py: keys, entries, and the one way the gateway and the workers read them."""
+
 from __future__ import annotations
 
 import pytest
 
-from shared.cache import cache_key, decode_entry, encode_entry, normalize_text
+from shared.cache import (
+    CachedPrediction,
+    CacheHits,
+    CacheLookup,
+    cache_key,
+    decode_entry,
+    encode_entry,
+    normalize_text,
+)
 
 
 def test_normalization_collapses_whitespace_and_composes_unicode() -> None:
@@ -41,3 +51,41 @@ def test_entry_label_count_must_match() -> None:
         encode_entry(["A", "B"], [1.0])
     with pytest.raises(ValueError, match="not an object"):
         decode_entry("[0.5, 0.5]")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["[0.5, 0.5]", "not json", b"\xff\xfe", '{"A": null}', '{"A": [1]}', '{"p": {"A": "x"}}'],
+)
+def test_anything_but_an_entry_reads_as_an_unreadable_miss(raw: str | bytes) -> None:
+    assert CacheLookup.of("m", "v1", ["t"]).hits([raw]) == CacheHits({}, 1)
+
+
+def test_a_lookup_reads_each_text_once_under_the_model_s_key() -> None:
+    lookup = CacheLookup.of("m", "v1", ["b", "a", "b"])
+
+    assert lookup.texts == ["b", "a"]
+    assert lookup.keys == [cache_key("m", "v1", "b"), cache_key("m", "v1", "a")]
+
+
+def test_replies_become_hits_and_misses_and_corrupt_entries_are_counted_misses() -> None:
+    lookup = CacheLookup.of("m", "v1", ["hit", "miss", "cut", "corrupt"])
+    replies = [
+        encode_entry(["N", "P"], [0.25, 0.75]).encode(),  # redis-py answers bytes
+        None,
+        encode_entry(["N", "P"], [0.5, 0.5], truncated=True),
+        b'{"N": null}',
+    ]
+
+    hits = lookup.hits(replies)
+
+    assert hits.found == {
+        "hit": CachedPrediction({"N": 0.25, "P": 0.75}, False),
+        "cut": CachedPrediction({"N": 0.5, "P": 0.5}, True),
+    }
+    assert hits.unreadable == 1
+
+
+def test_replies_must_answer_every_key() -> None:
+    with pytest.raises(ValueError, match="1 replies for 2 keys"):
+        CacheLookup.of("m", "v1", ["a", "b"]).hits([None])
