@@ -81,9 +81,9 @@ bench: $(DEV_STAMP)
 soak: $(DEV_STAMP)
 	$(BIN)/python -m loadtest.soak $(ARGS)
 
-## docs: rewrite the README's settings table from shared/config.py (a unit test checks it)
+## docs: rewrite the README's contents and settings table (from its headings and shared/config.py)
 docs: $(RUN_STAMP)
-	$(BIN)/python -m scripts.settings_doc
+	$(BIN)/python -m scripts.readme_blocks
 
 ## clean: remove .venv and the tool caches
 clean:

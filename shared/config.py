@@ -1,7 +1,7 @@
 """Every setting of Spectrum, read once from the environment (prefix `SPECTRUM_`).
 
-Each field's docstring is its documentation: `python -m scripts.settings_doc` renders
-them into the README's settings table (`tests/unit/test_settings_doc.py` fails when
+Each field's docstring is its documentation: `python -m scripts.readme_blocks` renders
+them into the README's settings table (`tests/unit/test_readme_blocks.py` fails when
 the two drift), so say there why a value was chosen, not only what it does.
 """
 
