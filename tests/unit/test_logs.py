@@ -33,6 +33,7 @@ except ValueError:
 
 def test_exceptions_are_logged_with_their_tracebacks() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPECTRUM_")}
+    env["SPECTRUM_ENV_FILE"] = ""  # nor a .env in the checkout
     done = subprocess.run(
         [sys.executable, "-c", PROGRAM], cwd=ROOT, env=env, capture_output=True, text=True
     )

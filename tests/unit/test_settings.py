@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
-from shared.config import Settings
+from shared.config import ENV_FILE_VARIABLE, Settings
 
 
 def test_model_name_is_derived_from_the_model_id() -> None:
@@ -90,3 +92,36 @@ def test_rate_limits_are_per_key_by_default_and_off_for_anonymous_callers() -> N
     )
     assert tuned.rate_limit(keys_on=True) is None
     assert tuned.rate_limit(keys_on=False) == (20.0, 40)
+
+
+def test_a_dotenv_file_in_the_working_directory_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".env").write_text(
+        "SPECTRUM_MAX_TEXT_CHARS=123\nSPECTRUM_MODEL_ID=vader\nOTHER=ignored\n", encoding="utf-8"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(ENV_FILE_VARIABLE)  # the tests' own switch-off (tests/conftest.py)
+    monkeypatch.setenv("SPECTRUM_MODEL_ID", "from-the-environment")
+    settings = Settings()
+    assert settings.max_text_chars == 123
+    assert settings.model_id == "from-the-environment"  # the environment wins over the file
+    assert Settings(max_text_chars=5).max_text_chars == 5
+
+
+def test_the_env_file_can_be_named_or_switched_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".env").write_text("SPECTRUM_MAX_TEXT_CHARS=123\n", encoding="utf-8")
+    (tmp_path / "staging.env").write_text("SPECTRUM_MAX_TEXT_CHARS=77\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(ENV_FILE_VARIABLE, "staging.env")
+    assert Settings().max_text_chars == 77
+    monkeypatch.setenv(ENV_FILE_VARIABLE, "")
+    assert Settings().max_text_chars == 4000
+
+
+def test_the_tests_ignore_a_stray_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".env").write_text("SPECTRUM_API_KEYS=stray\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert Settings().api_keys is None
