@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.signing import signing_keys
+
 LEXICON_MODEL_ID = "vader"
 SHIPPED_MODEL_ID = "models/sentiment-minilm"
 
@@ -184,11 +186,14 @@ class Settings(BaseSettings):
     # chunks) took here from POST to 202 on a busy 2-core machine (about 6 s), and short
     # enough that the waiting chunks of a dead gateway's job are dropped within a minute.
     job_seal_timeout_s: float = Field(default=60.0, gt=0)
-    # Webhooks: a job's callback_url gets the summary POSTed once it ends, signed with
-    # HMAC-SHA256 under webhook_secret (callbacks are refused while it is unset: an
-    # unsigned callback cannot be told from a forged one). A failed delivery (an error
-    # or a non-2xx answer) is retried webhook_retries times, after webhook_backoff_s,
-    # doubling up to webhook_backoff_max_s with full jitter (try n waits a random time in
+    # Webhooks: a job's callback_url gets the summary POSTed once it ends, signed in the
+    # Standard Webhooks format under webhook_secret (callbacks are refused while it is
+    # unset or empty: an unsigned callback cannot be told from a forged one). The secret
+    # is `whsec_<base64>` keys separated by spaces (several sign each delivery: key
+    # rotation), or any other string, taken whole as one raw key (shared/signing.py).
+    # A failed delivery (an error or a non-2xx answer) is retried webhook_retries
+    # times, after webhook_backoff_s, doubling up to webhook_backoff_max_s with full
+    # jitter (try n waits a random time in
     # [0, min(webhook_backoff_max_s, webhook_backoff_s * 2**n)]: at most 1+2+4+8+16 s by default).
     webhook_secret: SecretStr | None = None
     # Callbacks go to public addresses only (not loopback, private networks or cloud
@@ -268,6 +273,14 @@ class Settings(BaseSettings):
         for digest in split_list(value):
             if not re.fullmatch(r"[0-9a-f]{64}", digest):
                 raise ValueError("each hash must be 64 lowercase hex digits (SHA-256)")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _must_name_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None  # an empty variable means "not configured"
+        signing_keys(value.get_secret_value())  # raises ValueError on a malformed list
         return value
 
     @field_validator("result_backend_url", "cache_url")
