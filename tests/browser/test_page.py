@@ -210,7 +210,7 @@ def test_a_long_job_shows_its_progress_and_can_be_cancelled(
     driver: Chrome, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     # One text per chunk: thousands of tasks, long enough to watch and to cancel.
-    total = 3000
+    total = 1500
     slow = Stack(tmp_path_factory.mktemp("cancel"), redis_url, job_chunk_size=1)
     try:
         slow.start_worker()

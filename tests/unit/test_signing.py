@@ -1,16 +1,20 @@
-"""Webhook signatures: ours are what the standardwebhooks package's verifier accepts."""
+"""Webhook signatures: ours, and the worker's deliveries, are what the standardwebhooks
+package's verifier accepts."""
 
 from __future__ import annotations
 
 import base64
 import time
 
+import httpx
 import pytest
 from pydantic import ValidationError
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from shared.config import Settings
+from shared.jobs import JobSummary, new_job_id, new_record
 from shared.signing import ID_HEADER, SIGNATURE_HEADER, sign, signed_headers, signing_keys
+from worker.jobs import deliver_webhook
 
 BODY = b'{"id":"5c0f","state":"succeeded"}'
 NEW = "whsec_" + base64.b64encode(b"the new key, 32 bytes long......").decode()
@@ -81,3 +85,58 @@ def test_an_empty_secret_is_unset() -> None:
     secret = Settings(webhook_secret=NEW).webhook_secret
     assert secret is not None
     assert secret.get_secret_value() == NEW
+
+
+class OneJob:
+    """The part of the worker's JobStore a delivery uses: one ended job, its attempts."""
+
+    def __init__(self, job_id: str) -> None:
+        record = new_record(
+            job_id=job_id,
+            model="m",
+            labels=["NEG", "POS"],
+            total=2,
+            chunk_size=32,
+            fingerprint="f",
+            callback_url="https://hooks.example.com/h",
+            now=time.time(),
+        )
+        self.job = JobSummary.from_hash({**record, "state": "succeeded", "done": "2"})
+        self.attempts: list[str] = []
+
+    def summary(self, job_id: str) -> JobSummary:
+        return self.job
+
+    def webhook_attempt(
+        self, job_id: str, *, status: int | None, error: str | None, outcome: str
+    ) -> None:
+        self.attempts.append(outcome)
+
+
+def test_each_delivery_try_is_signed_afresh_under_one_message_id() -> None:
+    job_id = new_job_id()
+    store = OneJob(job_id)
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(500 if len(sent) == 1 else 200)
+
+    settings = Settings(webhook_secret=f"{NEW} {OLD}")
+    for last_try in (False, True):
+        deliver_webhook(
+            settings,
+            store,  # type: ignore[arg-type]
+            job_id,
+            last_try=last_try,
+            resolve=lambda host, port: ["93.184.215.14"],
+            transport=httpx.MockTransport(answer),
+        )
+
+    assert store.attempts == ["pending", "delivered"]
+    assert [request.headers[ID_HEADER] for request in sent] == [f"job_{job_id}_ended"] * 2
+    for request in sent:
+        for key in (NEW, OLD):  # either side of the rotation verifies every try
+            summary = Webhook(key).verify(request.content, dict(request.headers))
+            assert summary["id"] == job_id
+        assert "webhook" not in summary

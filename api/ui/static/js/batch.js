@@ -13,11 +13,14 @@ const ENDED = new Set(["succeeded", "failed", "cancelled"]);
 const $ = (id) => document.getElementById(id);
 const sleep = (seconds) => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
 
-/** Call the API, waiting and retrying when it says "not now" (429, 503). */
+/** Call the API, waiting and retrying when it says "not now" (429, 503); `onWait`
+ * shows why it waits, and is given "" once a retry succeeds. */
 async function patiently(request, onWait) {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await request();
+      const answer = await request();
+      if (attempt > 0) onWait("");
+      return answer;
     } catch (error) {
       const busy = error instanceof ApiError && (error.status === 429 || error.status === 503);
       if (!busy || attempt >= RETRIES) throw error;
@@ -143,7 +146,6 @@ export function setUpBatch() {
     let created = null;
     try {
       created = await patiently(() => submitJob(payload), showError);
-      showError("");
       $("batch-job").textContent = `job ${created.id}`;
       let job = await patiently(() => getJob(created.status_url), showError);
       const cancelButton = $("batch-cancel");
@@ -180,8 +182,13 @@ export function setUpBatch() {
           + "(the reason is in the error column).");
       }
     } catch (error) {
-      if (created === null) $("batch-count").textContent = `Not submitted${note}.`;
-      showError(`Stopped: ${explain(error, where)}`);
+      if (created === null) {
+        $("batch-count").textContent = `Not submitted${note}.`;
+        showError(`Stopped: ${explain(error, where)}`);
+      } else {
+        // The job itself goes on: only the page stopped following it.
+        showError(`Stopped following job ${created.id} (${created.status_url}): ${explain(error)}`);
+      }
     } finally {
       $("batch-cancel").hidden = true;
       cancel = null;
