@@ -20,6 +20,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from shared.signing import signing_keys
+
 LEXICON_MODEL_ID = "vader"
 SHIPPED_MODEL_ID = "models/sentiment-minilm"
 # Names the env file, relative to the working directory; empty reads none. Not a
@@ -244,8 +246,10 @@ class Settings(BaseSettings):
 
     # Webhooks: a job's callback_url gets the summary POSTed once it ends.
     webhook_secret: SecretStr | None = None
-    """Key of the HMAC-SHA256 signature on webhook deliveries. Callbacks are refused
-    while it is unset: an unsigned callback cannot be told from a forged one."""
+    """Signs webhook deliveries in the Standard Webhooks format. Callbacks are refused
+    while it is unset or empty: an unsigned callback cannot be told from a forged one.
+    `whsec_<base64>` keys separated by spaces (each signs every delivery: key
+    rotation), or any other string, taken whole as one raw key (shared/signing.py)."""
     webhook_allow_private: bool = False
     """Callbacks go to public addresses only (not loopback, private networks or cloud
     metadata: shared/callbacks.py); `true` lets them reach this machine and its LAN
@@ -367,6 +371,14 @@ class Settings(BaseSettings):
         for digest in split_list(value):
             if not re.fullmatch(r"[0-9a-f]{64}", digest):
                 raise ValueError("each hash must be 64 lowercase hex digits (SHA-256)")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _must_name_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None  # an empty variable means "not configured"
+        signing_keys(value.get_secret_value())  # raises ValueError on a malformed list
         return value
 
     @field_validator("result_backend_url", "cache_url")

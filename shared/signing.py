@@ -1,33 +1,68 @@
-"""Webhook signatures: HMAC-SHA256 over the timestamp and the exact body bytes.
+"""Webhook signatures in the Standard Webhooks format (https://www.standardwebhooks.com).
 
-A receiver recomputes `sha256=hex(HMAC(secret, "<timestamp>." + body))` from the
-`X-Spectrum-Timestamp` header and the raw body, compares it in constant time with
-`X-Spectrum-Signature`, and rejects timestamps too far from its clock (replays).
+A delivery carries three headers:
+
+- `webhook-id`: the message's id, the same on every retry (and on a duplicate send)
+  of one event, so that a receiver can drop what it has already handled;
+- `webhook-timestamp`: the Unix seconds of this attempt;
+- `webhook-signature`: `v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`, one per
+  key, separated by spaces (key rotation: a receiver holding any one key verifies).
+
+Keys come from the secret setting: whitespace-separated `whsec_<base64>` keys (the
+first signs first; receivers of the old key keep verifying while it is listed). A
+value that does not start with `whsec_` is one key taken as its UTF-8 bytes, whole,
+as before this format, so an existing secret keeps working (a receiver passes those
+bytes, not the string, to its verifier).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 
-SIGNATURE_HEADER = "X-Spectrum-Signature"
-TIMESTAMP_HEADER = "X-Spectrum-Timestamp"
+ID_HEADER = "webhook-id"
+TIMESTAMP_HEADER = "webhook-timestamp"
+SIGNATURE_HEADER = "webhook-signature"
+
+_PREFIX = "whsec_"
 
 
-def signature(secret: bytes, timestamp: str, body: bytes) -> str:
-    """The signature header's value for this body sent at this Unix timestamp."""
-    digest = hmac.new(secret, timestamp.encode("ascii") + b"." + body, hashlib.sha256)
-    return f"sha256={digest.hexdigest()}"
+def signing_keys(secret: str) -> list[bytes]:
+    """The HMAC keys a secret setting names, in order; ValueError when it names none
+    or a `whsec_` key is not base64."""
+    if not secret.startswith(_PREFIX):
+        if not secret:
+            raise ValueError("the webhook secret is empty")
+        return [secret.encode("utf-8")]
+    keys = []
+    for part in secret.split():
+        if not part.startswith(_PREFIX):
+            raise ValueError("every key of a webhook secret list must start with whsec_")
+        try:
+            key = base64.b64decode(part[len(_PREFIX) :], validate=True)
+        except binascii.Error:
+            raise ValueError("a whsec_ webhook key is not valid base64") from None
+        if not key:
+            raise ValueError("a whsec_ webhook key is empty")
+        keys.append(key)
+    return keys
 
 
-def verify(
-    secret: bytes, timestamp: str, body: bytes, signed: str, *, now: float, tolerance_s: float
-) -> bool:
-    """True when `signed` is this body's signature and the timestamp is recent."""
-    try:
-        sent = int(timestamp)
-    except ValueError:
-        return False
-    if abs(now - sent) > tolerance_s:
-        return False
-    return hmac.compare_digest(signature(secret, timestamp, body), signed)
+def sign(key: bytes, message_id: str, timestamp: int, body: bytes) -> str:
+    """One key's `v1,<base64>` signature of this body sent as this message at this time."""
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    digest = hmac.new(key, signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode("ascii")
+
+
+def signed_headers(
+    keys: list[bytes], message_id: str, timestamp: int, body: bytes
+) -> dict[str, str]:
+    """The three Standard Webhooks headers for this body, signed with every key."""
+    return {
+        ID_HEADER: message_id,
+        TIMESTAMP_HEADER: str(timestamp),
+        SIGNATURE_HEADER: " ".join(sign(key, message_id, timestamp, body) for key in keys),
+    }

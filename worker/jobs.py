@@ -37,7 +37,7 @@ from shared.jobs import (
     known_key,
 )
 from shared.predictions import computed_rows, merge, misses
-from shared.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
+from shared.signing import signed_headers, signing_keys
 from worker import metrics
 from worker.service import ModelService
 
@@ -165,6 +165,11 @@ def fail_chunk(store: JobStore, chunk: JobChunkPayload, reason: str) -> str | No
     return store.finish(chunk, items, failed=len(items))
 
 
+def webhook_message_id(job_id: str) -> str:
+    """The Standard Webhooks `webhook-id` of a job's "ended" event (stable across tries)."""
+    return f"job_{job_id}_ended"
+
+
 def deliver_webhook(
     settings: Settings,
     store: JobStore,
@@ -183,12 +188,13 @@ def deliver_webhook(
         store.webhook_attempt(job_id, status=None, error="no webhook secret", outcome="failed")
         return True
     body = job.model_dump_json(exclude={"webhook"}).encode("utf-8")
-    stamp = str(int(time.time()))
+    keys = signing_keys(secret.get_secret_value())  # checked when the settings loaded
     headers = {
         "Content-Type": "application/json",
-        TIMESTAMP_HEADER: stamp,
-        SIGNATURE_HEADER: signature(secret.get_secret_value().encode(), stamp, body),
         "User-Agent": "spectrum-webhook/1",
+        # A job ends once: its id names the event, the same on every retry and on the
+        # duplicate send of a redelivered last chunk, so a receiver can drop repeats.
+        **signed_headers(keys, webhook_message_id(job_id), int(time.time()), body),
     }
     status: int | None = None
     error: str | None = None

@@ -21,6 +21,8 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
+from api.jobs.input import file_format, read_file
+from shared.errors import InvalidInput
 from tests.integration.stack import Stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -143,7 +145,18 @@ def review_csv(path: Path, rows: int) -> list[str]:
     return texts
 
 
-def test_a_200_row_file_is_classified_in_chunks(
+def job_of_page(driver: Chrome, stack: Stack) -> dict[str, Any]:
+    """The job the page says it submitted, as the API reports it."""
+    shown = driver.find_element(By.ID, "batch-job").text
+    assert shown.startswith("job "), shown
+    with stack.client() as client:
+        answer = client.get(f"/v1/jobs/{shown.removeprefix('job ')}")
+    assert answer.status_code == 200, answer.text
+    job: dict[str, Any] = answer.json()
+    return job
+
+
+def test_a_200_row_file_is_classified_as_one_job(
     driver: Chrome, stack: Stack, tmp_path: Path, artifacts: Path
 ) -> None:
     wait = open_page(driver, stack.base_url)
@@ -157,12 +170,19 @@ def test_a_200_row_file_is_classified_in_chunks(
     driver.find_element(By.ID, "batch-submit").click()
 
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#batch-table tbody tr")) == 200)
-    assert driver.find_element(By.ID, "batch-count").text == "200 / 200"
+    assert driver.find_element(By.ID, "batch-count").text == "200 / 200 · succeeded"
     assert driver.find_element(By.ID, "batch-progress").get_attribute("value") == "200"
     assert not driver.find_element(By.ID, "batch-error").is_displayed()
+    assert not driver.find_element(By.ID, "batch-cancel").is_displayed()
+    # One job on /v1/jobs, of the file as sent: the API read its 200 rows.
+    job = job_of_page(driver, stack)
+    assert job["state"] == "succeeded"
+    assert job["progress"]["total"] == job["progress"]["done"] == 200
     cells = driver.find_elements(By.CSS_SELECTOR, "#batch-table tbody td[data-label]")
     expected = api_predictions(stack, texts)
     assert [cell.text for cell in cells] == [p["label"] for p in expected]
+    api_csv = driver.find_element(By.ID, "batch-api-csv").get_attribute("href")
+    assert api_csv == f"{stack.base_url}/v1/jobs/{job['id']}/results?format=csv"
 
     # The screenshot (the README shows it) before the download link takes the focus.
     height = driver.execute_script("return document.documentElement.scrollHeight")
@@ -183,7 +203,50 @@ def test_a_200_row_file_is_classified_in_chunks(
     rows = list(csv.DictReader(io.StringIO(downloaded)))
     assert [row["text"] for row in rows] == texts
     assert [row["label"] for row in rows] == [p["label"] for p in expected]
-    assert rows[0]["where"] == "row 2"  # the header is row 1
+    assert rows[0]["where"] == "row 1"  # as the API counts: from 1, after the header
+
+
+def test_a_long_job_shows_its_progress_and_can_be_cancelled(
+    driver: Chrome, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # One text per chunk: thousands of tasks, long enough to watch and to cancel.
+    total = 1500
+    slow = Stack(tmp_path_factory.mktemp("cancel"), redis_url, job_chunk_size=1)
+    try:
+        slow.start_worker()
+        slow.start_api()
+        wait = open_page(driver, slow.base_url)
+        lines = "\n".join(f"a fine film, take {i} {uuid.uuid4().hex[:6]}" for i in range(total))
+        driver.execute_script("document.getElementById('batch-text').value = arguments[0]", lines)
+        driver.find_element(By.ID, "batch-submit").click()
+
+        def moving(d: Chrome) -> int | bool:
+            value = int(d.find_element(By.ID, "batch-progress").get_attribute("value") or "0")
+            return 0 < value < total and value
+
+        seen = wait.until(moving)
+        assert driver.find_element(By.ID, "batch-progress").get_attribute("max") == str(total)
+        assert " · running" in driver.find_element(By.ID, "batch-count").text
+        cancel = driver.find_element(By.ID, "batch-cancel")
+        assert cancel.is_displayed()
+        cancel.click()
+
+        wait.until(lambda d: d.find_element(By.ID, "batch-count").text.startswith("Cancelled:"))
+        shown = driver.find_element(By.ID, "batch-count").text
+        classified = int(shown.split()[1])
+        assert seen <= classified < total, shown
+        assert shown == f"Cancelled: {classified} of {total} classified."
+        assert not cancel.is_displayed()
+        assert not driver.find_element(By.ID, "batch-error").is_displayed()
+        rows = driver.find_elements(By.CSS_SELECTOR, "#batch-table tbody tr")
+        assert len(rows) == min(classified, 1000)
+        note = driver.find_element(By.ID, "batch-note").text
+        assert note.startswith(f"({classified} rows")
+        job = job_of_page(driver, slow)
+        assert job["state"] == "cancelled"
+        assert job["progress"]["done"] < total
+    finally:
+        slow.stop()
 
 
 def test_422_reasons_are_shown_with_the_line_they_concern(
@@ -205,7 +268,7 @@ def test_422_reasons_are_shown_with_the_line_they_concern(
     message = shown_error(wait, "batch-error")
     assert "422 InvalidInput" in message
     assert f"line 3: {len(too_long)} characters, at most {MAX_CHARS}" in message
-    assert "(1 blank skipped)" in driver.find_element(By.ID, "batch-count").text
+    assert driver.find_element(By.ID, "batch-count").text == "Not submitted (1 blank skipped)."
     driver.save_screenshot(str(artifacts / "page-errors.png"))
 
 
@@ -222,12 +285,13 @@ def test_an_unavailable_service_is_explained(
         assert "(503 NoWorkerAvailable)" in message
         assert "retry after 1 s" in message
 
-        # A batch waits the Retry-After and tries again a few times, then says why it stopped.
+        # A job waits the Retry-After and is tried again a few times, then says why not.
         lines = driver.find_element(By.ID, "batch-text")
         lines.send_keys("Anyone?")
         driver.find_element(By.ID, "batch-submit").click()
         wait.until(lambda d: "Retrying (1/3) in 1 s" in d.find_element(By.ID, "batch-error").text)
-        wait.until(lambda d: "Stopped after 0 of 1" in d.find_element(By.ID, "batch-error").text)
+        wait.until(lambda d: d.find_element(By.ID, "batch-error").text.startswith("Stopped: "))
+        assert driver.find_element(By.ID, "batch-count").text == "Not submitted."
         assert "(503 NoWorkerAvailable)" in driver.find_element(By.ID, "batch-error").text
 
         api.stop()
@@ -248,39 +312,74 @@ import("/static/js/parse.js")
 """
 
 
-@pytest.mark.parametrize(
-    ("name", "source", "expected"),
-    [
-        # A `text` column anywhere makes the first row a header; quotes may hold , " and newlines.
-        (
-            "a.csv",
-            'id,Text\r\n1,"one, ""two""\nthree"\r\n2,four\r\n',
-            ['one, "two"\nthree', "four"],
-        ),
-        # No `text` column: every row is data, its first column the text.
-        ("b.csv", "\ufeffgreat,5\nawful,1", ["great", "awful"]),
-        (
-            "c.jsonl",
-            '"plain"\n\n{"id": 2, "text": "field"}\n{"review": "first string"}\n',
-            ["plain", "field", "first string"],
-        ),
-        ("d.txt", "one\r\ntwo\n", ["one", "two", ""]),
-    ],
-)
-def test_files_are_read_as_documented(
-    driver: Chrome, stack: Stack, name: str, source: str, expected: list[str]
+def page_reads(driver: Chrome, name: str, source: str) -> list[str] | str:
+    """The texts the page's preview reads from a file, or its error message."""
+    answer = driver.execute_async_script(PARSE, source, name)
+    if "error" in answer:
+        error: str = answer["error"]
+        return error
+    return [item["text"] for item in answer["items"]]
+
+
+def api_reads(name: str, source: str) -> list[str] | str:
+    """The texts POST /v1/jobs reads from the same file (api/jobs/input.py), or its refusal."""
+    fmt = file_format(None, name)
+    try:
+        return list(read_file(source.encode("utf-8"), fmt, "text", max_rows=1000))
+    except InvalidInput as exc:
+        return exc.detail
+
+
+# One rule: the file is sent as it is and the API reads it; the page's preview (the
+# count, the texts beside their results) must read it the same way, refusals included.
+SAME_RULE = [
+    # A header naming `text`, anywhere; quotes may hold , " and newlines; blank rows skipped.
+    ("a.csv", 'id,text\r\n1,"one, ""two""\nthree"\r\n\r\n , \r\n2,four\r\n'),
+    # A BOM and blank lines before the header; the name trimmed; no final line end.
+    ("b.csv", "\ufeff\n\n n , text \n5,great\n1,awful"),
+    ("c.csv", "text\r\nonly\rcr\r\n"),
+    # Refused by both: no header naming `text` (names are exact), empty, a short row,
+    # an unclosed quote, text after a closing quote.
+    ("d.csv", "great,5\nawful,1\n"),
+    ("e.csv", "Text\nx\n"),
+    ("f.csv", "\n \n"),
+    ("g.csv", "id,text\n1\n"),
+    ("h.csv", 'text\n"never closed\n'),
+    ("i.csv", 'text\n"quoted"after\n'),
+    # JSONL: bare strings or objects' `text`, \n only ends a line (\r before it dropped).
+    ("j.jsonl", '"plain"\n\n{"id": 2, "text": "field"}\r\n"a\u2028b"\n'),
+    ("k.jsonl", '{"review": "no text field"}\n'),
+    ("l.jsonl", '{"text": 5}\n'),
+    ("m.jsonl", '"fine"\n{"text": \n'),
+    ("n.ndjson", "\n\n"),
+]
+
+
+@pytest.mark.parametrize(("name", "source"), SAME_RULE, ids=[name for name, _ in SAME_RULE])
+def test_the_page_reads_a_file_as_the_api_does(
+    driver: Chrome, stack: Stack, name: str, source: str
 ) -> None:
     open_page(driver, stack.base_url)
-    answer = driver.execute_async_script(PARSE, source, name)
-    assert [item["text"] for item in answer["items"]] == expected
+    page, api = page_reads(driver, name, source), api_reads(name, source)
+    if isinstance(api, str):
+        assert isinstance(page, str), f"the API refuses ({api}); the page read {page}"
+    else:
+        assert page == api
 
 
-def test_an_unreadable_file_names_its_line(driver: Chrome, stack: Stack) -> None:
+def test_the_page_names_the_line_or_column_as_the_api_does(driver: Chrome, stack: Stack) -> None:
     open_page(driver, stack.base_url)
-    answer = driver.execute_async_script(PARSE, '"fine"\n{"text": \n', "bad.jsonl")
-    assert answer["error"].startswith("JSONL line 2 is not JSON")
-    answer = driver.execute_async_script(PARSE, 'a,"never closed\n', "bad.csv")
-    assert "never closes" in answer["error"]
+    for name, source in [
+        ("bad.jsonl", '"fine"\n{"text": \n'),
+        ("bad.csv", "id,review\n1,good\n"),
+        ("short.csv", "id,text\n\n1,a\n2\n"),
+        ("none.jsonl", '{"review": "x"}\n'),
+    ]:
+        page, api = page_reads(driver, name, source), api_reads(name, source)
+        assert isinstance(page, str)
+        assert isinstance(api, str)
+        assert page.split(" (")[0] == api.split(" (")[0]
+    assert page_reads(driver, "d.txt", "one\r\ntwo\n") == ["one", "two", ""]
 
 
 def test_the_download_keeps_spreadsheets_from_running_texts(driver: Chrome, stack: Stack) -> None:

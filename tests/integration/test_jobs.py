@@ -17,15 +17,16 @@ import pytest
 import redis
 from celery import Celery
 from spectrum_client import AsyncSpectrumClient, SpectrumClient, SpectrumError, cli
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from shared.contracts import JOB_CHUNK_TASK, JobChunkPayload
 from shared.jobs import chunks_done_key, job_key, known_key, new_job_id, new_record
-from shared.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from tests.integration.job_runs import texts, wait_until_ended
 from tests.integration.stack import Stack
 from worker.runtimes.lexicon import load_lexicon
 
-SECRET = "test-webhook-secret"
+# A Standard Webhooks key (whsec_ and base64), as a receiver would be given it.
+SECRET = "whsec_dGVzdC13ZWJob29rLXNlY3JldC0zMi1ieXRlcy0u"
 CHUNK = 25
 
 
@@ -323,18 +324,27 @@ def test_a_bad_line_is_refused_before_the_rest_of_the_body_is_sent(
 
 
 class Receiver:
-    """A local webhook receiver that fails its first `failures` deliveries with a 500."""
+    """A local webhook receiver that checks each delivery with the standardwebhooks
+    verifier under SECRET, and fails its first `failures` deliveries with a 500."""
 
     def __init__(self, failures: int) -> None:
         self.failures = failures
         self.calls: list[tuple[int, dict[str, str], bytes]] = []
+        self.verified: list[bool] = []
         owner = self
+        verifier = Webhook(SECRET)
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                headers = dict(self.headers.items())
+                try:
+                    verifier.verify(body, headers)
+                    owner.verified.append(True)
+                except WebhookVerificationError:
+                    owner.verified.append(False)
                 status = 500 if len(owner.calls) < owner.failures else 200
-                owner.calls.append((status, dict(self.headers.items()), body))
+                owner.calls.append((status, headers, body))
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -410,24 +420,13 @@ def test_the_webhook_is_signed_and_retried_until_delivered(client: httpx.Client)
     assert job["webhook"]["attempts"] == 2
     assert job["webhook"]["last_status"] == 200
     assert [status for status, _, _ in receiver.calls] == [500, 200]
+    assert receiver.verified == [True, True]
+    # One event, one message id on every try (receivers de-duplicate by it).
+    assert {headers["webhook-id"] for _, headers, _ in receiver.calls} == {f"job_{job_id}_ended"}
     for _, headers, body in receiver.calls:
         assert headers["Host"] == named.split("/")[2]
-        assert verify(
-            SECRET.encode(),
-            headers[TIMESTAMP_HEADER],
-            body,
-            headers[SIGNATURE_HEADER],
-            now=time.time(),
-            tolerance_s=300,
-        )
-        assert not verify(
-            b"wrong",
-            headers[TIMESTAMP_HEADER],
-            body,
-            headers[SIGNATURE_HEADER],
-            now=time.time(),
-            tolerance_s=300,
-        )
+        with pytest.raises(WebhookVerificationError):
+            Webhook("whsec_" + "d3Jvbmc=").verify(body, headers)  # another key: refused
     summary = json.loads(receiver.calls[-1][2])
     assert summary["id"] == job_id
     assert summary["state"] == "succeeded"

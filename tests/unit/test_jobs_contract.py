@@ -1,4 +1,4 @@
-"""The job contract's pure parts: chunking, fingerprints, the record, signatures, CSV rows."""
+"""The job contract's pure parts: chunking, fingerprints, the record, CSV rows."""
 
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ from shared.jobs import (
     submission,
 )
 from shared.predictions import Answer
-from shared.signing import signature, verify
 
 
 def test_chunks_cover_every_index_once_in_order() -> None:
@@ -128,19 +127,6 @@ def test_result_items() -> None:
         "truncated": False,
     }
     assert failed_item(8, "boom") == {"index": 8, "error": "boom"}
-
-
-def test_signature_covers_timestamp_and_body() -> None:
-    secret, body = b"s3cret", b'{"id":"x"}'
-    signed = signature(secret, "1700000000", body)
-
-    assert signed.startswith("sha256=")
-    assert verify(secret, "1700000000", body, signed, now=1700000010, tolerance_s=300)
-    assert not verify(secret, "1700000001", body, signed, now=1700000010, tolerance_s=300)
-    assert not verify(secret, "1700000000", body + b" ", signed, now=1700000010, tolerance_s=300)
-    assert not verify(b"other", "1700000000", body, signed, now=1700000010, tolerance_s=300)
-    assert not verify(secret, "1700000000", body, signed, now=1700009999, tolerance_s=300)
-    assert not verify(secret, "soon", body, signed, now=1700000010, tolerance_s=300)
 
 
 async def _chunks(*chunks: list[dict[str, Any]]) -> AsyncIterator[list[dict[str, Any]]]:

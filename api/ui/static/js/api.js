@@ -50,13 +50,16 @@ function retryAfterSeconds(header) {
   return Number.isNaN(date) ? null : Math.max(0, Math.ceil((date - Date.now()) / 1000));
 }
 
-async function call(path, init = {}) {
-  let response;
+async function send(path, init) {
   try {
-    response = await fetch(path, { ...init, headers: { accept: "application/json", ...init.headers } });
+    return await fetch(path, { ...init, headers: { accept: "application/json", ...init.headers } });
   } catch (cause) {
     throw new ApiError({ status: 0, detail: String(cause?.message ?? cause) });
   }
+}
+
+async function call(path, init = {}) {
+  const response = await send(path, init);
   let body = null;
   try {
     body = await response.json();
@@ -64,8 +67,12 @@ async function call(path, init = {}) {
     // Not JSON: a proxy's error page or a cut connection; the status still speaks.
   }
   if (response.ok && body !== null) return body;
+  throw failure(response, body);
+}
+
+function failure(response, body) {
   const status = response.ok ? 502 : response.status;
-  throw new ApiError({
+  return new ApiError({
     status,
     kind: typeof body?.error === "string" ? body.error : "",
     detail: typeof body?.detail === "string" ? body.detail
@@ -83,4 +90,43 @@ export function predict(texts) {
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ texts }),
   });
+}
+
+/**
+ * POST /v1/jobs: a list of texts as JSON, or a File sent as it is (multipart), so that
+ * the API's own reader, the only one, decides what the file holds.
+ */
+export function submitJob(source) {
+  if (source instanceof Blob) {
+    const form = new FormData();
+    form.append("file", source, source.name ?? "upload.csv");
+    return call("/v1/jobs", { method: "POST", body: form });
+  }
+  return call("/v1/jobs", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ texts: source }),
+  });
+}
+
+/** GET /v1/jobs/{id}: state and progress. */
+export const getJob = (statusUrl) => call(statusUrl);
+
+/** DELETE /v1/jobs/{id}: cancel; resolves to the job, now cancelled. */
+export const cancelJob = (statusUrl) => call(statusUrl, { method: "DELETE" });
+
+/** GET /v1/jobs/{id}/results as NDJSON: every finished result, in input order. */
+export async function jobResults(resultsUrl) {
+  const response = await send(resultsUrl, { headers: { accept: "application/x-ndjson" } });
+  if (!response.ok) {
+    let body = null;
+    try {
+      body = await response.json();
+    } catch {
+      // Not JSON: the status still speaks.
+    }
+    throw failure(response, body);
+  }
+  const text = await response.text();
+  return text.split("\n").filter((line) => line !== "").map((line) => JSON.parse(line));
 }

@@ -26,7 +26,7 @@ async function main() {
   link("flower-link", config.flower_url);
   link("grafana-link", config.grafana_url);
   setUpSingle();
-  setUpBatch(config);
+  setUpBatch();
   document.body.dataset.ready = "true"; // handlers are attached: the page is usable
 
   try {

@@ -1,20 +1,26 @@
-// Many texts: chunks of at most max_texts_per_request through /v1/predict, a live
-// progress bar, a results table and a CSV download. (Async jobs will replace the chunking.)
-import { ApiError, explain, predict } from "./api.js";
-import { ParseError, fromLines, textsOfFile, toCsv } from "./parse.js";
+// Many texts as one job on /v1/jobs: submit (the texts as JSON, a CSV or JSONL file as it
+// is), poll it with a progress bar, offer Cancel, then show the results in a table with
+// a CSV download.
+import { ApiError, cancelJob, explain, getJob, jobResults, submitJob } from "./api.js";
+import { ParseError, fromLines, isJobFile, textsOfFile, toCsv } from "./parse.js";
 
-const CONCURRENCY = 2; // overlaps one request's network wait with the next; polite to others
 const RETRIES = 3; // for 429/503, each after the Retry-After the API asked for
 const SHOWN_ROWS = 1000; // the table shows this many; the CSV has every row
+const FIRST_POLL_S = 0.2; // a small job ends within a poll or two...
+const LONGEST_POLL_S = 1; // ...a long one is asked once a second
+const ENDED = new Set(["succeeded", "failed", "cancelled"]);
 
 const $ = (id) => document.getElementById(id);
 const sleep = (seconds) => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
 
-/** Ask for one chunk, waiting and retrying when the API says "not now" (429, 503). */
-async function predictChunk(texts, onWait) {
+/** Call the API, waiting and retrying when it says "not now" (429, 503); `onWait`
+ * shows why it waits, and is given "" once a retry succeeds. */
+async function patiently(request, onWait) {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await predict(texts);
+      const answer = await request();
+      if (attempt > 0) onWait("");
+      return answer;
     } catch (error) {
       const busy = error instanceof ApiError && (error.status === 429 || error.status === 503);
       if (!busy || attempt >= RETRIES) throw error;
@@ -25,15 +31,19 @@ async function predictChunk(texts, onWait) {
   }
 }
 
-function render(items, results) {
-  const labels = [...new Set(results.flatMap((r) => (r ? Object.keys(r.probabilities) : [])))];
-  const header = ["#", "where", "text", "label", "score", ...labels.map((l) => `p(${l})`), "cached"];
-  const rows = [];
-  items.forEach((item, i) => {
-    const r = results[i];
-    if (!r) return;
-    rows.push([i + 1, item.where, item.text, r.label, r.score,
-      ...labels.map((l) => r.probabilities[l] ?? ""), r.cached]);
+/**
+ * The table and the CSV download. `items` are the texts as the page read them, in
+ * job order (null when the page could not read the file: the API did); results carry
+ * their `index` in the job, and leave out what was never computed.
+ */
+function render(items, results, labels) {
+  const header = ["#", "where", "text", "label", "score", ...labels.map((l) => `p(${l})`),
+    "cached", "error"];
+  const rows = results.map((r) => {
+    const item = items?.[r.index] ?? { where: `row ${r.index + 1}`, text: "" };
+    const answer = "error" in r ? ["", "", ...labels.map(() => ""), "", r.error]
+      : [r.label, r.score, ...labels.map((l) => r.probabilities[l] ?? ""), r.cached, ""];
+    return [r.index + 1, item.where, item.text, ...answer];
   });
 
   const headRow = document.createElement("tr");
@@ -50,7 +60,7 @@ function render(items, results) {
       const td = document.createElement("td");
       td.textContent = typeof value === "number" && column > 0 ? value.toFixed(4)
         : typeof value === "boolean" ? (value ? "yes" : "no") : String(value);
-      if (column === 3) td.dataset.label = String(value);
+      if (column === 3 && value !== "") td.dataset.label = String(value);
       tr.append(td);
     }
     return tr;
@@ -65,9 +75,12 @@ function render(items, results) {
   $("batch-output").hidden = rows.length === 0;
 }
 
-export function setUpBatch(config) {
-  let file = null; // {name, items} while a loaded file is the source, else the textarea is
+
+export function setUpBatch() {
+  // A loaded file while it is the source, else the textarea is: {blob, items, asFile}.
+  let file = null;
   let running = false;
+  let cancel = null; // while a job runs: asks the API to cancel it
   const source = $("batch-source");
 
   function showError(message) {
@@ -76,72 +89,119 @@ export function setUpBatch(config) {
   }
 
   async function load(picked) {
+    file = { blob: picked, items: null, asFile: isJobFile(picked.name) };
+    showError("");
     try {
-      file = { name: picked.name, items: textsOfFile(picked.name, await picked.text()) };
+      file.items = textsOfFile(picked.name, await picked.text());
       source.textContent = `Using ${picked.name}: ${file.items.length} texts (typing here switches back to the lines).`;
-      showError("");
     } catch (error) {
-      file = null;
-      source.textContent = "";
-      showError(error instanceof ParseError ? `Cannot read ${picked.name}: ${error.message}`
-        : `Cannot read ${picked.name}: ${error}`);
+      if (!(error instanceof ParseError) || !file.asFile) {
+        file = null;
+        source.textContent = "";
+        showError(`Cannot read ${picked.name}: ${error.message ?? error}`);
+        return;
+      }
+      // The API reads the file, not the page: it is sent anyway and the API says why not.
+      source.textContent = `Using ${picked.name} (no preview: ${error.message}).`;
     }
   }
 
-  async function run() {
-    const all = file ? file.items : fromLines($("batch-text").value);
-    const items = all.filter((item) => item.text.trim() !== ""); // the API refuses blank texts
-    const skipped = all.length - items.length;
-    showError("");
-    if (items.length === 0) {
-      showError("Nothing to classify: paste some lines or choose a file.");
-      return;
-    }
-    running = true;
-    $("batch-submit").disabled = true;
-    const size = config.max_texts_per_request;
-    const chunks = [];
-    for (let start = 0; start < items.length; start += size) chunks.push(start);
-    const results = new Array(items.length);
+  function show(job, note) {
+    const { total, done, failed, skipped } = job.progress;
+    const finished = done + failed + skipped;
     const progress = $("batch-progress");
-    const count = $("batch-count");
-    let done = 0;
-    let failure = null;
-    progress.max = items.length;
-    progress.value = 0;
-    progress.hidden = false;
-    const note = skipped ? ` (${skipped} blank skipped)` : "";
-    count.textContent = `0 / ${items.length}${note}`;
+    progress.max = Math.max(total, 1);
+    progress.value = finished;
+    $("batch-count").textContent = `${finished} / ${total} · ${job.state}${note}`;
+  }
 
-    async function lane() {
-      while (chunks.length && !failure) {
-        const start = chunks.shift();
-        const slice = items.slice(start, start + size);
-        try {
-          const answer = await predictChunk(slice.map((item) => item.text), (m) => showError(m));
-          answer.predictions.forEach((p, i) => { results[start + i] = p; });
-          done += slice.length;
-          progress.value = done;
-          count.textContent = `${done} / ${items.length}${note}`;
-          showError("");
-        } catch (error) {
-          // The API numbers texts within the request; say which line of the input it was.
-          const where = (d) => d.replace(/texts\[(\d+)\]/g, (_, i) => slice[Number(i)]?.where ?? _);
-          failure ??= `Stopped after ${done} of ${items.length}: ${explain(error, where)}`;
-        }
+  async function run() {
+    let items; // what the page read, in the order the job will have
+    let payload;
+    let skippedBlank = 0;
+    if (file?.asFile) {
+      items = file.items;
+      payload = file.blob;
+    } else {
+      const all = file ? file.items : fromLines($("batch-text").value);
+      items = all.filter((item) => item.text.trim() !== ""); // the API refuses blank texts
+      skippedBlank = all.length - items.length;
+      payload = items.map((item) => item.text);
+      if (items.length === 0) {
+        showError("Nothing to classify: paste some lines or choose a file.");
+        return;
       }
     }
-    await Promise.all(Array.from({ length: CONCURRENCY }, lane));
-    if (failure) showError(failure);
-    render(items, results);
-    running = false;
-    $("batch-submit").disabled = false;
+    const note = skippedBlank ? ` (${skippedBlank} blank skipped)` : "";
+    // The API numbers JSON texts (texts[3]); say which line of the input it was.
+    const where = (d) => d.replace(/texts\[(\d+)\]/g, (_, i) => items?.[Number(i)]?.where ?? _);
+    showError("");
+    $("batch-output").hidden = true;
+    $("batch-job").textContent = "";
+    running = true;
+    $("batch-submit").disabled = true;
+    $("batch-progress").value = 0;
+    $("batch-progress").hidden = false;
+    $("batch-count").textContent = `Submitting${note}…`;
+    let created = null;
+    try {
+      created = await patiently(() => submitJob(payload), showError);
+      $("batch-job").textContent = `job ${created.id}`;
+      let job = await patiently(() => getJob(created.status_url), showError);
+      const cancelButton = $("batch-cancel");
+      cancel = async () => {
+        cancelButton.disabled = true;
+        try {
+          job = await cancelJob(created.status_url);
+        } catch (error) {
+          // 409: it ended first; the next poll says how.
+          if (!(error instanceof ApiError && error.status === 409)) showError(explain(error));
+        }
+      };
+      cancelButton.disabled = false;
+      cancelButton.hidden = false;
+      for (let wait = FIRST_POLL_S; ; wait = Math.min(wait * 1.5, LONGEST_POLL_S)) {
+        show(job, note);
+        if (ENDED.has(job.state)) break;
+        await sleep(wait);
+        if (!ENDED.has(job.state)) job = await patiently(() => getJob(created.status_url), showError);
+      }
+      cancelButton.hidden = true;
+      cancel = null;
+      const results = await patiently(() => jobResults(created.results_url), showError);
+      $("batch-api-csv").href = `${created.results_url}?format=csv`;
+      // Texts shown beside results only when the page read the job as the API did.
+      const shownItems = items?.length === job.progress.total ? items : null;
+      render(shownItems, results, job.labels);
+      const { total, failed } = job.progress;
+      if (job.state === "cancelled") {
+        // Skipped texts are counted as workers meet their chunks: the count is what was done.
+        $("batch-count").textContent = `Cancelled: ${results.length} of ${total} classified${note}.`;
+      } else if (job.state === "failed") {
+        showError(`The job failed: ${failed} of ${total} texts could not be classified `
+          + "(the reason is in the error column).");
+      }
+    } catch (error) {
+      if (created === null) {
+        $("batch-count").textContent = `Not submitted${note}.`;
+        showError(`Stopped: ${explain(error, where)}`);
+      } else {
+        // The job itself goes on: only the page stopped following it.
+        showError(`Stopped following job ${created.id} (${created.status_url}): ${explain(error)}`);
+      }
+    } finally {
+      $("batch-cancel").hidden = true;
+      cancel = null;
+      running = false;
+      $("batch-submit").disabled = false;
+    }
   }
 
   $("batch-form").addEventListener("submit", (event) => {
     event.preventDefault();
     if (!running) run();
   });
+  $("batch-cancel").addEventListener("click", () => cancel?.());
   $("batch-text").addEventListener("input", () => {
     file = null;
     $("batch-file").value = "";

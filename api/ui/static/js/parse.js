@@ -1,75 +1,120 @@
 // Texts out of pasted lines, CSV or JSONL, and results back into CSV. No dependencies.
+//
+// A .csv or .jsonl file goes to POST /v1/jobs as it is and the API's reader
+// (api/jobs/input.py) decides what it holds; the page reads it by the same rules only
+// to preview the count and to show each text beside its result. Those rules: a CSV
+// has a header line (blank lines before it skipped) naming a `text` column, exactly;
+// blank rows are skipped; a JSONL line holds a JSON string or an object with a string
+// `text`; a line ends at \n only. Rows count from 1 after the header ("row 1").
 
 /** A file the page cannot read, with where in it. */
 export class ParseError extends Error {}
 
-/** Records of an RFC 4180 CSV (quoted fields may hold commas, quotes and newlines). */
+const COLUMN = "text"; // the API's default text_column, which the page always uses
+
+/**
+ * Records of an RFC 4180 CSV (quoted fields may hold commas, quotes and newlines), read
+ * as Python's csv module reads it with strict=True; each record's `line` is the line
+ * it ends on, as csv.reader's line_num counts.
+ */
 export function parseCsv(source) {
   const text = source.replace(/^\uFEFF/, "");
   const records = [];
   let record = [];
   let field = "";
   let quoted = false;
+  let closed = false; // a quoted field just closed: only a comma or a line end may follow
   let line = 1;
+  const end = () => {
+    record.push(field);
+    record.line = line;
+    records.push(record);
+    record = [];
+    field = "";
+    closed = false;
+  };
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
+    const lineEnd = c === "\n" || c === "\r";
     if (quoted) {
       if (c === '"' && text[i + 1] === '"') { field += '"'; i++; }
-      else if (c === '"') quoted = false;
-      else { field += c; if (c === "\n") line++; }
+      else if (c === '"') { quoted = false; closed = true; }
+      else {
+        field += c;
+        if (c === "\n" || (c === "\r" && text[i + 1] !== "\n")) line++;
+      }
+    } else if (closed && c !== "," && !lineEnd) {
+      throw new ParseError(`CSV line ${line}: ',' expected after '"'`);
     } else if (c === '"' && field === "") quoted = true;
-    else if (c === ",") { record.push(field); field = ""; }
-    else if (c === "\n" || c === "\r") {
+    else if (c === ",") { record.push(field); field = ""; closed = false; }
+    else if (lineEnd) {
       if (c === "\r" && text[i + 1] === "\n") i++;
-      record.push(field);
-      records.push(record);
-      record = [];
-      field = "";
+      end();
       line++;
     } else field += c;
   }
   if (quoted) throw new ParseError(`CSV: a quoted field opened before line ${line} never closes`);
-  if (field !== "" || record.length) { record.push(field); records.push(record); }
+  if (field !== "" || record.length || closed) end();
   return records;
 }
 
-/**
- * Texts of a CSV: the column named `text` (its first row is then a header), or
- * else the first column of every row (no header).
- */
+const blank = (record) => record.every((cell) => cell.trim() === "");
+
+/** Texts of a CSV: the `text` column named in its header line, one per non-blank row. */
 function fromCsv(source) {
   const records = parseCsv(source);
-  const column = records.length ? records[0].findIndex((h) => h.trim().toLowerCase() === "text") : -1;
-  const start = column >= 0 ? 1 : 0;
-  return records.slice(start).map((record, i) => ({
-    where: `row ${start + i + 1}`,
-    text: record[Math.max(column, 0)] ?? "",
-  }));
+  const header = records.findIndex((record) => !blank(record));
+  if (header < 0) throw new ParseError("the file is empty");
+  const names = records[header].map((name) => name.trim());
+  const at = names.indexOf(COLUMN);
+  if (at < 0) {
+    const shown = names.slice(0, 20).map((n) => `'${n}'`).join(", ");
+    throw new ParseError(`no column '${COLUMN}' in the CSV header (columns: ${shown})`);
+  }
+  const items = [];
+  for (const record of records.slice(header + 1)) {
+    if (blank(record)) continue; // blank lines are not rows
+    if (at >= record.length) {
+      throw new ParseError(`line ${record.line}: no value in column '${COLUMN}'`);
+    }
+    items.push({ where: `row ${items.length + 1}`, text: record[at] });
+  }
+  return items;
 }
 
-/** Texts of JSON Lines: a string per line, or an object's `text` (else its first string). */
+/** Texts of JSON Lines: a JSON string per line, or an object's string `text`. */
 function fromJsonl(source) {
   const items = [];
-  source.split(/\r?\n/).forEach((line, i) => {
+  source.replace(/^\uFEFF/, "").split("\n").forEach((raw, i) => {
+    const line = raw.replace(/\r$/, "");
     if (line.trim() === "") return;
     let value;
     try {
       value = JSON.parse(line);
     } catch (cause) {
-      throw new ParseError(`JSONL line ${i + 1} is not JSON: ${cause.message}`);
+      throw new ParseError(`line ${i + 1}: not valid JSON (${cause.message})`);
     }
-    const text = typeof value === "string" ? value
-      : typeof value?.text === "string" ? value.text
-      : Object.values(value ?? {}).find((v) => typeof v === "string");
-    if (text === undefined) throw new ParseError(`JSONL line ${i + 1} has no text`);
-    items.push({ where: `line ${i + 1}`, text });
+    if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+      value = value[COLUMN];
+      if (value === undefined || value === null) {
+        throw new ParseError(`line ${i + 1}: no '${COLUMN}' field`);
+      }
+    }
+    if (typeof value !== "string") throw new ParseError(`line ${i + 1}: '${COLUMN}' must be a string`);
+    items.push({ where: `row ${items.length + 1}`, text: value });
   });
+  if (items.length === 0) throw new ParseError("the file is empty");
   return items;
 }
 
 /** One text per line. */
 export function fromLines(source) {
   return source.split(/\r?\n/).map((text, i) => ({ where: `line ${i + 1}`, text }));
+}
+
+/** Whether a file goes to the API as it is (CSV, JSONL) rather than as its lines. */
+export function isJobFile(name) {
+  return /\.(csv|jsonl|ndjson)$/i.test(name);
 }
 
 /** Texts of a file by its extension; each item says where it came from for error messages. */
