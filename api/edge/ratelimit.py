@@ -101,8 +101,9 @@ class RateLimiter:
 
     def __init__(self, client: aioredis.Redis, *, per_s: float, burst: int) -> None:
         self._client = client
+        self.per_s = per_s
+        self.burst = burst
         self._interval_ms = 1000.0 / per_s
-        self._burst = burst
         self._script = client.register_script(_SCRIPT)
 
     async def check(self, caller: str) -> Decision | None:
@@ -110,7 +111,7 @@ class RateLimiter:
         now_ms = time.time() * 1000  # wall clock: shared by every replica (NTP)
         try:
             allowed, remaining, reset, retry = await self._script(
-                keys=[f"{KEY_PREFIX}:{caller}"], args=[now_ms, self._interval_ms, self._burst]
+                keys=[f"{KEY_PREFIX}:{caller}"], args=[now_ms, self._interval_ms, self.burst]
             )
         except (RedisError, OSError, TimeoutError) as exc:
             metrics.RATE_LIMIT_ERRORS.inc()
@@ -118,7 +119,7 @@ class RateLimiter:
             return None
         return Decision(
             allowed=bool(int(allowed)),
-            limit=self._burst,
+            limit=self.burst,
             remaining=int(remaining),
             reset_ms=math.ceil(float(reset)),
             retry_after_ms=math.ceil(float(retry)),
