@@ -68,7 +68,9 @@ def redis_client(url: str, *, timeout: float) -> aioredis.Redis:
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
     )
-    return aioredis.Redis(connection_pool=pool)
+    # from_pool: the client owns its pool, so closing the client closes its connections
+    # (Redis(connection_pool=...) leaves them open).
+    return aioredis.Redis.from_pool(pool)
 
 
 async def open_resources(settings: Settings, stack: AsyncExitStack) -> Resources:
