@@ -53,15 +53,14 @@ def create_app(
         async with AsyncExitStack() as stack:
             resources = await open_resources(settings, stack)
             app.state.resources = resources
-            gate.limiter = limiter = resources.limiter
+            limiter = gate.limiter = resources.limiter
+            rate = None if limiter is None else f"{limiter.per_s:g}/s burst {limiter.burst}"
             log.info(
                 "api ready",
                 model=settings.served_model_name,
                 queue=settings.interactive_queue,
                 api_keys=len(keys),
-                rate_limit=None
-                if limiter is None
-                else f"{limiter.per_s:g}/s burst {limiter.burst}",
+                rate_limit=rate,
             )
             yield
 

@@ -4,7 +4,9 @@
 onto the stack as soon as it is open. The stack therefore closes them in reverse
 order (the batcher before the waiter before the Redis clients before Celery), closes
 whatever was opened when a later open fails, and runs every close even when one
-raises (the stack re-raises at the end, after all of them ran).
+raises (the stack re-raises at the end, after all of them ran). Opening connects
+to nothing: connections are made on first use, so the gateway starts while Redis
+or the broker is down, and /readyz says so.
 
 Tests build the app with their own Resources (`create_app(open_resources=...)`),
 which is how routes are tested in-process with fakes.
