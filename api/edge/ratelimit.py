@@ -3,9 +3,10 @@
 The rule is GCRA (the generic cell rate algorithm): each caller has a
 theoretical arrival time (TAT) stored in Redis; a request is allowed while the
 TAT is at most `burst` emission intervals ahead of now, and each allowed request
-pushes the TAT one interval further. One key per caller, one atomic Lua call per
-request, no background refill. `gcra` below is the same arithmetic in Python,
-with the clock a parameter, for the unit tests and for reading the script.
+pushes the TAT one interval further; a refused request leaves it where it is.
+One key per caller, one atomic Lua call per request, no background refill. The
+caller's clock is an argument of the script (wall clock: shared by every replica
+through NTP), so the tests drive the script that runs with a clock of their own.
 
 When Redis cannot be reached the limiter lets the request through (fails open):
 a cache outage must not become an API outage; it is logged and counted.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
@@ -50,35 +52,10 @@ class Decision:
         ]
 
 
-def gcra(
-    tat_ms: float | None, now_ms: float, interval_ms: float, burst: int
-) -> tuple[Decision, float]:
-    """One request at `now_ms`: the decision and the TAT to store (unchanged when refused)."""
-    tat = max(tat_ms if tat_ms is not None else now_ms, now_ms)
-    new_tat = tat + interval_ms
-    allow_at = new_tat - burst * interval_ms
-    if now_ms < allow_at:
-        decision = Decision(
-            allowed=False,
-            limit=burst,
-            remaining=0,
-            reset_ms=math.ceil(tat - now_ms),
-            retry_after_ms=math.ceil(allow_at - now_ms),
-        )
-        return decision, tat
-    remaining = int((now_ms - allow_at) // interval_ms)
-    decision = Decision(
-        allowed=True,
-        limit=burst,
-        remaining=remaining,
-        reset_ms=math.ceil(new_tat - now_ms),
-        retry_after_ms=0,
-    )
-    return decision, new_tat
-
-
-# The same arithmetic as `gcra`, atomically in Redis. Numbers travel as strings:
-# Redis turns a Lua number reply into an integer, truncating the fraction.
+# ARGV: now, interval (ms), burst. Returns allowed (0/1), remaining, reset and
+# retry-after (ms). Numbers travel as strings: Redis turns a Lua number reply into
+# an integer, truncating the fraction. The key expires once the caller is back to a
+# full burst (plus a second), so idle callers leave nothing behind.
 _SCRIPT = """
 local now = tonumber(ARGV[1])
 local interval = tonumber(ARGV[2])
@@ -99,18 +76,27 @@ return {1, math.floor((now - allow_at) / interval), tostring(new_tat - now), '0'
 class RateLimiter:
     """GCRA per caller in Redis; `check` never raises for a Redis outage."""
 
-    def __init__(self, client: aioredis.Redis, *, per_s: float, burst: int) -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        per_s: float,
+        burst: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._client = client
+        self._clock = clock
+        self.per_s = per_s
+        self.burst = burst
         self._interval_ms = 1000.0 / per_s
-        self._burst = burst
         self._script = client.register_script(_SCRIPT)
 
     async def check(self, caller: str) -> Decision | None:
         """The decision for one request of `caller`, or None when Redis could not say."""
-        now_ms = time.time() * 1000  # wall clock: shared by every replica (NTP)
+        now_ms = self._clock() * 1000
         try:
             allowed, remaining, reset, retry = await self._script(
-                keys=[f"{KEY_PREFIX}:{caller}"], args=[now_ms, self._interval_ms, self._burst]
+                keys=[f"{KEY_PREFIX}:{caller}"], args=[now_ms, self._interval_ms, self.burst]
             )
         except (RedisError, OSError, TimeoutError) as exc:
             metrics.RATE_LIMIT_ERRORS.inc()
@@ -118,7 +104,7 @@ class RateLimiter:
             return None
         return Decision(
             allowed=bool(int(allowed)),
-            limit=self._burst,
+            limit=self.burst,
             remaining=int(remaining),
             reset_ms=math.ceil(float(reset)),
             retry_after_ms=math.ceil(float(retry)),

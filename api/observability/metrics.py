@@ -213,6 +213,3 @@ class ScrapeProbe:
             log.warning("worker registry unreadable", error=type(exc).__name__)
         else:
             WORKERS_LIVE.labels(model=self._models.name).set(status.live_workers)
-
-    async def close(self) -> None:
-        await self._depth.close()

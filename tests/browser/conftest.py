@@ -12,9 +12,6 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 
-# The same Redis as the integration tests: 127.0.0.1:6379 when it answers, else a private one.
-from tests.integration.conftest import redis_url  # noqa: F401
-
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 # Chromium's background services (updates, sync, field trials) call Google's hosts;

@@ -5,23 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.private_redis import PrivateRedis, redis_reachable
 from tests.integration.stack import Stack
-
-LOCAL_REDIS = "redis://127.0.0.1:6379/0"
-
-
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The Redis on 127.0.0.1:6379 when there is one, else a private one for this session."""
-    if redis_reachable(LOCAL_REDIS):
-        yield LOCAL_REDIS
-        return
-    private = PrivateRedis(tmp_path_factory.mktemp("redis")).start()
-    try:
-        yield private.url
-    finally:
-        private.stop()
 
 
 @pytest.fixture

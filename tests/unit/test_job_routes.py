@@ -1,0 +1,288 @@
+"""/v1/jobs in-process: the real JobService on a real Redis, Celery's in-memory broker.
+
+A job's record is Redis state kept by Lua scripts on both sides (shared/jobs.py), so
+faking the store would test nothing; the broker is not the point here, so chunks go
+to Celery's in-memory transport, where the test reads them back. The test plays the
+worker with the worker's own JobStore. The model's card and heartbeats are written
+as a worker writes them, under a model name no other test uses.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+from celery import Celery
+
+from api.edge.admission import LaneAdmission
+from api.jobs.service import JobService
+from api.models.served import ServedModels
+from shared.celery_app import create_celery
+from shared.config import Settings
+from shared.contracts import JOB_CHUNK_TASK, JobChunkPayload
+from shared.jobs import answered
+from shared.registry import MODELS_KEY, workers_key
+from tests.unit.inprocess import CARD, resources, serve
+from worker.jobs import JobStore
+
+CHUNK = 2  # texts per chunk task
+
+
+@dataclass
+class Gateway:
+    client: httpx.AsyncClient
+    settings: Settings
+    celery: Celery
+
+    def published(self) -> list[JobChunkPayload]:
+        """The chunk tasks queued on the bulk lane since the last call, in order."""
+        payloads = []
+        with self.celery.connection_for_read() as connection:
+            queue = connection.SimpleQueue(self.settings.bulk_queue, no_ack=True)
+            try:
+                while True:
+                    try:
+                        message = queue.get(block=False)
+                    except queue.Empty:
+                        break
+                    assert message.headers["task"] == JOB_CHUNK_TASK
+                    args, _kwargs, _embed = message.decode()
+                    payloads.append(JobChunkPayload.model_validate(args[0]))
+            finally:
+                queue.close()
+        return payloads
+
+    def work(self, chunks: list[JobChunkPayload]) -> None:
+        """Answer each chunk as a worker would: every text POSITIVE."""
+        store = JobStore(self.settings)
+        try:
+            for chunk in chunks:
+                assert store.start(chunk.job_id) == "running"
+                probabilities = {"NEGATIVE": 0.25, "POSITIVE": 0.75}
+                items = [
+                    answered(chunk.start + i, probabilities, cached=False)
+                    for i in range(len(chunk.texts))
+                ]
+                store.finish(chunk, items, done=len(items))
+        finally:
+            store.close()
+
+
+async def no_depths() -> dict[str, int]:
+    return {}
+
+
+def gateway_settings(redis_url: str) -> Settings:
+    return Settings(
+        log_json=True,
+        model_name=f"jobs-{uuid.uuid4().hex[:12]}",
+        broker_url="memory://",
+        result_backend_url=redis_url,
+        cache_url=redis_url,
+        job_chunk_size=CHUNK,
+        job_ttl_s=60,  # what the tests leave in a shared Redis goes within minutes
+        job_tombstone_s=60,
+    )
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+async def open_gateway(
+    stack: AsyncExitStack, redis: aioredis.Redis, settings: Settings, *, bulk_workers: int
+) -> Gateway:
+    name, queue, bulk = settings.served_model_name, settings.interactive_queue, settings.bulk_queue
+    await redis.hset(MODELS_KEY, name, CARD.model_copy(update={"name": name}).model_dump_json())
+    stack.push_async_callback(redis.hdel, MODELS_KEY, name)
+    if bulk_workers:
+        now = time.time()
+        await redis.zadd(workers_key(bulk), {f"test:{i}": now for i in range(bulk_workers)})
+        stack.push_async_callback(redis.delete, workers_key(bulk))
+    celery = create_celery(settings)
+    stack.callback(celery.close)
+    served = ServedModels(
+        redis,
+        name=name,
+        queue=queue,
+        bulk_queue=bulk,
+        stale_after_s=settings.worker_stale_s,
+    )
+    lanes = LaneAdmission(no_depths, max_depth=100, ttl_s=0.0, clock=time.monotonic)
+    jobs = JobService(settings, celery, redis, served, lanes)
+    client = await stack.enter_async_context(serve(resources(settings, jobs=jobs)))
+    return Gateway(client, settings, celery)
+
+
+@pytest.fixture
+async def gateway(redis_url: str, redis: aioredis.Redis) -> AsyncIterator[Gateway]:
+    async with AsyncExitStack() as stack:
+        yield await open_gateway(stack, redis, gateway_settings(redis_url), bulk_workers=1)
+
+
+TEXTS = ["first", "second", "third"]
+
+
+async def submit(gateway: Gateway, **request: Any) -> dict[str, Any]:
+    answer = await gateway.client.post("/v1/jobs", **request)
+    assert answer.status_code == 202, answer.text
+    body: dict[str, Any] = answer.json()
+    assert answer.headers["location"] == body["status_url"] == f"/v1/jobs/{body['id']}"
+    return body
+
+
+async def test_a_json_job_is_accepted_and_cut_into_chunk_tasks(gateway: Gateway) -> None:
+    created = await submit(gateway, json={"texts": TEXTS})
+
+    assert created["state"] == "queued"
+    assert created["results_url"] == f"/v1/jobs/{created['id']}/results"
+    chunks = gateway.published()
+    assert [(c.job_id, c.chunk, c.start, c.texts) for c in chunks] == [
+        (created["id"], 0, 0, ["first", "second"]),
+        (created["id"], 1, 2, ["third"]),
+    ]
+    status = (await gateway.client.get(created["status_url"])).json()
+    assert status["state"] == "queued"
+    assert status["progress"]["total"] == 3
+    assert status["progress"]["chunks"] == 2
+    assert status["results"] is None
+
+
+async def test_a_csv_file_upload_is_read_by_its_text_column(gateway: Gateway) -> None:
+    csv = b'id,review\n1,good film\n2,"long, dull"\n'
+    created = await submit(
+        gateway,
+        params={"text_column": "review"},
+        files={"file": ("reviews.csv", csv, "text/csv")},
+    )
+
+    assert [c.texts for c in gateway.published()] == [["good film", "long, dull"]]
+    assert created["state"] == "queued"
+
+
+async def test_a_jsonl_body_is_a_job_too(gateway: Gateway) -> None:
+    body = b'{"text": "one"}\n{"text": "two"}\n{"text": "three"}\n'
+    await submit(gateway, content=body, headers={"Content-Type": "application/x-ndjson"})
+
+    assert [c.texts for c in gateway.published()] == [["one", "two"], ["three"]]
+
+
+async def test_a_finished_job_shows_its_results_inline_and_streams_them(
+    gateway: Gateway,
+) -> None:
+    created = await submit(gateway, json={"texts": TEXTS})
+    gateway.work(gateway.published())
+
+    status = (await gateway.client.get(created["status_url"])).json()
+    assert status["state"] == "succeeded"
+    assert status["progress"]["done"] == 3
+    assert [item["index"] for item in status["results"]] == [0, 1, 2]
+
+    ndjson = await gateway.client.get(created["results_url"])
+    assert ndjson.status_code == 200
+    assert ndjson.headers["content-type"].startswith("application/x-ndjson")
+    assert ndjson.headers["x-job-state"] == "succeeded"
+    rows = [json.loads(line) for line in ndjson.text.splitlines()]
+    assert [(row["index"], row["label"]) for row in rows] == [(i, "POSITIVE") for i in range(3)]
+
+    csv = await gateway.client.get(created["results_url"], params={"format": "csv"})
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert f'filename="{created["id"]}.csv"' in csv.headers["content-disposition"]
+    assert len(csv.text.strip().splitlines()) == 1 + 3  # a header, then one row per text
+
+
+async def test_results_of_a_running_job_hold_only_its_finished_chunks(gateway: Gateway) -> None:
+    created = await submit(gateway, json={"texts": TEXTS})
+    first, _second = gateway.published()
+    gateway.work([first])
+
+    answer = await gateway.client.get(created["results_url"])
+    assert answer.headers["x-job-state"] == "running"
+    assert [json.loads(line)["index"] for line in answer.text.splitlines()] == [0, 1]
+
+
+async def test_a_cancel_is_answered_again_but_a_finished_job_cannot_be_cancelled(
+    gateway: Gateway,
+) -> None:
+    running = await submit(gateway, json={"texts": TEXTS})
+    cancelled = await gateway.client.delete(running["status_url"])
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["state"] == "cancelled"
+    assert (await gateway.client.get(running["status_url"])).json()["state"] == "cancelled"
+    again = await gateway.client.delete(running["status_url"])
+    assert again.status_code == 200
+    assert again.json()["state"] == "cancelled"
+
+    gateway.published()  # the cancelled job's chunks, never computed
+    done = await submit(gateway, json={"texts": ["only"]})
+    gateway.work(gateway.published())
+    late = await gateway.client.delete(done["status_url"])
+    assert late.status_code == 409
+    assert late.json()["error"] == "JobConflict"
+
+
+@pytest.mark.parametrize("job_id", [f"{uuid.uuid4().hex}", "not-a-job-id"])
+@pytest.mark.parametrize(("method", "suffix"), [("GET", ""), ("GET", "/results"), ("DELETE", "")])
+async def test_an_unknown_job_is_a_404(
+    gateway: Gateway, job_id: str, method: str, suffix: str
+) -> None:
+    answer = await gateway.client.request(method, f"/v1/jobs/{job_id}{suffix}")
+
+    assert answer.status_code == 404
+    assert answer.json()["error"] == "JobNotFound"
+
+
+async def test_the_same_idempotency_key_and_body_replays_the_job(gateway: Gateway) -> None:
+    headers = {"Idempotency-Key": uuid.uuid4().hex}
+    first = await gateway.client.post("/v1/jobs", json={"texts": TEXTS}, headers=headers)
+    again = await gateway.client.post("/v1/jobs", json={"texts": TEXTS}, headers=headers)
+    other = await gateway.client.post("/v1/jobs", json={"texts": ["else"]}, headers=headers)
+
+    assert first.status_code == again.status_code == 202
+    assert again.json()["id"] == first.json()["id"]
+    assert again.headers["idempotent-replayed"] == "true"
+    assert len(gateway.published()) == 2  # the replay queued nothing
+    assert other.status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("request_args", "status"),
+    [
+        ({"json": {"texts": [1, 2]}}, 422),
+        ({"json": {"texts": ["a"], "extra": 1}}, 422),
+        ({"content": b"{", "headers": {"Content-Type": "application/json"}}, 422),
+        ({"content": b"<a/>", "headers": {"Content-Type": "application/xml"}}, 415),
+        ({"files": {"other": ("t.csv", b"text\na\n", "text/csv")}}, 422),
+    ],
+    ids=["not-strings", "unknown-field", "broken-json", "unsupported-type", "no-file-field"],
+)
+async def test_a_submission_outside_the_contract_is_refused_and_queues_nothing(
+    gateway: Gateway, request_args: dict[str, Any], status: int
+) -> None:
+    answer = await gateway.client.post("/v1/jobs", **request_args)
+
+    assert answer.status_code == status, answer.text
+    assert answer.json()["error"]
+    assert gateway.published() == []
+
+
+async def test_a_job_without_a_bulk_worker_is_a_503(redis_url: str, redis: aioredis.Redis) -> None:
+    async with AsyncExitStack() as stack:
+        gateway = await open_gateway(stack, redis, gateway_settings(redis_url), bulk_workers=0)
+        answer = await gateway.client.post("/v1/jobs", json={"texts": TEXTS})
+
+        assert answer.status_code == 503
+        assert answer.json()["error"] == "NoWorkerAvailable"
+        assert "retry-after" in answer.headers
+        assert gateway.published() == []

@@ -1,0 +1,169 @@
+"""/healthz, /readyz and /metrics in-process.
+
+/readyz asks a real Celery (the in-memory broker, or one at a closed port) and a real
+Redis client; the worker registry is a fake. /metrics renders the real ScrapeProbe
+over fake sources.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import redis.asyncio as aioredis
+from celery import Celery
+
+from api.edge.keys import new_key
+from api.observability.metrics import CONTENT_TYPE, ScrapeProbe
+from shared.celery_app import create_celery
+from shared.config import Settings
+from tests.unit.inprocess import FakeModels, resources, serve
+
+SETTINGS = Settings(log_json=True)
+CLOSED_PORT = "redis://127.0.0.1:1/0"  # nothing listens there: refused at once
+
+
+@pytest.fixture
+def broker() -> Iterator[Celery]:
+    celery = create_celery(Settings(broker_url="memory://"))
+    yield celery
+    celery.close()
+
+
+@pytest.fixture
+def broker_down() -> Iterator[Celery]:
+    celery = create_celery(Settings(broker_url=CLOSED_PORT, broker_timeout_s=0.5))
+    yield celery
+    celery.close()
+
+
+@pytest.fixture
+async def backend(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def backend_down() -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(CLOSED_PORT, socket_connect_timeout=0.5)
+    yield client
+    await client.aclose()
+
+
+async def test_healthz_answers_without_any_resource() -> None:
+    async with serve(resources(SETTINGS)) as client:
+        answer = await client.get("/healthz")
+
+    assert answer.status_code == 200
+    assert answer.json() == {"status": "ok"}
+
+
+async def test_readyz_is_200_when_broker_backend_and_a_worker_answer(
+    broker: Celery, backend: aioredis.Redis
+) -> None:
+    given = resources(SETTINGS, celery=broker, backend=backend, models=FakeModels())
+    async with serve(given) as client:
+        answer = await client.get("/readyz")
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {
+        "status": "ready",
+        "checks": {"broker": "ok", "backend": "ok", "workers": "ok"},
+    }
+
+
+async def test_readyz_is_503_and_names_the_missing_worker(
+    broker: Celery, backend: aioredis.Redis
+) -> None:
+    given = resources(SETTINGS, celery=broker, backend=backend, models=FakeModels(live=0))
+    async with serve(given) as client:
+        answer = await client.get("/readyz")
+
+    assert answer.status_code == 503
+    body = answer.json()
+    assert body["status"] == "not ready"
+    assert body["checks"]["broker"] == body["checks"]["backend"] == "ok"
+    assert "no worker" in body["checks"]["workers"]
+
+
+async def test_readyz_is_503_when_the_backend_is_down_and_does_not_ask_for_workers(
+    broker: Celery, backend_down: aioredis.Redis
+) -> None:
+    # The workers are only read through the backend: unknown, not "ok", while it is down.
+    given = resources(SETTINGS, celery=broker, backend=backend_down, models=FakeModels())
+    async with serve(given) as client:
+        answer = await client.get("/readyz")
+
+    assert answer.status_code == 503
+    checks = answer.json()["checks"]
+    assert checks["backend"].startswith("unreachable")
+    assert checks["workers"] == "unknown"
+    assert checks["broker"] == "ok"
+
+
+async def test_readyz_is_503_when_the_broker_is_down(
+    broker_down: Celery, backend: aioredis.Redis
+) -> None:
+    given = resources(SETTINGS, celery=broker_down, backend=backend, models=FakeModels())
+    async with serve(given) as client:
+        answer = await client.get("/readyz")
+
+    assert answer.status_code == 503
+    assert answer.json()["checks"]["broker"].startswith("unreachable")
+
+
+class FakeWaiter:
+    pending = 2
+
+
+class FakeDepth:
+    def __init__(self, depths: dict[str, int] | None) -> None:
+        self._depths = depths
+
+    async def read(self) -> dict[str, int]:
+        if self._depths is None:
+            raise ConnectionError("broker down")
+        return self._depths
+
+
+def probe(depths: dict[str, int] | None) -> ScrapeProbe:
+    return ScrapeProbe(FakeWaiter(), FakeModels(), FakeDepth(depths))
+
+
+async def test_metrics_render_what_is_read_at_scrape_time() -> None:
+    given = resources(SETTINGS, probe=probe({"m.interactive": 4, "m.bulk": 0}))
+    async with serve(given) as client:
+        answer = await client.get("/metrics")
+
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == CONTENT_TYPE
+    lines = answer.text.splitlines()
+    assert 'spectrum_queue_depth{queue="m.interactive"} 4.0' in lines
+    assert "spectrum_waiter_pending_results 2.0" in lines
+    assert 'spectrum_workers_live{model="m"} 1.0' in lines
+
+
+async def test_metrics_still_answer_without_a_broker_and_leave_no_stale_depth() -> None:
+    async with serve(resources(SETTINGS, probe=probe({"m.interactive": 9}))) as client:
+        await client.get("/metrics")
+    async with serve(resources(SETTINGS, probe=probe(None))) as client:
+        answer = await client.get("/metrics")
+
+    assert answer.status_code == 200
+    assert "spectrum_queue_depth{" not in answer.text
+    assert 'spectrum_metrics_probe_errors_total{source="broker"}' in answer.text
+
+
+async def test_private_metrics_need_a_key() -> None:
+    key, hashed = new_key()
+    settings = Settings(log_json=True, api_key_hashes=hashed, metrics_public=False)
+    async with serve(resources(settings, probe=probe({}))) as client:
+        anonymous = await client.get("/metrics")
+        known = await client.get("/metrics", headers={"X-API-Key": key})
+        health = await client.get("/healthz")
+
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error"] == "Unauthorized"
+    assert known.status_code == 200
+    assert health.status_code == 200  # the probes stay open
