@@ -8,6 +8,8 @@ give the same ids, type ids, masks, truncation and padded forward passes.
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +110,35 @@ def test_same_forward_passes_and_truncated_texts_as_autotokenizer(model_dir: Pat
 def test_a_directory_without_tokenizer_json_is_refused(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"tokenizer\.json"):
         FastTokenizer(tmp_path)
+
+
+# None in sys.modules makes an import fail: the runtime must not reach for these.
+WITHOUT_TRANSFORMERS = f"""
+import sys
+sys.modules["transformers"] = sys.modules["torch"] = None
+from worker.runtimes.ov import load_openvino
+runtime, card = load_openvino(
+    __import__("pathlib").Path({str(SHIPPED)!r}),
+    "shipped",
+    precision="fp32",
+    threads=1,
+    max_tokens=128,
+    batch_size=8,
+)
+rows = runtime.predict(["What a wonderful film.", "awful, boring, a waste of time"])
+assert rows[0][1] > 0.9 and rows[1][0] > 0.9, rows
+print(card.runtime)
+"""
+
+
+def test_the_openvino_runtime_serves_the_shipped_model_without_transformers() -> None:
+    pytest.importorskip("openvino")
+    ran = subprocess.run(
+        [sys.executable, "-c", WITHOUT_TRANSFORMERS],
+        cwd=SHIPPED.parents[1],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert ran.stdout.strip().endswith("openvino-fp32-cpu")
