@@ -28,7 +28,7 @@ $(DEV_STAMP): pyproject.toml client/pyproject.toml $(LOCK) | $(BIN)/python
 ## lock: re-resolve requirements/lock.txt after a dependency change in a pyproject.toml,
 ## keeping the other pins (ARGS=--upgrade: the newest release of everything)
 lock: | $(BIN)/python
-	$(BIN)/pip install -q -c $(LOCK) pip-tools==7.6.2
+	$(BIN)/pip install -q $(if $(wildcard $(LOCK)),-c $(LOCK)) pip-tools==7.6.2
 	$(BIN)/python -m scripts.lock $(ARGS)
 
 ## run: install, start Redis (private if none is reachable), the workers, the API on :8000 and Flower
