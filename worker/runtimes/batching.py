@@ -11,15 +11,35 @@ one row per text, in input order, whatever the runtime.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from worker.metrics import observed_forward
+from worker import metrics
 
 Feeds = dict[str, np.ndarray]
 BatchRun = Callable[[Feeds], np.ndarray]  # padded int64 inputs of one batch in, logits out
+
+
+def observed_forward(run: BatchRun) -> BatchRun:
+    """Wrap a runtime's one-batch forward pass so each call records its size and time."""
+
+    def forward(feeds: Feeds) -> np.ndarray:
+        started = time.perf_counter()
+        logits = run(feeds)
+        metrics.FORWARD_SECONDS.observe(time.perf_counter() - started)
+        rows, width = feeds["input_ids"].shape
+        mask = feeds.get("attention_mask")
+        real = int(np.count_nonzero(mask)) if mask is not None else rows * width
+        metrics.FORWARD_TEXTS.observe(rows)
+        metrics.FORWARD_TOKENS.observe(rows * width)
+        metrics.TOKENS.labels(kind="real").inc(real)
+        metrics.TOKENS.labels(kind="padded").inc(rows * width)
+        return logits
+
+    return forward
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

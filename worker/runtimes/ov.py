@@ -3,8 +3,8 @@
 Serves the IR that `make model` writes next to the PyTorch weights
 (`openvino_model.xml`, fp16-compressed weights). Precision follows the CPU: bf16
 where it has AMX (the winner of the model card's runtime table),
-f32 elsewhere. Imports no torch: an OpenVINO worker needs openvino, numpy and
-the tokenizer.
+f32 elsewhere. Imports no torch and no transformers: an OpenVINO worker needs
+openvino, numpy and `tokenizers` (which reads the directory's tokenizer.json).
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import openvino as ov
 import structlog
-from transformers import AutoTokenizer
 
 from shared.contracts import ModelCard
 from worker.runtimes.batching import BatchedRuntime, Feeds
 from worker.runtimes.cpu import bf16_support
 from worker.runtimes.model_dir import OPENVINO_FILE, card_facts, directory_version, labels_of
+from worker.runtimes.tokenizer import FastTokenizer
 
 log = structlog.get_logger(__name__)
 
@@ -46,7 +46,7 @@ class OpenVinoRuntime(BatchedRuntime):
         cache_capacity: int = 200,
     ) -> None:
         self.precision, self.precision_reason = pick_precision(precision)
-        self._tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        self._tokenizer = FastTokenizer(model_dir)
         self._labels = labels_of(model_dir)
         core = ov.Core()
         compiled = core.compile_model(
