@@ -29,6 +29,7 @@ from shared.celery_app import create_celery
 from shared.config import Settings
 from shared.contracts import JOB_CHUNK_TASK, JobChunkPayload
 from shared.jobs import answered
+from shared.predictions import Answer
 from shared.registry import MODELS_KEY, workers_key
 from tests.unit.inprocess import CARD, resources, serve
 from worker.jobs import JobStore
@@ -66,11 +67,14 @@ class Gateway:
         try:
             for chunk in chunks:
                 assert store.start(chunk.job_id) == "running"
-                probabilities = {"NEGATIVE": 0.25, "POSITIVE": 0.75}
-                items = [
-                    answered(chunk.start + i, probabilities, cached=False)
-                    for i in range(len(chunk.texts))
-                ]
+                answer = Answer(
+                    label="POSITIVE",
+                    score=0.75,
+                    probabilities={"NEGATIVE": 0.25, "POSITIVE": 0.75},
+                    cached=False,
+                    truncated=False,
+                )
+                items = [answered(chunk.start + i, answer) for i in range(len(chunk.texts))]
                 store.finish(chunk, items, done=len(items))
         finally:
             store.close()
