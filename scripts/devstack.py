@@ -61,9 +61,8 @@ def run(
     private = stack.redis_where_missing(settings)
     if private:
         env.update({f"SPECTRUM_{name.upper()}": url for name, url in private.items()})
-        say(
-            f"no Redis at {', '.join(private)}: started a private one at {next(iter(private.values()))}"
-        )
+        url = next(iter(private.values()))
+        say(f"no Redis at {', '.join(private)}: started a private one at {url}")
     else:
         say(f"using broker {settings.broker_url} and result backend {settings.result_backend_url}")
     say(f"serving {settings.model_id} with the {choose_runtime(settings)} runtime")
