@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"{name} RSS {growth['early_mb']:.0f} -> {growth['end_mb']:.0f} MB")
     for promise, kept in checks.items():
         say(f"{'ok  ' if kept else 'FAIL'} {promise}")
-    say(f"written to {path.relative_to(ROOT)}")
+    say(f"written to {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     return 0 if all(checks.values()) else 1
 
 
