@@ -25,7 +25,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from loadtest.local_stack import local_stack
+from loadtest.progress import say
 from loadtest.texts import write_bodies
+from loadtest.wrk import run_wrk
 from shared.config import Settings
 
 SYNC_CONCURRENCY = 4
@@ -52,8 +55,6 @@ def measure_bulk(
     engine_sentences_per_s: float | None,
     finish_job: bool = True,
 ) -> dict[str, Any]:
-    from loadtest.bench import local_stack, run_wrk, say
-
     settings = {"job_chunk_size": str(Settings().job_chunk_size)}
     with local_stack(workdir, workers, "bulk", **settings) as stack:
         url = stack.url

@@ -29,9 +29,11 @@ from typing import Any
 
 import httpx
 
-from loadtest.bench import ROOT, SEED, local_stack, say
+from loadtest.local_stack import local_stack
 from loadtest.procstats import rss_mb
-from loadtest.texts import text_mix
+from loadtest.progress import say
+from loadtest.texts import SEED, text_mix
+from scripts.harness import ROOT
 from shared.config import Settings
 
 # Memory may grow by this much from the first minute's early samples to the end
@@ -226,7 +228,6 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         with local_stack(workdir, args.workers) as stack:
             url, api, workers = stack.url, stack.api, stack.workers
-            time.sleep(2.0)  # every worker has loaded its model and announced itself
             pids = {"api": api.pid} | {f"worker{i}": w.pid for i, w in enumerate(workers)}
 
             capacity = args.capacity
@@ -241,8 +242,8 @@ def main(argv: list[str] | None = None) -> int:
                 soak(url, texts, rate, args.seconds, args.connections, pids)
             )
             time.sleep(3.0)
-            report["alive"] = {"api": api.poll() is None} | {
-                f"worker{i}": w.poll() is None for i, w in enumerate(workers)
+            report["alive"] = {"api": api.alive()} | {
+                f"worker{i}": w.alive() for i, w in enumerate(workers)
             }
             report["after"] = after_load(url, texts, 20)
 
@@ -275,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"{name} RSS {growth['early_mb']:.0f} -> {growth['end_mb']:.0f} MB")
     for promise, kept in checks.items():
         say(f"{'ok  ' if kept else 'FAIL'} {promise}")
-    say(f"written to {path.relative_to(ROOT)}")
+    say(f"written to {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     return 0 if all(checks.values()) else 1
 
 

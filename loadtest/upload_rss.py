@@ -23,8 +23,9 @@ from pathlib import Path
 
 import httpx
 
-from loadtest.bench import local_stack, say
+from loadtest.local_stack import local_stack
 from loadtest.procstats import peak_rss_mb, rss_mb
+from loadtest.progress import say
 
 FORMATS = ("csv", "jsonl", "multipart", "json")
 WORDS = (

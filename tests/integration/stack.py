@@ -1,67 +1,24 @@
-"""Real processes for integration tests: a worker and the API, each `python -m` its package."""
+"""Real processes for integration tests: workers and the API on the process harness.
+
+A thin layer on scripts/harness.py: a `Stack` adds the settings every test stack shares,
+a unique model name (so stacks on one Redis have their own queues and registry
+entries), log files under the test's own directory, and a clean-up of what the
+stack left in the shared Redis and broker.
+"""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 import redis
 
+from scripts.harness import Harness, Process, child_env, worker_registered
 from scripts.private_redis import free_port
-from shared.registry import MODELS_KEY, worker_member, workers_key
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
-
-
-class Proc:
-    """A child process whose combined output goes to a log file."""
-
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path) -> None:
-        self.name = name
-        self.log_path = log_path
-        self._log: IO[bytes] = log_path.open("ab")
-        self.popen = subprocess.Popen(
-            argv, env=env, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT
-        )
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
-        if self.alive():
-            self.popen.send_signal(sig)
-            try:
-                self.popen.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
-        self._log.close()
-
-    def log(self) -> str:
-        if not self._log.closed:
-            self._log.flush()
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
+from shared.registry import MODELS_KEY, workers_key
 
 
 class Stack:
@@ -69,6 +26,7 @@ class Stack:
 
     def __init__(self, workdir: Path, redis_url: str, **settings: Any) -> None:
         self.workdir = workdir
+        self.harness = Harness(workdir)
         self.model_name = settings.pop("model_name", f"test-{uuid.uuid4().hex[:8]}")
         self.settings: dict[str, str] = {
             "broker_url": redis_url,
@@ -87,8 +45,12 @@ class Stack:
             "env_file": "",
         }
         self.settings.update({key: str(value) for key, value in settings.items()})
-        self.procs: list[Proc] = []
         self.base_url = ""
+
+    @property
+    def procs(self) -> list[Process]:
+        """Every process started, in start order (the harness's own list)."""
+        return self.harness.processes
 
     @property
     def queue(self) -> str:
@@ -99,20 +61,7 @@ class Stack:
         return f"{self.model_name}.bulk"
 
     def env(self, **overrides: Any) -> dict[str, str]:
-        env = {key: value for key, value in os.environ.items() if not key.startswith("SPECTRUM_")}
-        env["TOKENIZERS_PARALLELISM"] = "false"
-        merged = {**self.settings, **{key: str(value) for key, value in overrides.items()}}
-        env.update({f"SPECTRUM_{key.upper()}": value for key, value in merged.items()})
-        return env
-
-    def _spawn(
-        self, name: str, module: str, env: dict[str, str], prefix: tuple[str, ...] = ()
-    ) -> Proc:
-        index = len(self.procs)
-        argv = [*prefix, sys.executable, "-m", module]
-        proc = Proc(name, argv, env, self.workdir / f"{index}-{name}.log")
-        self.procs.append(proc)
-        return proc
+        return child_env({**self.settings, **overrides})
 
     def live_workers(self) -> int:
         client = redis.Redis.from_url(self.settings["result_backend_url"])
@@ -122,12 +71,7 @@ class Stack:
             client.close()
 
     def has_heartbeat(self, pid: int) -> bool:
-        client = redis.Redis.from_url(self.settings["result_backend_url"])
-        try:
-            member = worker_member(socket.gethostname(), pid)
-            return client.zscore(workers_key(self.queue), member) is not None
-        finally:
-            client.close()
+        return worker_registered(self.settings["result_backend_url"], self.queue, pid)
 
     def announce_busy_bulk_worker(self) -> None:
         """A fresh heartbeat on the bulk lane for the next hour, with no worker behind it:
@@ -140,49 +84,37 @@ class Stack:
 
     def start_worker(
         self, timeout: float = 90, *, prefix: tuple[str, ...] = (), **overrides: Any
-    ) -> Proc:
+    ) -> Process:
         """A `python -m worker`: both lanes, interactive first, unless worker_lanes says so.
 
         prefix runs it under another command that execs it (`ip netns exec NAME`), so
         the process id is still the worker's own.
         """
-        proc = self._spawn("worker", "worker", self.env(**overrides), prefix)
+        worker = self.harness.start_worker(self.env(**overrides), prefix=prefix)
+        self.harness.wait_registered(
+            worker, self.settings["result_backend_url"], self.queue, timeout
+        )
+        return worker
 
-        def registered() -> bool:
-            if not proc.alive():
-                raise RuntimeError(f"worker exited:\n{proc.log()[-3000:]}")
-            # Its own entry: a killed worker's heartbeat may still look fresh.
-            return self.has_heartbeat(proc.pid)
-
-        wait_for(registered, timeout, "the worker's heartbeat")
-        return proc
-
-    def start_api(self, timeout: float = 30, *, port: int | None = None, **overrides: Any) -> Proc:
-        """A `python -m api` on a free port, or on `port` (an API started again after a kill)."""
+    def start_api(
+        self, timeout: float = 30, *, port: int | None = None, **overrides: Any
+    ) -> Process:
+        """A `python -m api` on a free port, or on `port` (an API started again after a kill);
+        ready when /healthz answers (a test may start it with no worker)."""
         port = port or free_port()
-        proc = self._spawn("api", "api", self.env(port=port, **overrides))
+        api = self.harness.start_api(self.env(port=port, **overrides))
         self.base_url = f"http://127.0.0.1:{port}"
-
-        def healthy() -> bool:
-            if not proc.alive():
-                raise RuntimeError(f"api exited:\n{proc.log()[-3000:]}")
-            try:
-                return httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_for(healthy, timeout, "the API's /healthz")
-        return proc
+        self.harness.wait_http(f"{self.base_url}/healthz", timeout, watch=[api])
+        return api
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=30)
 
     def logs(self) -> str:
-        return "\n".join(f"--- {p.log_path.name}\n{p.log()}" for p in self.procs)
+        return self.harness.logs()
 
     def stop(self) -> None:
-        for proc in reversed(self.procs):
-            proc.stop()
+        self.harness.stop()
         self._clean_up()
 
     def _clean_up(self) -> None:

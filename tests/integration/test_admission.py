@@ -9,7 +9,8 @@ import time
 import httpx
 import redis
 
-from tests.integration.stack import Stack, wait_for
+from scripts.harness import wait_for
+from tests.integration.stack import Stack
 
 
 def post_later(stack: Stack, text: str) -> threading.Thread:

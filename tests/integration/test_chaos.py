@@ -29,11 +29,12 @@ import httpx
 import pytest
 import redis
 
+from scripts.harness import Process, wait_for
 from scripts.private_redis import PrivateRedis
 from shared.jobs import JobSummary, chunks_done_key, job_key
 from tests.integration import rabbitmq_node
 from tests.integration.netns import NetnsLink, NetnsUnavailable
-from tests.integration.stack import Proc, Stack, wait_for
+from tests.integration.stack import Stack
 from worker.runtimes.lexicon import load_lexicon
 
 CHUNK = 25
@@ -71,17 +72,17 @@ def record(store_url: str, job_id: str) -> JobSummary:
         client.close()
 
 
-def count(proc: Proc, event: str) -> int:
+def count(proc: Process, event: str) -> int:
     return proc.log().count(f'"event": "{event}')
 
 
-def inside_a_chunk(proc: Proc) -> bool:
+def inside_a_chunk(proc: Process) -> bool:
     """The worker has started a chunk's sleep and not yet finished that chunk."""
     log = proc.log()
     return log.rfind('"event": "fault hook: sleeping') > log.rfind('"event": "chunk done"')
 
 
-def hit_by_the_outage(proc: Proc) -> bool:
+def hit_by_the_outage(proc: Process) -> bool:
     """The worker ran into the outage: its chunk in hand could not be recorded (retried or
     given back to the broker) or acked, or (had it just finished one) its consumer lost
     the broker."""

@@ -10,7 +10,8 @@ import time
 import httpx
 import redis
 
-from tests.integration.stack import Proc, Stack, wait_for
+from scripts.harness import Process, wait_for
+from tests.integration.stack import Stack
 from worker.delivery import KEY_PREFIX
 
 CRASH = "this text kills its worker"
@@ -39,7 +40,7 @@ class Background:
         return self.answer
 
 
-def saw(proc: Proc, text: str) -> bool:
+def saw(proc: Process, text: str) -> bool:
     return text in proc.log()
 
 

@@ -15,10 +15,11 @@ import httpx
 import pytest
 import redis
 
+from scripts.harness import Process, wait_for
 from shared.jobs import chunks_done_key
 from tests.integration import rabbitmq_node
 from tests.integration.job_runs import submit, texts, wait_until_ended
-from tests.integration.stack import Proc, Stack, wait_for
+from tests.integration.stack import Stack
 from worker.runtimes.lexicon import load_lexicon
 
 CHUNK = 25
@@ -114,7 +115,7 @@ def test_rabbitmq_restarted_with_jobs_queued_loses_no_job(
             job_ids.append(submit(client, later))
             batches.append(later)
 
-            bulk: Proc = stack.start_worker()
+            bulk: Process = stack.start_worker()
             for job_id, batch in zip(job_ids, batches, strict=True):
                 assert_answered_once_in_order(client, stack, job_id, batch)
         assert bulk.alive()

@@ -16,6 +16,7 @@ import httpx
 import pytest
 import redis
 
+from scripts.harness import Process, wait_for
 from scripts.private_redis import free_port
 from shared.jobs import (
     ABORT,
@@ -30,7 +31,7 @@ from shared.jobs import (
 )
 from tests.integration.job_runs import texts, wait_until_ended
 from tests.integration.metrics_scrape import scrape, value
-from tests.integration.stack import Proc, Stack, wait_for
+from tests.integration.stack import Stack
 from worker.runtimes.lexicon import load_lexicon
 
 CHUNK = 5
@@ -39,7 +40,7 @@ DROPPED = "spectrum_worker_job_chunks_dropped_total"
 COMPUTED = "spectrum_worker_task_texts_sum"
 
 
-def aborted_job_id(api: Proc) -> str:
+def aborted_job_id(api: Process) -> str:
     """The id of the job the gateway aborted, from its log (the client never got one)."""
     for line in api.log().splitlines():
         if line.startswith("{") and "job aborted" in line:

@@ -21,10 +21,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from scripts.harness import wait_for
 from scripts.private_redis import free_port
 from shared.config import SHIPPED_MODEL_ID
 from tests.integration.metrics_scrape import Samples, label_values, scrape, total, value
-from tests.integration.stack import Stack, wait_for
+from tests.integration.stack import Stack
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / SHIPPED_MODEL_ID
 pytestmark = pytest.mark.skipif(not MODEL_DIR.is_dir(), reason=f"no model at {MODEL_DIR}")

@@ -24,9 +24,10 @@ import httpx
 import pytest
 import yaml
 
+from scripts.harness import ROOT, Process, wait_for
 from scripts.private_redis import free_port, free_port_run
 from shared.config import SHIPPED_MODEL_ID, Settings
-from tests.integration.stack import ROOT, Proc, Stack, wait_for
+from tests.integration.stack import Stack
 
 MODEL_DIR = ROOT / SHIPPED_MODEL_ID
 DASHBOARD = ROOT / "deploy/grafana/dashboards/spectrum.json"
@@ -63,8 +64,7 @@ def devstack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         worker_metrics_port=metrics_port,
         flower_basic_auth=":".join(FLOWER_AUTH),
     )
-    proc = Proc("devstack", [sys.executable, "-m", "scripts.devstack"], env, workdir / "run.log")
-    stack.procs.append(proc)
+    proc = stack.harness.start("devstack", [sys.executable, "-m", "scripts.devstack"], env)
     stack.base_url = f"http://127.0.0.1:{api_port}"
     running = DevStack(stack, flower_port, metrics_port)
     try:
@@ -152,7 +152,7 @@ def prometheus(devstack: DevStack, tmp_path_factory: pytest.TempPathFactory) -> 
     }
     (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
     port = free_port()
-    proc = Proc(
+    proc = Process(
         "prometheus",
         [
             binary,

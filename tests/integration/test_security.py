@@ -12,7 +12,8 @@ import pytest
 from spectrum_client import SpectrumClient, SpectrumError, cli
 
 from api.edge.keys import digest
-from tests.integration.stack import ROOT, Stack
+from scripts.harness import ROOT
+from tests.integration.stack import Stack
 
 KEY = "test-key-one"
 OTHER = "test-key-two"

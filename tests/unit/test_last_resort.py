@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 
-from tests.integration.stack import ROOT
+from scripts.harness import ROOT
 
 PROGRAM = """
 import asyncio, json

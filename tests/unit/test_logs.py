@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 
-from tests.integration.stack import ROOT
+from scripts.harness import ROOT
 
 PROGRAM = """
 import logging

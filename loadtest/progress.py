@@ -1,0 +1,10 @@
+"""Progress lines of the load tests, on stderr so that stdout keeps only the results."""
+
+from __future__ import annotations
+
+import sys
+
+
+def say(message: str) -> None:
+    sys.stderr.write(f"[bench] {message}\n")
+    sys.stderr.flush()

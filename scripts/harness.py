@@ -1,0 +1,323 @@
+"""One way to run Spectrum's processes: a Redis if needed, workers, the API, ready, stopped.
+
+`make run` (scripts/devstack.py), `make bench` and `make soak` (loadtest/local_stack.py)
+and the integration tests (tests/integration/stack.py) start their processes here and
+add only what is theirs (Flower, baselines, unique model names).
+
+Invariants:
+- Every child is a `Process` in `Harness.processes`, started from the repository root
+  as `argv` with the environment given (build it with `child_env`).
+- `Harness.stop()` stops in order: front processes (the API, Flower, anything that is
+  not a worker), newest first; then the workers, which finish the task in hand on
+  SIGTERM (Celery's warm shutdown) while nothing sends them more; then the Redis
+  the harness started itself. Each stage is SIGTERM to every process of it, a wait of
+  up to `timeout` seconds, then SIGKILL. A process is signalled by its PID, never by
+  name, and stopping twice is harmless.
+- A wait for readiness fails at once, with the end of its log, when a process it
+  waits on has exited.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Literal
+
+import httpx
+import redis
+
+from scripts.private_redis import PrivateRedis, redis_reachable, tcp_reachable
+from shared.config import Settings
+from shared.registry import worker_member, workers_key
+
+ROOT = Path(__file__).resolve().parent.parent
+URL_SETTINGS = ("broker_url", "result_backend_url", "cache_url")
+Role = Literal["front", "worker"]
+
+
+class StackFailed(RuntimeError):
+    """A process exited before it was ready, or was not ready in time."""
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll `condition` every 50 ms until it holds; TimeoutError after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def child_env(
+    settings: Mapping[str, object] | None = None, *, inherit_settings: bool = False
+) -> dict[str, str]:
+    """This process's environment with `settings` as SPECTRUM_* variables.
+
+    Without `inherit_settings` the caller's own SPECTRUM_* variables are dropped first,
+    so a benchmark or a test runs with the settings it names and the defaults only.
+    """
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if inherit_settings or not key.startswith("SPECTRUM_")
+    }
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if not inherit_settings:  # nor a .env in the working directory: only these settings
+        env["SPECTRUM_ENV_FILE"] = ""
+    env.update({f"SPECTRUM_{key.upper()}": str(value) for key, value in (settings or {}).items()})
+    return env
+
+
+class Process:
+    """One child; its combined output goes to `log_path`, or to this terminal without one."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str],
+        log_path: Path | None = None,
+        *,
+        role: Role = "front",
+        own_group: bool = False,
+    ) -> None:
+        self.name = name
+        self.role: Role = role
+        self.log_path = log_path
+        self._log: IO[bytes] | None = log_path.open("ab") if log_path is not None else None
+        self.popen = subprocess.Popen(
+            argv,
+            env=env,
+            cwd=ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT if self._log is not None else None,
+            # Its own process group: a Ctrl-C at the terminal reaches only the parent,
+            # which then stops its children in order.
+            process_group=0 if own_group else None,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def send(self, sig: int = signal.SIGTERM) -> None:
+        if self.alive():
+            self.popen.send_signal(sig)
+
+    def wait(self, timeout: float) -> None:
+        """Wait up to `timeout` s for it to exit, then SIGKILL it; close its log."""
+        try:
+            self.popen.wait(timeout=max(timeout, 0))
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait()
+        if self._log is not None:
+            self._log.close()
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+        self.send(sig)
+        self.wait(timeout)
+
+    def log(self) -> str:
+        if self.log_path is None:
+            return ""
+        if self._log is not None and not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def exited(self) -> StackFailed:
+        return StackFailed(f"{self.name} exited ({self.popen.returncode}):\n{self.log()[-3000:]}")
+
+
+def worker_registered(redis_url: str, queue: str, pid: int) -> bool:
+    """True when the worker with this PID on this host has a heartbeat for `queue`.
+
+    Its own entry, not a count: a killed worker's heartbeat may still look fresh.
+    """
+    client = redis.Redis.from_url(redis_url, socket_timeout=2)
+    try:
+        member = worker_member(socket.gethostname(), pid)
+        return client.zscore(workers_key(queue), member) is not None
+    finally:
+        client.close()
+
+
+def http_ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+class Harness:
+    """The processes of one stack, stopped in order when it is stopped (or the block ends).
+
+    With a `workdir`, process i named n logs to `workdir/i-n.log`; without one, children
+    write to this terminal (`make run`).
+    """
+
+    def __init__(self, workdir: Path | None = None, *, own_group: bool = False) -> None:
+        self.workdir = workdir
+        self.own_group = own_group
+        self.processes: list[Process] = []
+        self.redis: PrivateRedis | None = None
+
+    def __enter__(self) -> Harness:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def private_redis(self, name: str = "redis") -> str:
+        """Start a private Redis (stopped last) and return its URL."""
+        if self.workdir is None:
+            workdir = Path(tempfile.mkdtemp(prefix="spectrum-redis-"))
+        else:
+            workdir = self.workdir / name
+        self.redis = PrivateRedis(workdir).start()
+        return self.redis.url
+
+    def redis_where_missing(self, settings: Settings) -> dict[str, str]:
+        """The URL settings to override with a private Redis: those nothing answers at.
+
+        Empty when everything is reachable. StackFailed when the broker is unreachable
+        and not Redis (a RabbitMQ the user named is not replaced behind their back).
+        """
+        missing = [name for name in URL_SETTINGS if not reachable(getattr(settings, name))]
+        if not missing:
+            return {}
+        if "broker_url" in missing and not settings.broker_url.startswith("redis"):
+            raise StackFailed(f"broker {settings.broker_url} is unreachable; start it or unset it")
+        url = self.private_redis()
+        return dict.fromkeys(missing, url)
+
+    def start(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str],
+        *,
+        role: Role = "front",
+        prefix: Iterable[str] = (),
+    ) -> Process:
+        """Start `argv` (under `prefix`, a command that execs it, such as `ip netns exec`)."""
+        log_path = (
+            None if self.workdir is None else self.workdir / f"{len(self.processes)}-{name}.log"
+        )
+        process = Process(
+            name, [*prefix, *argv], env, log_path, role=role, own_group=self.own_group
+        )
+        self.processes.append(process)
+        return process
+
+    def start_worker(
+        self, env: dict[str, str], *, name: str = "worker", prefix: Iterable[str] = ()
+    ) -> Process:
+        """A `python -m worker` (its settings in `env`)."""
+        return self.start(name, [sys.executable, "-m", "worker"], env, role="worker", prefix=prefix)
+
+    def start_workers(
+        self,
+        env: dict[str, str],
+        count: int,
+        interactive_only: int,
+        *,
+        metrics_port: int = 0,
+        name: str = "worker",
+    ) -> list[Process]:
+        """`count` workers as `make run` starts them: the first `interactive_only` take no
+        job chunks (`Settings.interactive_only_workers`); worker i serves its metrics on
+        `metrics_port + i` when `metrics_port` is set."""
+        started = []
+        for index in range(count):
+            lanes = "interactive" if index < interactive_only else "all"
+            worker_env = {**env, "SPECTRUM_WORKER_LANES": lanes}
+            if metrics_port:
+                worker_env["SPECTRUM_WORKER_METRICS_PORT"] = str(metrics_port + index)
+            started.append(self.start_worker(worker_env, name=f"{name}-{lanes}"))
+        return started
+
+    def start_api(self, env: dict[str, str], *, name: str = "api") -> Process:
+        """A `python -m api` (its host and port in `env`)."""
+        return self.start(name, [sys.executable, "-m", "api"], env)
+
+    def wait_http(
+        self,
+        url: str,
+        timeout: float,
+        *,
+        watch: Iterable[Process] | None = None,
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> bool:
+        """Wait for a 200 from `url`: True; False when `cancelled()` first. StackFailed
+        when a watched process (default: all of them) exits or `timeout` passes."""
+        watched = list(self.processes if watch is None else watch)
+
+        def answered() -> bool:
+            for process in watched:
+                if not process.alive():
+                    raise process.exited()
+            return cancelled() or http_ok(url)
+
+        try:
+            wait_for(answered, timeout, url)
+        except TimeoutError as exc:
+            raise StackFailed(str(exc)) from None
+        return not cancelled()
+
+    def wait_registered(
+        self, worker: Process, redis_url: str, queue: str, timeout: float = 120
+    ) -> None:
+        """Wait for `worker`'s own heartbeat on `queue` (it has loaded its model)."""
+
+        def registered() -> bool:
+            if not worker.alive():
+                raise worker.exited()
+            return worker_registered(redis_url, queue, worker.pid)
+
+        try:
+            wait_for(registered, timeout, f"{worker.name}'s heartbeat")
+        except TimeoutError as exc:
+            raise StackFailed(f"{exc}:\n{worker.log()[-3000:]}") from None
+
+    def first_exited(self) -> Process | None:
+        return next((p for p in self.processes if not p.alive()), None)
+
+    def logs(self) -> str:
+        """Every process's log, in start order, each under a line with its file name."""
+        return "\n".join(
+            f"--- {p.log_path.name}\n{p.log()}" for p in self.processes if p.log_path is not None
+        )
+
+    def stop(self, timeout: float = 20) -> None:
+        """Front processes, then workers, then the private Redis (see the module's invariants)."""
+        for role in ("front", "worker"):
+            stage = [p for p in reversed(self.processes) if p.role == role]
+            for process in stage:
+                process.send(signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            for process in stage:
+                process.wait(deadline - time.monotonic())
+        if self.redis is not None:
+            self.redis.stop()
+            self.redis = None
+
+
+def reachable(url: str) -> bool:
+    return redis_reachable(url) if url.startswith(("redis", "unix")) else tcp_reachable(url)

@@ -1,0 +1,82 @@
+"""The process harness: stop order, SIGKILL after the timeout, a dead child fails a wait."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from scripts.harness import Harness, StackFailed, child_env, wait_for
+
+# A child that says it is up, and on SIGTERM writes its name to a shared file after a
+# short delay (a process that takes a moment to finish), then exits.
+CHILD = """
+import signal, sys, time
+name, record, delay = sys.argv[1], sys.argv[2], float(sys.argv[3])
+def stop(*_):
+    time.sleep(delay)
+    with open(record, "a") as out:
+        out.write(name + "\\n")
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+print("up", flush=True)
+time.sleep(60)
+"""
+STUBBORN = """
+import signal, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+print("up", flush=True)
+time.sleep(60)
+"""
+
+
+def child(name: str, record: Path, delay: float = 0.0) -> list[str]:
+    return [sys.executable, "-c", CHILD, name, str(record), str(delay)]
+
+
+def test_front_processes_stop_before_workers_whatever_the_start_order(tmp_path: Path) -> None:
+    record = tmp_path / "stopped"
+    with Harness(tmp_path) as harness:
+        harness.start("api", child("api", record, 0.3), child_env())
+        harness.start("worker", child("worker", record), child_env(), role="worker")
+        harness.start("flower", child("flower", record, 0.3), child_env())
+        for process in harness.processes:
+            wait_for(lambda p=process: "up" in p.log(), 10, f"{process.name} to start")
+    lines = record.read_text().split()
+    # The worker was signalled only once both front processes had exited.
+    assert sorted(lines[:2]) == ["api", "flower"]
+    assert lines[2:] == ["worker"]
+    assert all(not p.alive() for p in harness.processes)
+
+
+def test_a_process_that_ignores_sigterm_is_killed_after_the_timeout(tmp_path: Path) -> None:
+    harness = Harness(tmp_path)
+    stubborn = harness.start("stubborn", [sys.executable, "-c", STUBBORN], child_env())
+    wait_for(lambda: "up" in stubborn.log(), 10, "the child to start")
+    started = time.monotonic()
+    harness.stop(timeout=0.5)
+    assert stubborn.popen.returncode == -signal.SIGKILL
+    assert time.monotonic() - started < 5
+    harness.stop()  # twice is harmless
+
+
+def test_a_wait_fails_at_once_with_the_log_when_a_process_exits(tmp_path: Path) -> None:
+    with Harness(tmp_path) as harness:
+        argv = [sys.executable, "-c", "print('bad setting: port'); raise SystemExit(3)"]
+        harness.start("api", argv, child_env())
+        started = time.monotonic()
+        with pytest.raises(StackFailed, match=r"api exited \(3\)[\s\S]*bad setting: port"):
+            harness.wait_http("http://127.0.0.1:9/readyz", timeout=60)
+        assert time.monotonic() - started < 30
+
+
+def test_children_get_only_the_settings_named_unless_they_inherit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SPECTRUM_MODEL_ID", "from-the-caller")
+    assert child_env({"port": 8011})["SPECTRUM_PORT"] == "8011"
+    assert "SPECTRUM_MODEL_ID" not in child_env({"port": 8011})
+    assert child_env(inherit_settings=True)["SPECTRUM_MODEL_ID"] == "from-the-caller"
