@@ -12,10 +12,11 @@ import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from api.app.openapi import install_openapi, operation_id
 from api.app.resources import Resources
 from api.edge.access_log import AccessLog
 from api.edge.admission import InFlight, LaneAdmission, QueueDepth, lane_queues
-from api.edge.body_limit import BodyLimit
+from api.edge.body_limit import BodyLimit, BodyLimits
 from api.edge.errors import install_error_handlers
 from api.edge.guard import Gate, GateMiddleware
 from api.edge.keys import KeyRing
@@ -141,8 +142,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Queue-backed text classification: every label's probability, fast.",
         version="0.1.0",
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
     install_error_handlers(app)
+    install_openapi(app, keys_on=keys.enabled)
     app.include_router(predict.router)
     app.include_router(jobs.router)
     app.include_router(models.router)
@@ -156,12 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the app. LastResort sits inside the first three so that its JSON 500 is logged,
     # counted per route and carries CORS headers.
     # CORS sits outside the gate so that preflights and refusals carry its headers.
-    # Job uploads (CSV/JSONL files of tens of thousands of rows) have their own, larger cap.
-    app.add_middleware(
-        BodyLimit,
-        max_bytes=settings.max_body_bytes,
-        per_path={"/v1/jobs": max(settings.max_body_bytes, settings.job_max_upload_bytes)},
-    )
+    app.add_middleware(BodyLimit, limits=BodyLimits.from_settings(settings))
     app.add_middleware(GateMiddleware, gate=gate)
     app.add_middleware(LastResort)
     if settings.cors_origin_list:

@@ -13,10 +13,9 @@ from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
-from starlette.types import Message
 
 from api.app.resources import ResourcesDep
-from api.edge.errors import documented
+from api.edge.errors import documented, problems_of
 from api.jobs.input import (
     FileFormat,
     check_callback_url,
@@ -27,7 +26,7 @@ from api.jobs.input import (
 from api.jobs.results import MEDIA_TYPES, ResultFormat, render
 from api.jobs.schemas import JobCreated, JobRequest, JobView
 from shared.config import Settings
-from shared.errors import InvalidInput, PayloadTooLarge
+from shared.errors import InvalidInput
 from shared.jobs import JobSummary
 from shared.text import check_parameter
 
@@ -64,23 +63,8 @@ def _urls(job_id: str) -> tuple[str, str]:
     return f"/v1/jobs/{job_id}", f"/v1/jobs/{job_id}/results"
 
 
-def _capped(request: Request, limit: int) -> Request:
-    """The same request, its body refused with 413 as soon as it passes `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"the body is {declared} bytes, at most {limit}")
-    size = 0
-
-    async def receive() -> Message:
-        nonlocal size
-        message = await request.receive()
-        if message["type"] == "http.request":
-            size += len(message.get("body", b""))
-            if size > limit:
-                raise PayloadTooLarge(f"the body is larger than {limit} bytes")
-        return message
-
-    return Request(request.scope, receive)
+def _in_body(error: Any) -> dict[str, Any]:
+    return {**error, "loc": ("body", *error["loc"])}
 
 
 def _pulled(stream: AsyncIterator[bytes]) -> Iterator[bytes]:
@@ -112,18 +96,17 @@ async def _texts_and_callback(
 ) -> tuple[list[str], str | None]:
     settings = resources.settings
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    capped = _capped(request, settings.job_max_upload_bytes)
+    # The body's size is capped once, for every content type, by the body limit
+    # (api/edge/body_limit.py: SPECTRUM_JOB_MAX_UPLOAD_BYTES for this route).
     if media == "application/json":
         # Pydantic validates bytes in place (a bytearray it would copy first).
-        data = b"".join([piece async for piece in capped.stream()])
+        data = b"".join([piece async for piece in request.stream()])
         try:
             body = JobRequest.model_validate_json(data)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
-                for err in exc.errors()
-            )
-            raise InvalidInput(problems) from None
+            # As FastAPI's own validation errors read: each place under "body".
+            in_body = [_in_body(err) for err in exc.errors()]
+            raise InvalidInput(*problems_of(in_body, "a JSON object with 'texts'")) from None
         del data  # freed before the normalized copies are made
         texts = normalize_all(
             body.texts, max_texts=settings.job_max_texts, max_chars=settings.max_text_chars
@@ -134,7 +117,7 @@ async def _texts_and_callback(
         # Starlette's parser reads the request's own stream and spools the file to a
         # temporary file past 1 MiB; the file is then read from there in chunks.
         try:
-            form = await capped.form(max_files=1, max_fields=8)
+            form = await request.form(max_files=1, max_fields=8)
         except HTTPException as exc:  # Starlette's answer to a malformed multipart body
             raise InvalidInput(f"multipart upload: {exc.detail}") from None
         try:
@@ -154,7 +137,7 @@ async def _texts_and_callback(
             await form.close()
     else:
         fmt = file_format(media)
-        stream = capped.stream()
+        stream = request.stream()
         try:
             texts = await anyio.to_thread.run_sync(
                 _read_upload, _pulled(stream), fmt, text_column, settings
@@ -230,7 +213,7 @@ async def cancel_job(job_id: str, resources: ResourcesDep) -> JobView:
         },
     },
 )
-async def job_results(
+async def get_job_results(
     job_id: str,
     resources: ResourcesDep,
     format: Annotated[

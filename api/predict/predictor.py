@@ -29,6 +29,7 @@ from shared.contracts import (
     redacted_args,
 )
 from shared.errors import (
+    START_A_WORKER,
     BackendUnavailable,
     BrokerUnavailable,
     DeadlineExceeded,
@@ -53,7 +54,8 @@ def check_texts(texts: Sequence[str], settings: Settings) -> list[str]:
         raise InvalidInput("texts: give at least one text")
     if len(texts) > settings.max_texts_per_request:
         raise InvalidInput(
-            f"texts: {len(texts)} texts, at most {settings.max_texts_per_request} per request"
+            f"texts: {len(texts)} texts, at most {settings.max_texts_per_request} per request; "
+            "send more as a job: POST /v1/jobs"
         )
     limit = settings.max_text_chars
     return [clean_text(text, f"texts[{i}]", max_chars=limit) for i, text in enumerate(texts)]
@@ -143,7 +145,7 @@ class Predictor:
         if status.live_workers == 0:
             return NoWorkerAvailable(
                 f"no worker answered within {timeout:g} s and none is consuming "
-                f"queue {self._models.queue!r}"
+                f"queue {self._models.queue!r}; {START_A_WORKER}"
             )
         return DeadlineExceeded(f"no result within {timeout:g} s")
 
