@@ -159,8 +159,8 @@ _MEANING: dict[int, tuple[str, dict[str, Any]]] = {
         "The body's content type is not one the route reads.",
         {
             "error": "UnsupportedMediaType",
-            "detail": "cannot read text/plain: send application/json, text/csv, "
-            "application/x-ndjson or a multipart upload of a .csv or .jsonl file",
+            "detail": "cannot read image/png: send application/json, text/csv, "
+            "application/x-ndjson, or a multipart upload of a .csv or .jsonl file",
         },
     ),
     422: (

@@ -37,6 +37,39 @@ READ_BYTES = 64 * 1024  # of a spooled upload at a time
 
 SUBMIT_ERRORS = documented(400, 401, 409, 413, 415, 422, 429, 503)
 JOB_ERRORS = documented(401, 404, 410, 422, 429, 503)
+# Answers as /docs shows them (a unit test checks that they parse as their models).
+CREATED_EXAMPLE = {
+    "id": "5c0f9a2e4b1d4e8f",
+    "state": "queued",
+    "status_url": "/v1/jobs/5c0f9a2e4b1d4e8f",
+    "results_url": "/v1/jobs/5c0f9a2e4b1d4e8f/results",
+}
+VIEW_EXAMPLE = {
+    **CREATED_EXAMPLE,
+    "state": "running",
+    "model": "sentiment-minilm",
+    "labels": ["NEGATIVE", "POSITIVE"],
+    "progress": {
+        "total": 2000,
+        "done": 1200,
+        "failed": 0,
+        "skipped": 0,
+        "cached": 40,
+        "chunks": 8,
+        "chunks_finished": 5,
+    },
+    "created_at": 1764583200.0,
+    "started_at": 1764583200.4,
+    "finished_at": None,
+    "webhook": None,
+    "results": None,
+}
+
+
+def _example(body: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"example": body}}}
+
+
 SUBMIT_BODY = {
     "requestBody": {
         "content": {
@@ -151,7 +184,7 @@ async def _texts_and_callback(
     "/jobs",
     status_code=202,
     response_model=JobCreated,
-    responses=SUBMIT_ERRORS,
+    responses={202: _example(CREATED_EXAMPLE), **SUBMIT_ERRORS},
     openapi_extra=SUBMIT_BODY,
 )
 async def submit_job(
@@ -185,7 +218,9 @@ def _view(job: JobSummary, results: list[dict[str, Any]] | None = None) -> JobVi
     )
 
 
-@router.get("/jobs/{job_id}", response_model=JobView, responses=JOB_ERRORS)
+@router.get(
+    "/jobs/{job_id}", response_model=JobView, responses={200: _example(VIEW_EXAMPLE), **JOB_ERRORS}
+)
 async def get_job(job_id: str, resources: ResourcesDep) -> JobView:
     """Report a job's state, progress and timestamps, and its results once it ended."""
     job = await resources.jobs.get(job_id)
@@ -195,7 +230,10 @@ async def get_job(job_id: str, resources: ResourcesDep) -> JobView:
 @router.delete(
     "/jobs/{job_id}",
     response_model=JobView,
-    responses=documented(401, 404, 409, 410, 422, 429, 503),
+    responses={
+        200: _example({**VIEW_EXAMPLE, "state": "cancelled", "finished_at": 1764583260.0}),
+        **documented(401, 404, 409, 410, 422, 429, 503),
+    },
 )
 async def cancel_job(job_id: str, resources: ResourcesDep) -> JobView:
     """Cancel a job: chunks not yet started are skipped; results so far stay readable."""
@@ -208,7 +246,16 @@ async def cancel_job(job_id: str, resources: ResourcesDep) -> JobView:
     responses={
         **JOB_ERRORS,
         200: {
-            "content": {"application/x-ndjson": {}, "text/csv": {}},
+            "content": {
+                "application/x-ndjson": {
+                    "example": '{"index":0,"label":"POSITIVE","score":0.9949,'
+                    '"probabilities":{"NEGATIVE":0.0051,"POSITIVE":0.9949},"cached":false}\n'
+                },
+                "text/csv": {
+                    "example": "index,label,score,p_NEGATIVE,p_POSITIVE,cached,truncated,error\n"
+                    "0,POSITIVE,0.9949,0.0051,0.9949,false,false,\n"
+                },
+            },
             "description": "One result per text in input order (finished chunks only).",
         },
     },
