@@ -1,10 +1,34 @@
-"""One error hierarchy for the service; api/errors.py maps each class to an HTTP status."""
+"""One error hierarchy for the service; each class carries the HTTP status it is answered with.
+
+The status and `Retry-After` live on the class, so a subclass answers as its own
+class says, whatever order anything is checked in: `PayloadTooLarge` is an
+`InvalidInput` (a caller catching input errors catches it) answered 413, not 422.
+`api/edge/errors.py` renders every one of them, and nothing else builds an error body.
+"""
 
 from __future__ import annotations
 
+from typing import TypedDict
+
+
+class Problem(TypedDict):
+    """One reason a request was refused: where in the request (`loc`) and what is wrong."""
+
+    loc: list[str | int]
+    msg: str
+
 
 class SpectrumError(Exception):
-    """Base of every error Spectrum reports to a client."""
+    """Base of every error Spectrum reports to a client.
+
+    `status` is the HTTP status; `retry_after_s`, when not None, is sent as
+    Retry-After (the refusal is temporary: the same request may succeed then).
+    Both are class attributes; an instance overrides them only where the figure
+    is its own (a rate limit's wait, Starlette's status in HTTPError).
+    """
+
+    status: int = 500
+    retry_after_s: int | None = None
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
@@ -12,27 +36,19 @@ class SpectrumError(Exception):
 
 
 class InvalidInput(SpectrumError):
-    """The request cannot be served as sent."""
+    """The request cannot be served as sent; `problems` lists each reason with its place."""
+
+    status = 422
+
+    def __init__(self, detail: str, problems: list[Problem] | None = None) -> None:
+        super().__init__(detail)
+        self.problems = problems or []
 
 
-class NoWorkerAvailable(SpectrumError):
-    """No live worker consumes the model's queue."""
+class UnreadableBody(InvalidInput):
+    """The body cannot be read at all: not UTF-8, or a Content-Length that is not a number."""
 
-
-class BrokerUnavailable(SpectrumError):
-    """The broker did not accept the task in time."""
-
-
-class BackendUnavailable(SpectrumError):
-    """The result backend (Redis) cannot be reached."""
-
-
-class DeadlineExceeded(SpectrumError):
-    """The result did not arrive before the request's deadline."""
-
-
-class InferenceFailed(SpectrumError):
-    """A worker took the task and failed it."""
+    status = 400
 
 
 class CallbackRefused(InvalidInput):
@@ -42,37 +58,116 @@ class CallbackRefused(InvalidInput):
 class PayloadTooLarge(InvalidInput):
     """The request body or upload is larger than the service accepts."""
 
+    status = 413
+
 
 class UnsupportedMediaType(InvalidInput):
     """The body's content type is not one the route reads."""
 
-
-class JobNotFound(SpectrumError):
-    """No job has this id."""
-
-
-class JobExpired(SpectrumError):
-    """The job existed, but its record and results have expired."""
-
-
-class JobConflict(SpectrumError):
-    """The request contradicts the job's state or an earlier request with the same key."""
+    status = 415
 
 
 class Unauthorized(SpectrumError):
     """No API key, or one that is not configured."""
 
+    status = 401
+
+
+class NotFound(SpectrumError):
+    """No route (or static file) at this path."""
+
+    status = 404
+
+
+class MethodNotAllowed(SpectrumError):
+    """The path exists, but not for this method."""
+
+    status = 405
+
+
+class HTTPError(SpectrumError):
+    """A refusal of the web framework's own that no class above names; its status is its own."""
+
+    def __init__(self, detail: str, status: int) -> None:
+        super().__init__(detail)
+        self.status = status
+
+
+class JobNotFound(SpectrumError):
+    """No job has this id."""
+
+    status = 404
+
+
+class JobExpired(SpectrumError):
+    """The job existed, but its record and results have expired."""
+
+    status = 410
+
+
+class JobConflict(SpectrumError):
+    """The request contradicts the job's state or an earlier request with the same key."""
+
+    status = 409
+
 
 class RateLimited(SpectrumError):
     """The caller sent more requests than its rate limit allows."""
+
+    status = 429
 
     def __init__(self, detail: str, retry_after_s: int) -> None:
         super().__init__(detail)
         self.retry_after_s = retry_after_s
 
 
+# Seconds a client should wait before sending a refused request again: long enough
+# for a queue to drain a little or a worker to announce itself, short for a person.
+RETRY_AFTER_S = 1
+
+
 class Overloaded(SpectrumError):
     """The gateway or the lane's queue is full; try again shortly."""
+
+    status = 503
+    retry_after_s = RETRY_AFTER_S
+
+
+# The next step NoWorkerAvailable's detail gives.
+START_A_WORKER = "start one: `make run` (the whole local stack), or `python -m worker`"
+
+
+class NoWorkerAvailable(SpectrumError):
+    """No live worker consumes the model's queue."""
+
+    status = 503
+    retry_after_s = RETRY_AFTER_S
+
+
+class BrokerUnavailable(SpectrumError):
+    """The broker did not accept the task in time."""
+
+    status = 503
+    retry_after_s = RETRY_AFTER_S
+
+
+class BackendUnavailable(SpectrumError):
+    """The result backend (Redis) cannot be reached."""
+
+    status = 503
+    retry_after_s = RETRY_AFTER_S
+
+
+class DeadlineExceeded(SpectrumError):
+    """The result did not arrive before the request's deadline."""
+
+    status = 504
+
+
+class InferenceFailed(SpectrumError):
+    """A worker took the task and failed it."""
+
+    status = 502
 
 
 class PoisonMessage(SpectrumError):
@@ -81,3 +176,11 @@ class PoisonMessage(SpectrumError):
     Raised in the worker, stored as the task's failure; the gateway answers it as
     InferenceFailed.
     """
+
+    status = 502
+
+
+class InternalError(SpectrumError):
+    """An exception no handler took (a bug): answered without its internals, logged once."""
+
+    status = 500

@@ -75,7 +75,8 @@ def request_texts(texts: Sequence[str], settings: Settings) -> list[str]:
         raise InvalidInput("texts: give at least one text")
     if len(texts) > settings.max_texts_per_request:
         raise InvalidInput(
-            f"texts: {len(texts)} texts, at most {settings.max_texts_per_request} per request"
+            f"texts: {len(texts)} texts, at most {settings.max_texts_per_request} per request; "
+            "send more as a job: POST /v1/jobs"
         )
     return _clean_all(texts, settings.max_text_chars, "texts")
 

@@ -9,10 +9,11 @@ import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from api.app.openapi import install_openapi, operation_id
 from api.app.resources import Resources, open_resources
 from api.edge.access_log import AccessLog
 from api.edge.admission import InFlight
-from api.edge.body_limit import BodyLimit
+from api.edge.body_limit import BodyLimit, BodyLimits
 from api.edge.errors import install_error_handlers
 from api.edge.guard import Gate, GateMiddleware
 from api.edge.keys import KeyRing
@@ -70,8 +71,10 @@ def create_app(
         summary="Queue-backed text classification: every label's probability, fast.",
         version=__version__,
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
     install_error_handlers(app)
+    install_openapi(app, keys_on=keys.enabled)
     _add_routes(app, settings)
     _add_middlewares(app, settings, gate)
     return app
@@ -106,12 +109,7 @@ def _add_middlewares(app: FastAPI, settings: Settings, gate: Gate) -> None:
     # the app. LastResort sits inside the first three so that its JSON 500 is logged,
     # counted per route and carries CORS headers.
     # CORS sits outside the gate so that preflights and refusals carry its headers.
-    # Job uploads (CSV/JSONL files of tens of thousands of rows) have their own, larger cap.
-    app.add_middleware(
-        BodyLimit,
-        max_bytes=settings.max_body_bytes,
-        per_path={"/v1/jobs": max(settings.max_body_bytes, settings.job_max_upload_bytes)},
-    )
+    app.add_middleware(BodyLimit, limits=BodyLimits.from_settings(settings))
     app.add_middleware(GateMiddleware, gate=gate)
     app.add_middleware(LastResort)
     if settings.cors_origin_list:

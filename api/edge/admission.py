@@ -22,7 +22,7 @@ import redis.asyncio as aioredis
 import structlog
 
 from shared.config import Settings
-from shared.errors import Overloaded
+from shared.errors import RETRY_AFTER_S, Overloaded
 
 log = structlog.get_logger(__name__)
 
@@ -42,7 +42,10 @@ class InFlight:
 
     def enter(self) -> None:
         if self.current >= self.limit:
-            raise Overloaded(f"the gateway is serving its limit of {self.limit} requests")
+            raise Overloaded(
+                f"the gateway is serving its limit of {self.limit} requests; "
+                f"retry in {RETRY_AFTER_S} s"
+            )
         self.current += 1
 
     def leave(self) -> None:
@@ -77,7 +80,10 @@ class LaneAdmission:
         cap = self._max_depth if limit is None else limit
         depth = (await self.depths()).get(queue, 0)
         if depth >= cap:
-            raise Overloaded(f"queue {queue!r} holds {depth} messages, its limit is {cap}")
+            raise Overloaded(
+                f"queue {queue!r} holds {depth} messages, its limit is {cap}; "
+                f"retry in {RETRY_AFTER_S} s"
+            )
 
     async def depths(self) -> dict[str, int]:
         if self._clock() - self._read_at < self._ttl_s:

@@ -1,5 +1,9 @@
 """Refuse request bodies over a size limit with 413, without reading them first.
 
+`BodyLimits.from_settings` is the one rule for how large a body may be: the
+default cap (SPECTRUM_MAX_BODY_BYTES) and each route's own (a job upload:
+SPECTRUM_JOB_MAX_UPLOAD_BYTES, larger or smaller). No route checks a size again.
+
 A pure ASGI middleware: a declared Content-Length over the limit is refused
 before a byte of the body is read; a body without one (chunked) is counted as
 it streams past, and the moment it crosses the limit the client gets its 413
@@ -8,29 +12,75 @@ and the application sees the request end (a disconnect), so no more is read.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.edge.errors import error_response
-from api.observability import metrics
+from api.edge.errors import send_error
+from shared.config import Settings
+from shared.errors import PayloadTooLarge, SpectrumError, UnreadableBody
 
 METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+JOBS_PATH = "/v1/jobs"
+
+
+@dataclass(frozen=True)
+class Cap:
+    """A body size limit, the setting that sets it and what a refused caller can do."""
+
+    max_bytes: int
+    setting: str
+    advice: str
+
+    def too_large(self, size: int | None) -> PayloadTooLarge:
+        """The refusal of a body of `size` bytes (None: a chunked body that crossed the cap)."""
+        if size is None:
+            said = f"the body is larger than {self.max_bytes} bytes"
+        else:
+            said = f"the body is {size} bytes, at most {self.max_bytes}"
+        return PayloadTooLarge(f"{said} ({self.setting}): {self.advice}")
+
+
+@dataclass(frozen=True)
+class BodyLimits:
+    """`default` for every path but those in `per_path`, which have their own cap."""
+
+    default: Cap
+    per_path: Mapping[str, Cap] = field(default_factory=dict)
+
+    def cap(self, path: str) -> Cap:
+        return self.per_path.get(path, self.default)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> BodyLimits:
+        """The gateway's caps: job uploads (files of many rows) have their own."""
+        return cls(
+            Cap(
+                settings.max_body_bytes,
+                "SPECTRUM_MAX_BODY_BYTES",
+                "send fewer texts per request, or many as a job (POST /v1/jobs)",
+            ),
+            {
+                JOBS_PATH: Cap(
+                    settings.job_max_upload_bytes,
+                    "SPECTRUM_JOB_MAX_UPLOAD_BYTES",
+                    "split the texts over several jobs",
+                )
+            },
+        )
 
 
 class BodyLimit:
-    """`max_bytes` for every path but those in `per_path`, which have their own limit."""
-
-    def __init__(
-        self, app: ASGIApp, max_bytes: int, per_path: dict[str, int] | None = None
-    ) -> None:
+    def __init__(self, app: ASGIApp, limits: BodyLimits) -> None:
         self.app = app
-        self.max_bytes = max_bytes
-        self.per_path = per_path or {}
+        self.limits = limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in METHODS_WITH_BODY:
             await self.app(scope, receive, send)
             return
-        limit = self.per_path.get(scope["path"], self.max_bytes)
+        cap = self.limits.cap(scope["path"])
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None:
             try:
@@ -38,10 +88,11 @@ class BodyLimit:
             except ValueError:
                 length = -1
             if length < 0:
-                await self._refuse(scope, receive, send, 400, "Content-Length is not a number")
+                error = UnreadableBody("Content-Length is not a number")
+                await _refuse(error, scope, receive, send)
                 return
-            if length > limit:
-                await self._refuse(scope, receive, send, 413, _too_large(limit))
+            if length > cap.max_bytes:
+                await _refuse(cap.too_large(length), scope, receive, send)
                 return
 
         seen = 0
@@ -55,10 +106,10 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > limit:
+                if seen > cap.max_bytes:
                     refused = True
                     if not started:
-                        await self._refuse(scope, receive, send, 413, _too_large(limit))
+                        await _refuse(cap.too_large(None), scope, receive, send)
                     return {"type": "http.disconnect"}
             return message
 
@@ -72,15 +123,7 @@ class BodyLimit:
 
         await self.app(scope, counting_receive, guarded_send)
 
-    async def _refuse(
-        self, scope: Scope, receive: Receive, send: Send, status: int, detail: str
-    ) -> None:
-        name = "PayloadTooLarge" if status == 413 else "InvalidInput"
-        metrics.REJECTED.labels(reason=name).inc()
-        response = error_response(name, detail, status)
-        response.headers["Connection"] = "close"  # the unread body must not be parsed as a request
-        await response(scope, receive, send)
 
-
-def _too_large(limit: int) -> str:
-    return f"the body is larger than {limit} bytes"
+async def _refuse(error: SpectrumError, scope: Scope, receive: Receive, send: Send) -> None:
+    # The unread body must not be parsed as the next request on this connection.
+    await send_error(error, scope, receive, send, {"Connection": "close"})

@@ -1,140 +1,226 @@
-"""One table from Spectrum's errors to HTTP statuses, and the handlers that render them."""
+"""The one error path: every error answer is rendered and counted by `render`.
+
+Exception handlers (Spectrum's errors, FastAPI's request validation, Starlette's
+own refusals) and the pure ASGI middlewares (`send_error`) all answer through
+`render`: the status and Retry-After come from the error's class
+(shared/errors.py), the body is always `ErrorBody`, and each answer is counted
+once in the request metrics.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
+from starlette.types import Receive, Scope, Send
 
+from api.edge.access_log import current_request_id
 from api.observability import metrics
 from shared.errors import (
-    BackendUnavailable,
-    BrokerUnavailable,
-    DeadlineExceeded,
-    InferenceFailed,
+    HTTPError,
     InvalidInput,
-    JobConflict,
-    JobExpired,
-    JobNotFound,
-    NoWorkerAvailable,
-    Overloaded,
-    PayloadTooLarge,
-    RateLimited,
+    MethodNotAllowed,
+    NotFound,
+    Problem,
     SpectrumError,
-    Unauthorized,
-    UnsupportedMediaType,
+    UnreadableBody,
 )
+
+
+class ProblemBody(BaseModel):
+    loc: list[str | int] = Field(description='Where in the request, e.g. ["body", "texts", 1].')
+    msg: str = Field(description="What is wrong there.")
 
 
 class ErrorBody(BaseModel):
     error: str = Field(description="The error's class, e.g. InvalidInput or NoWorkerAvailable.")
-    detail: str = Field(description="What went wrong, for a person.")
+    detail: str = Field(description="What went wrong and what to do, for a person.")
+    request_id: str | None = Field(
+        description="The request's id (also the X-Request-ID header): quote it in a report."
+    )
+    errors: list[ProblemBody] | None = Field(
+        default=None, description="Each reason a request's contents were refused (422 only)."
+    )
 
 
-# Subclasses before their base: the first match wins.
-STATUS: dict[type[SpectrumError], int] = {
-    Unauthorized: 401,
-    PayloadTooLarge: 413,
-    UnsupportedMediaType: 415,
-    InvalidInput: 422,
-    JobNotFound: 404,
-    JobExpired: 410,
-    JobConflict: 409,
-    RateLimited: 429,
-    Overloaded: 503,
-    NoWorkerAvailable: 503,
-    BrokerUnavailable: 503,
-    BackendUnavailable: 503,
-    DeadlineExceeded: 504,
-    InferenceFailed: 502,
-}
+def render(error: SpectrumError, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """The answer to `error`, in the error body, with its class's status; counted once.
 
-# What each error status means, for the OpenAPI document of the routes that can answer it.
-_MEANING: dict[int, str] = {
-    400: "The body cannot be read (not UTF-8, broken Content-Length).",
-    401: "No API key, or an unknown one (keys are on).",
-    404: "No job has this id.",
-    409: "The request contradicts the job's state, or reuses an Idempotency-Key with another body.",
-    410: "The job existed, but its record and results have expired.",
-    413: "The body is over SPECTRUM_MAX_BODY_BYTES (a job upload: SPECTRUM_JOB_MAX_UPLOAD_BYTES).",
-    415: "The body's content type is not one the route reads.",
-    422: "The body breaks the contract or a limit.",
-    429: "The caller's rate limit is reached; see Retry-After and RateLimit-*.",
-    502: "A worker took the task and failed it.",
-    503: "Overloaded, or no worker, broker or backend available; see Retry-After.",
-    504: "No result before the deadline.",
-}
+    Retry-After is sent when the error has a figure for it; `headers` adds the
+    caller's own (RateLimit-*, WWW-Authenticate, Allow, Connection).
+    """
+    metrics.record_error(error)
+    body: dict[str, Any] = {
+        "error": type(error).__name__,
+        "detail": error.detail,
+        "request_id": current_request_id(),
+    }
+    if isinstance(error, InvalidInput) and error.problems:
+        body["errors"] = error.problems
+    extra = dict(headers or {})
+    if error.retry_after_s is not None:
+        extra["Retry-After"] = str(error.retry_after_s)
+    return JSONResponse(body, status_code=error.status, headers=extra or None)
 
 
-def documented(*statuses: int) -> dict[int | str, dict[str, object]]:
-    """OpenAPI `responses` for these error statuses, all with the error body."""
-    return {code: {"model": ErrorBody, "description": _MEANING[code]} for code in statuses}
+async def send_error(
+    error: SpectrumError,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    headers: Mapping[str, str] | None = None,
+) -> None:
+    """`render(error)` sent over ASGI: the answer of a pure ASGI middleware that refuses."""
+    await render(error, headers)(scope, receive, send)
 
 
-# Seconds a client should wait before trying a 503 (or a 429 without its own figure) again.
-RETRY_AFTER_S = 1
+def problems_of(
+    errors: Sequence[Any], shape: str = "a JSON object with 'text' or 'texts'"
+) -> tuple[str, list[Problem]]:
+    """A readable sentence and the `{loc, msg}` list for pydantic's validation errors.
 
-
-def error_response(
-    error: str, detail: str, status: int, retry_after_s: int | None = None
-) -> JSONResponse:
-    if retry_after_s is None and status in (429, 503):
-        retry_after_s = RETRY_AFTER_S
-    headers = {"Retry-After": str(retry_after_s)} if retry_after_s is not None else None
-    return JSONResponse({"error": error, "detail": detail}, status_code=status, headers=headers)
-
-
-def _describe(exc: RequestValidationError) -> str:
-    problems = []
-    for err in exc.errors():
-        loc = [str(part) for part in err.get("loc", ()) if part != "body"]
-        kind = err.get("type", "")
-        if kind == "json_invalid":
+    `shape` says what the body must be, for an error about the body as a whole.
+    """
+    readable: list[str] = []
+    problems: list[Problem] = []
+    for err in errors:
+        loc: list[str | int] = list(err.get("loc", ()))
+        msg = str(err.get("msg", "invalid"))
+        place = [str(part) for part in loc if part != "body"]
+        if err.get("type") == "json_invalid":
             reason = err.get("ctx", {}).get("error", "")
-            at = f" at character {loc[0]}" if loc else ""
-            problems.append(f"the body is not valid JSON{at}: {reason}".rstrip(": "))
-        elif not loc:
-            problems.append(f"the body must be a JSON object with 'text' or 'texts' ({err['msg']})")
+            at = f" at character {place[0]}" if place else ""
+            readable.append(f"the body is not valid JSON{at}: {reason}".rstrip(": "))
+        elif not place:
+            readable.append(f"the body must be {shape} ({msg})")
         else:
-            problems.append(f"{'.'.join(loc)}: {err.get('msg', 'invalid')}")
-    return "; ".join(problems) or "invalid request"
+            readable.append(f"{'.'.join(place)}: {msg}")
+        problems.append({"loc": loc, "msg": msg})
+    return "; ".join(readable) or "invalid request", problems
+
+
+def from_http(exc: HTTPException, path: str) -> SpectrumError:
+    """Starlette's and FastAPI's own refusals as the error a client reads."""
+    cause = exc.__cause__
+    if isinstance(cause, UnicodeDecodeError):
+        byte = cause.object[cause.start]
+        return UnreadableBody(f"the body is not valid UTF-8: byte {byte:#04x} at {cause.start}")
+    if exc.status_code == 400:
+        return UnreadableBody(str(exc.detail))
+    if exc.status_code == 404:
+        return NotFound(f"no route at {path}; /docs lists the routes")
+    if exc.status_code == 405:
+        return MethodNotAllowed(f"{path} does not take this method; /docs lists the routes")
+    return HTTPError(str(exc.detail), exc.status_code)
+
+
+# What each error status means, and an example answer, for the OpenAPI document of
+# the routes that can answer it (shown in /docs under each operation).
+_RID = "3f2b9c0e8d7a4b6c9e1f2a3b4c5d6e7f"
+_MEANING: dict[int, tuple[str, dict[str, Any]]] = {
+    400: (
+        "The body cannot be read (not UTF-8, broken Content-Length).",
+        {"error": "UnreadableBody", "detail": "the body is not valid UTF-8: byte 0xff at 12"},
+    ),
+    401: (
+        "No API key, or an unknown one (keys are on); use Authorize in /docs.",
+        {
+            "error": "Unauthorized",
+            "detail": "an API key is required: send 'Authorization: Bearer <key>' "
+            "or 'X-API-Key: <key>'",
+        },
+    ),
+    404: ("No job has this id.", {"error": "JobNotFound", "detail": "no job '5c0f9a'"}),
+    409: (
+        "The request contradicts the job's state, or reuses an Idempotency-Key with another body.",
+        {"error": "JobConflict", "detail": "this Idempotency-Key was used with a different body"},
+    ),
+    410: (
+        "The job existed, but its record and results have expired.",
+        {
+            "error": "JobExpired",
+            "detail": "job 5c0f9a has expired: records and results are kept 86400 s",
+        },
+    ),
+    413: (
+        "The body is over SPECTRUM_MAX_BODY_BYTES (a job upload: SPECTRUM_JOB_MAX_UPLOAD_BYTES).",
+        {
+            "error": "PayloadTooLarge",
+            "detail": "the body is 80000 bytes, at most 65536 (SPECTRUM_MAX_BODY_BYTES): "
+            "send fewer texts per request, or many as a job (POST /v1/jobs)",
+        },
+    ),
+    415: (
+        "The body's content type is not one the route reads.",
+        {
+            "error": "UnsupportedMediaType",
+            "detail": "cannot read image/png: send application/json, text/csv, "
+            "application/x-ndjson, or a multipart upload of a .csv or .jsonl file",
+        },
+    ),
+    422: (
+        "The body breaks the contract or a limit; `errors` lists each reason with its place.",
+        {
+            "error": "InvalidInput",
+            "detail": "texts.1: Input should be a valid string",
+            "errors": [{"loc": ["body", "texts", 1], "msg": "Input should be a valid string"}],
+        },
+    ),
+    429: (
+        "The caller's rate limit is reached; see Retry-After and RateLimit-*.",
+        {"error": "RateLimited", "detail": "rate limit of 100 requests reached; retry in 1 s"},
+    ),
+    502: (
+        "A worker took the task and failed it.",
+        {"error": "InferenceFailed", "detail": "the worker failed the task: RuntimeError"},
+    ),
+    503: (
+        "Overloaded, or no worker, broker or backend available; see Retry-After.",
+        {
+            "error": "NoWorkerAvailable",
+            "detail": "no worker is consuming queue 'sentiment-minilm.interactive' for model "
+            "'sentiment-minilm'; start one: `make run`, or `python -m worker`",
+        },
+    ),
+    504: (
+        "No result before the deadline.",
+        {"error": "DeadlineExceeded", "detail": "no result within 10 s"},
+    ),
+}
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses: the error body, a meaning, an example."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for code in statuses:
+        meaning, example = _MEANING[code]
+        responses[code] = {
+            "model": ErrorBody,
+            "description": meaning,
+            "content": {"application/json": {"example": {**example, "request_id": _RID}}},
+        }
+    return responses
 
 
 async def _spectrum_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, SpectrumError)
-    status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 500)
-    metrics.record_error(exc)
-    retry = exc.retry_after_s if isinstance(exc, RateLimited) else None
-    return error_response(type(exc).__name__, exc.detail, status, retry)
+    return render(exc)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    metrics.record_invalid_body()
-    return error_response("InvalidInput", _describe(exc), 422)
+    detail, problems = problems_of(exc.errors())
+    return render(InvalidInput(detail, problems))
 
 
-_HTTP_ERRORS = {400: "InvalidInput", 404: "NotFound", 405: "MethodNotAllowed"}
-
-
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
-    """Starlette's and FastAPI's own errors, in the same body as ours."""
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    detail = str(exc.detail)
-    if isinstance(exc.__cause__, UnicodeDecodeError):
-        cause = exc.__cause__
-        detail = (
-            f"the body is not valid UTF-8: byte {cause.object[cause.start]:#04x} at {cause.start}"
-        )
-    if exc.status_code == 400:
-        metrics.record_invalid_body()
-    response = error_response(
-        _HTTP_ERRORS.get(exc.status_code, "HTTPError"), detail, exc.status_code
-    )
-    response.headers.update(exc.headers or {})
-    return response
+    return render(from_http(exc, request.url.path), exc.headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -13,11 +13,11 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.edge.admission import InFlight
-from api.edge.errors import error_response
+from api.edge.errors import send_error
 from api.edge.keys import KeyRing, key_from_headers
 from api.edge.ratelimit import Decision, RateLimiter
 from api.observability import metrics
-from shared.errors import Overloaded
+from shared.errors import Overloaded, RateLimited, Unauthorized
 
 OPEN_PATHS = frozenset(
     {
@@ -46,11 +46,16 @@ class Gate:
         self.limiter: RateLimiter | None = None
 
     def needs_key(self, path: str) -> bool:
-        if not self.keys.enabled or path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
+        if not self.keys.enabled or not guarded(path):
             return False
         if path == metrics.METRICS_PATH:
             return not self.metrics_public
         return True
+
+
+def guarded(path: str) -> bool:
+    """Whether a request to `path` needs a key when keys are on (/metrics: by its setting)."""
+    return path not in OPEN_PATHS and not path.startswith(OPEN_PREFIXES)
 
 
 class GateMiddleware:
@@ -65,9 +70,10 @@ class GateMiddleware:
         gate, path = self.gate, scope["path"]
         caller: str | None = None
         if gate.needs_key(path):
-            caller = gate.keys.identify(key_from_headers(dict(scope["headers"])))
+            given = key_from_headers(dict(scope["headers"]))
+            caller = gate.keys.identify(given)
             if caller is None:
-                await self._unauthorized(scope, receive, send)
+                await send_error(_unauthorized(given), scope, receive, send, CHALLENGE)
                 return
         if path in OPEN_PATHS or not path.startswith(GUARDED_PREFIXES):
             await self.app(scope, receive, send)
@@ -79,37 +85,37 @@ class GateMiddleware:
             who = f"key:{caller[:32]}" if caller else f"addr:{client[0] if client else 'unknown'}"
             decision = await gate.limiter.check(who)
             if decision is not None and not decision.allowed:
-                metrics.REJECTED.labels(reason="RateLimited").inc()
                 seconds = decision.retry_after_s
-                response = error_response(
-                    "RateLimited",
+                refusal = RateLimited(
                     f"rate limit of {decision.limit} requests reached; retry in {seconds} s",
-                    429,
                     retry_after_s=seconds,
                 )
-                response.raw_headers.extend(decision.headers())
-                await response(scope, receive, send)
+                limits = {name.decode(): value.decode() for name, value in decision.headers()}
+                await send_error(refusal, scope, receive, send, limits)
                 return
         try:
             gate.in_flight.enter()
         except Overloaded as exc:
-            metrics.REJECTED.labels(reason="Overloaded").inc()
-            await error_response("Overloaded", exc.detail, 503)(scope, receive, send)
+            await send_error(exc, scope, receive, send)
             return
         try:
             await self.app(scope, receive, _with_headers(send, decision))
         finally:
             gate.in_flight.leave()
 
-    async def _unauthorized(self, scope: Scope, receive: Receive, send: Send) -> None:
-        metrics.REJECTED.labels(reason="Unauthorized").inc()
-        response = error_response(
-            "Unauthorized",
-            "an API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
-            401,
-        )
-        response.headers["WWW-Authenticate"] = 'Bearer realm="spectrum"'
-        await response(scope, receive, send)
+
+# The 401's challenge (RFC 9110 11.6.1): the scheme a client should answer with.
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="spectrum"'}
+HOW_TO_SEND = "send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
+
+
+def _unauthorized(given: str | None) -> Unauthorized:
+    if given is None:
+        return Unauthorized(f"an API key is required: {HOW_TO_SEND}")
+    return Unauthorized(
+        f"this API key is not one the gateway knows: {HOW_TO_SEND} with a configured key "
+        "(the operator adds its hash to SPECTRUM_API_KEY_HASHES)"
+    )
 
 
 def _with_headers(send: Send, decision: Decision | None) -> Send:

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import structlog
 from starlette.requests import ClientDisconnect
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.edge.access_log import current_request_id
+from api.edge.errors import send_error
 from api.observability import metrics
+from shared.errors import InternalError
 
 log = structlog.get_logger("api.edge.errors")
 
-INTERNAL_ERROR = "InternalError"
 DETAIL = "an unexpected error occurred; it is logged under this request_id"
 
 
@@ -48,6 +47,7 @@ class LastResort:
             return
         except Exception:
             route = getattr(scope.get("route"), "path", metrics.UNMATCHED)
+            # Counted here, not by the error path: also when no answer can be sent.
             metrics.INTERNAL_ERRORS.labels(route=route).inc()
             # The request id is bound to the log context by the access log, outside.
             log.exception("unhandled error", route=route, response_started=started)
@@ -56,5 +56,4 @@ class LastResort:
                 # body's end makes the server close the connection, so the client sees
                 # a cut response, never a complete-looking one.
                 return
-            body = {"error": INTERNAL_ERROR, "detail": DETAIL, "request_id": current_request_id()}
-            await JSONResponse(body, status_code=500)(scope, receive, send)
+            await send_error(InternalError(DETAIL), scope, receive, send)

@@ -13,10 +13,9 @@ from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
-from starlette.types import Message
 
 from api.app.resources import ResourcesDep
-from api.edge.errors import documented
+from api.edge.errors import documented, problems_of
 from api.jobs.input import (
     FileFormat,
     check_callback_url,
@@ -26,7 +25,7 @@ from api.jobs.input import (
 from api.jobs.results import MEDIA_TYPES, ResultFormat, render
 from api.jobs.schemas import JobCreated, JobRequest, JobView
 from shared.config import Settings
-from shared.errors import InvalidInput, PayloadTooLarge
+from shared.errors import InvalidInput
 from shared.jobs import JobSummary
 from shared.text import check_parameter, job_texts
 
@@ -37,6 +36,39 @@ READ_BYTES = 64 * 1024  # of a spooled upload at a time
 
 SUBMIT_ERRORS = documented(400, 401, 409, 413, 415, 422, 429, 503)
 JOB_ERRORS = documented(401, 404, 410, 422, 429, 503)
+# Answers as /docs shows them (a unit test checks that they parse as their models).
+CREATED_EXAMPLE = {
+    "id": "5c0f9a2e4b1d4e8f",
+    "state": "queued",
+    "status_url": "/v1/jobs/5c0f9a2e4b1d4e8f",
+    "results_url": "/v1/jobs/5c0f9a2e4b1d4e8f/results",
+}
+VIEW_EXAMPLE = {
+    **CREATED_EXAMPLE,
+    "state": "running",
+    "model": "sentiment-minilm",
+    "labels": ["NEGATIVE", "POSITIVE"],
+    "progress": {
+        "total": 2000,
+        "done": 1200,
+        "failed": 0,
+        "skipped": 0,
+        "cached": 40,
+        "chunks": 8,
+        "chunks_finished": 5,
+    },
+    "created_at": 1764583200.0,
+    "started_at": 1764583200.4,
+    "finished_at": None,
+    "webhook": None,
+    "results": None,
+}
+
+
+def _example(body: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"example": body}}}
+
+
 SUBMIT_BODY = {
     "requestBody": {
         "content": {
@@ -63,23 +95,8 @@ def _urls(job_id: str) -> tuple[str, str]:
     return f"/v1/jobs/{job_id}", f"/v1/jobs/{job_id}/results"
 
 
-def _capped(request: Request, limit: int) -> Request:
-    """The same request, its body refused with 413 as soon as it passes `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"the body is {declared} bytes, at most {limit}")
-    size = 0
-
-    async def receive() -> Message:
-        nonlocal size
-        message = await request.receive()
-        if message["type"] == "http.request":
-            size += len(message.get("body", b""))
-            if size > limit:
-                raise PayloadTooLarge(f"the body is larger than {limit} bytes")
-        return message
-
-    return Request(request.scope, receive)
+def _in_body(error: Any) -> dict[str, Any]:
+    return {**error, "loc": ("body", *error["loc"])}
 
 
 def _pulled(stream: AsyncIterator[bytes]) -> Iterator[bytes]:
@@ -109,18 +126,17 @@ async def _texts_and_callback(
 ) -> tuple[list[str], str | None]:
     settings = resources.settings
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    capped = _capped(request, settings.job_max_upload_bytes)
+    # The body's size is capped once, for every content type, by the body limit
+    # (api/edge/body_limit.py: SPECTRUM_JOB_MAX_UPLOAD_BYTES for this route).
     if media == "application/json":
         # Pydantic validates bytes in place (a bytearray it would copy first).
-        data = b"".join([piece async for piece in capped.stream()])
+        data = b"".join([piece async for piece in request.stream()])
         try:
             body = JobRequest.model_validate_json(data)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
-                for err in exc.errors()
-            )
-            raise InvalidInput(problems) from None
+            # As FastAPI's own validation errors read: each place under "body".
+            in_body = [_in_body(err) for err in exc.errors()]
+            raise InvalidInput(*problems_of(in_body, "a JSON object with 'texts'")) from None
         del data  # freed before the normalized copies are made
         texts = job_texts(body.texts, settings)
         url = body.callback_url or callback_url
@@ -129,7 +145,7 @@ async def _texts_and_callback(
         # Starlette's parser reads the request's own stream and spools the file to a
         # temporary file past 1 MiB; the file is then read from there in chunks.
         try:
-            form = await capped.form(max_files=1, max_fields=8)
+            form = await request.form(max_files=1, max_fields=8)
         except HTTPException as exc:  # Starlette's answer to a malformed multipart body
             raise InvalidInput(f"multipart upload: {exc.detail}") from None
         try:
@@ -149,7 +165,7 @@ async def _texts_and_callback(
             await form.close()
     else:
         fmt = file_format(media)
-        stream = capped.stream()
+        stream = request.stream()
         try:
             texts = await anyio.to_thread.run_sync(
                 _read_upload, _pulled(stream), fmt, text_column, settings
@@ -163,7 +179,7 @@ async def _texts_and_callback(
     "/jobs",
     status_code=202,
     response_model=JobCreated,
-    responses=SUBMIT_ERRORS,
+    responses={202: _example(CREATED_EXAMPLE), **SUBMIT_ERRORS},
     openapi_extra=SUBMIT_BODY,
 )
 async def submit_job(
@@ -197,7 +213,9 @@ def _view(job: JobSummary, results: list[dict[str, Any]] | None = None) -> JobVi
     )
 
 
-@router.get("/jobs/{job_id}", response_model=JobView, responses=JOB_ERRORS)
+@router.get(
+    "/jobs/{job_id}", response_model=JobView, responses={200: _example(VIEW_EXAMPLE), **JOB_ERRORS}
+)
 async def get_job(job_id: str, resources: ResourcesDep) -> JobView:
     """Report a job's state, progress and timestamps, and its results once it ended."""
     job = await resources.jobs.get(job_id)
@@ -207,7 +225,10 @@ async def get_job(job_id: str, resources: ResourcesDep) -> JobView:
 @router.delete(
     "/jobs/{job_id}",
     response_model=JobView,
-    responses=documented(401, 404, 409, 410, 422, 429, 503),
+    responses={
+        200: _example({**VIEW_EXAMPLE, "state": "cancelled", "finished_at": 1764583260.0}),
+        **documented(401, 404, 409, 410, 422, 429, 503),
+    },
 )
 async def cancel_job(job_id: str, resources: ResourcesDep) -> JobView:
     """Cancel a job: chunks not yet started are skipped; results so far stay readable."""
@@ -220,12 +241,21 @@ async def cancel_job(job_id: str, resources: ResourcesDep) -> JobView:
     responses={
         **JOB_ERRORS,
         200: {
-            "content": {"application/x-ndjson": {}, "text/csv": {}},
+            "content": {
+                "application/x-ndjson": {
+                    "example": '{"index":0,"label":"POSITIVE","score":0.9949,'
+                    '"probabilities":{"NEGATIVE":0.0051,"POSITIVE":0.9949},"cached":false}\n'
+                },
+                "text/csv": {
+                    "example": "index,label,score,p_NEGATIVE,p_POSITIVE,cached,truncated,error\n"
+                    "0,POSITIVE,0.9949,0.0051,0.9949,false,false,\n"
+                },
+            },
             "description": "One result per text in input order (finished chunks only).",
         },
     },
 )
-async def job_results(
+async def get_job_results(
     job_id: str,
     resources: ResourcesDep,
     format: Annotated[

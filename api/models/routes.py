@@ -11,7 +11,32 @@ from api.models.schemas import ModelInfo, ModelList
 router = APIRouter(prefix="/v1", tags=["models"])
 
 
-@router.get("/models", response_model=ModelList, responses=documented(401, 429, 503))
+# An answer as /docs shows it (a unit test checks that it parses as a ModelList).
+EXAMPLE = {
+    "models": [
+        {
+            "name": "sentiment-minilm",
+            "version": "90611237ea62",
+            "labels": ["NEGATIVE", "POSITIVE"],
+            "runtime": "openvino-bf16-cpu",
+            "source": "models/sentiment-minilm",
+            "description": "MiniLM-L6 fine-tuned for review sentiment",
+            "metrics": {"tweets": 0.959, "amazon": 0.936},
+            "queue": "sentiment-minilm.interactive",
+            "live_workers": 1,
+        }
+    ]
+}
+
+
+@router.get(
+    "/models",
+    response_model=ModelList,
+    responses={
+        200: {"content": {"application/json": {"example": EXAMPLE}}},
+        **documented(401, 429, 503),
+    },
+)
 async def list_models(resources: ResourcesDep) -> ModelList:
     """List the served model with its version, labels and live workers."""
     models = resources.models

@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 from pydantic import ValidationError
 
 from shared.contracts import ModelCard
-from shared.errors import BackendUnavailable, NoWorkerAvailable
+from shared.errors import START_A_WORKER, BackendUnavailable, NoWorkerAvailable
 from shared.registry import MODELS_KEY, workers_key
 
 Lane = Literal["interactive", "bulk"]
@@ -82,7 +82,7 @@ class ServedModels:
         if status.live(lane) == 0 or status.card is None:
             queue = self.queue if lane == "interactive" else self.bulk_queue
             raise NoWorkerAvailable(
-                f"no worker is consuming queue {queue!r} for model {self.name!r}"
+                f"no worker is consuming queue {queue!r} for model {self.name!r}; {START_A_WORKER}"
             )
         return status
 

@@ -26,7 +26,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.edge.admission import QueueDepth
 from api.models.served import ServedModels
 from api.predict.waiter import ResultWaiter
-from shared.errors import DeadlineExceeded, InferenceFailed
+from shared.errors import (
+    DeadlineExceeded,
+    HTTPError,
+    InferenceFailed,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    PoisonMessage,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -124,6 +132,7 @@ RATE_LIMIT_ERRORS = Counter(
 # Reasons exported from the start (at 0), so a dashboard's rate() has a series to read.
 for _reason in (
     "InvalidInput",
+    "UnreadableBody",
     "NoWorkerAvailable",
     "BrokerUnavailable",
     "BackendUnavailable",
@@ -140,17 +149,25 @@ def record_cache(*, hits: int, misses: int) -> None:
     CACHE_MISSES.inc(misses)
 
 
+# Answered, but not a refusal of the request's work: a worker's failure, a bug (counted
+# in INTERNAL_ERRORS, per route), a path or method no route has.
+NOT_REFUSALS = (
+    InferenceFailed,
+    PoisonMessage,
+    InternalError,
+    NotFound,
+    MethodNotAllowed,
+    HTTPError,
+)
+
+
 def record_error(error: Exception) -> None:
     """Count an error answered to a client: expired (504) or rejected (everything else
-    the gateway refuses: invalid input, no worker, broker or backend down)."""
+    the gateway refuses: invalid input, no worker, broker or backend down, no key)."""
     if isinstance(error, DeadlineExceeded):
         EXPIRED.inc()
-    elif not isinstance(error, InferenceFailed):  # a worker's failure is not a refusal
+    elif not isinstance(error, NOT_REFUSALS):
         REJECTED.labels(reason=type(error).__name__).inc()
-
-
-def record_invalid_body() -> None:
-    REJECTED.labels(reason="InvalidInput").inc()
 
 
 class RequestMetrics:

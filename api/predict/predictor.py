@@ -29,6 +29,7 @@ from shared.contracts import (
     redacted_args,
 )
 from shared.errors import (
+    START_A_WORKER,
     BackendUnavailable,
     BrokerUnavailable,
     DeadlineExceeded,
@@ -118,7 +119,7 @@ class Predictor:
         if status.live_workers == 0:
             return NoWorkerAvailable(
                 f"no worker answered within {timeout:g} s and none is consuming "
-                f"queue {self._models.queue!r}"
+                f"queue {self._models.queue!r}; {START_A_WORKER}"
             )
         return DeadlineExceeded(f"no result within {timeout:g} s")
 

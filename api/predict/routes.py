@@ -12,9 +12,26 @@ from api.predict.schemas import PredictRequest, PredictResponse
 router = APIRouter(prefix="/v1", tags=["predict"])
 
 ERRORS = documented(400, 401, 413, 422, 429, 502, 503, 504)
+# An answer as /docs shows it (a unit test checks that it parses as a PredictResponse).
+EXAMPLE = {
+    "model": {"name": "sentiment-minilm", "version": "90611237ea62"},
+    "predictions": [
+        {
+            "label": "POSITIVE",
+            "score": 0.9949,
+            "probabilities": {"NEGATIVE": 0.0051, "POSITIVE": 0.9949},
+            "cached": False,
+            "truncated": False,
+        }
+    ],
+}
 
 
-@router.post("/predict", response_model=PredictResponse, responses=ERRORS)
+@router.post(
+    "/predict",
+    response_model=PredictResponse,
+    responses={200: {"content": {"application/json": {"example": EXAMPLE}}}, **ERRORS},
+)
 async def predict(body: PredictRequest, resources: ResourcesDep) -> PredictResponse:
     """Classify one text or a list of texts; cached answers skip the workers."""
     return await resources.predictor.predict(body.items, current_request_id())

@@ -49,7 +49,7 @@ async def page() -> FileResponse:
 
 
 @router.get("/v1/ui-config", response_model=UiConfig)
-async def ui_config(resources: ResourcesDep) -> UiConfig:
+async def get_ui_config(resources: ResourcesDep) -> UiConfig:
     """Tell the page its limits and which dashboard links exist."""
     settings = resources.settings
     return UiConfig(

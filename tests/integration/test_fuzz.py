@@ -8,7 +8,7 @@ arbitrary bytes under arbitrary content types, query strings and headers. The
 property, for every answer:
 
 - no 5xx but 503 and 504, and those only with their documented errors;
-- every error is JSON `{"error": <a documented name>, "detail": <text>}`;
+- every error is JSON `{"error": <a documented name>, "detail": <text>, "request_id": ...}`;
 - a 2xx predict answers one prediction per text, in order (texts with known
   answers are mixed in at random positions and must get exactly those answers);
 - a 202 job answer has an id that the job's status URL then reports.
@@ -34,7 +34,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, note, reject, settings
 from hypothesis import strategies as st
 
-from api.edge.errors import _HTTP_ERRORS, STATUS
+from shared.errors import SpectrumError
 from tests.integration.stack import Stack
 
 MAX_TEXTS = 8
@@ -52,8 +52,13 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
+
+def _error_names(kind: type[SpectrumError]) -> set[str]:
+    return {kind.__name__}.union(*(_error_names(sub) for sub in kind.__subclasses__()))
+
+
 # Every error name a client may meet; a 5xx may only be one of those retried later.
-ERROR_NAMES = {kind.__name__ for kind in STATUS} | set(_HTTP_ERRORS.values())
+ERROR_NAMES = _error_names(SpectrumError)
 RETRYABLE = {
     503: {"Overloaded", "NoWorkerAvailable", "BrokerUnavailable", "BackendUnavailable"},
     504: {"DeadlineExceeded"},
@@ -248,6 +253,7 @@ def check_answer(response: httpx.Response, *, head: bool = False) -> Any:
         assert isinstance(body.get("error"), str), body
         assert isinstance(body.get("detail"), str), body
         assert body["error"] in ERROR_NAMES, body
+        assert body["request_id"] == response.headers["x-request-id"], body
         if status >= 500:
             assert body["error"] in RETRYABLE.get(status, set()), (status, body)
     return body

@@ -266,7 +266,7 @@ def multipart(boundary: str, name: str, data: bytes) -> Iterator[bytes]:
 def test_uploads_over_the_job_limit_are_413_and_refusals_name_the_place(
     make_stack: type[Stack],
 ) -> None:
-    # Below SPECTRUM_MAX_BODY_BYTES, so the route's own cap is the one that answers.
+    # Below SPECTRUM_MAX_BODY_BYTES: the route's own cap is the one that answers.
     stack = make_stack(job_max_upload_bytes=4096, job_max_texts=2, max_text_chars=3)
     stack.start_api()  # no worker: every answer here comes before a job would be queued
     big = b"text\n" + b"a fine line of text\n" * 1000
@@ -279,7 +279,10 @@ def test_uploads_over_the_job_limit_are_413_and_refusals_name_the_place(
     with stack.client() as client:
         declared = client.post("/v1/jobs", content=big, headers=csv_type)
         assert declared.status_code == 413, declared.text
-        assert declared.json()["detail"] == f"the body is {len(big)} bytes, at most 4096"
+        assert declared.json()["detail"] == (
+            f"the body is {len(big)} bytes, at most 4096 (SPECTRUM_JOB_MAX_UPLOAD_BYTES): "
+            "split the texts over several jobs"
+        )
         for body, media in (
             (pieces(big), "text/csv"),
             (pieces(b'{"texts": ["' + b"x" * 9000 + b'"]}'), "application/json"),
@@ -288,7 +291,9 @@ def test_uploads_over_the_job_limit_are_413_and_refusals_name_the_place(
             answer = client.post("/v1/jobs", content=body, headers={"content-type": media})
             assert answer.status_code == 413, answer.text
             assert answer.json()["error"] == "PayloadTooLarge"
-            assert answer.json()["detail"] == "the body is larger than 4096 bytes"
+            assert answer.json()["detail"].startswith(
+                "the body is larger than 4096 bytes (SPECTRUM_JOB_MAX_UPLOAD_BYTES)"
+            )
         for data, media, reason in (
             # The offset is the byte's in the file, its BOM counted.
             ("\ufefftext\nok\né".encode() + b"\xff\n", "text/csv", "not UTF-8 (byte 13)"),

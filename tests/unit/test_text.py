@@ -100,13 +100,16 @@ def test_a_request_s_texts_are_normalized_in_order() -> None:
     assert request_texts([" b  a ", "c"], REQUEST) == ["b a", "c"]
 
 
+TOO_MANY = r"^texts: 4 texts, at most 3 per request; send more as a job: POST /v1/jobs$"
+
+
 @pytest.mark.parametrize(
     ("texts", "reason"),
     [
         ([], r"^texts: give at least one text$"),
-        (["a", "b", "c", "d"], r"^texts: 4 texts, at most 3 per request$"),
+        (["a", "b", "c", "d"], TOO_MANY),
         # The count comes first: a request too long is refused whatever its texts.
-        (["", "", "", ""], r"^texts: 4 texts, at most 3 per request$"),
+        (["", "", "", ""], TOO_MANY),
         (["ok", "   \t\n"], r"^texts\[1\]: empty"),
         (["x" * 21], r"^texts\[0\]: 21 characters, at most 20$"),
         (["nul\x00byte"], r"^texts\[0\]: contains a NUL"),
