@@ -1,0 +1,93 @@
+"""When to try a request again: 429 and 503 after their Retry-After, dropped connections.
+
+Pure: the policy decides from the answer (or the transport error), the attempt
+number and the time already slept; the clients do the sleeping with a sleep
+function they are given, so tests need no clock.
+
+What is safe to repeat: a 429 or 503 is the API refusing before it did anything
+(a job's submission is atomic: a refused one leaves no job), and a connection
+that could not be opened sent nothing, so both are retried on every call. A
+connection lost after the request went out may have been served: that is
+retried only on idempotent calls (reads, cancel, predict, and a submit with an
+Idempotency-Key).
+
+Bounded twice: at most `attempts` tries, and at most `max_wait_s` seconds slept
+over one call. A Retry-After longer than what is left of that budget ends the
+retries at once (sleeping less than the server asked would only be refused again).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+
+# Raised before the request left: nothing reached the server.
+NOT_SENT: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout)
+# Raised after it may have left: the server may have served it.
+LOST: tuple[type[Exception], ...] = (
+    httpx.ReadError,
+    httpx.WriteError,
+    httpx.RemoteProtocolError,
+)
+
+
+def retry_after_s(value: str | None, now: Callable[[], float] = time.time) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None if absent or bad."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # an HTTP date is always GMT; a bare one is read as such
+        return None
+    return max(0.0, when.timestamp() - now())
+
+
+@dataclass(frozen=True)
+class Retry:
+    """How one call is retried. `Retry(attempts=1)` turns retries off."""
+
+    attempts: int = 5  # tries in all, the first one included
+    max_wait_s: float = 30.0  # seconds slept in all over one call
+    backoff_s: float = 0.5  # the first wait when the server names none; it doubles
+    max_backoff_s: float = 8.0
+    statuses: frozenset[int] = field(default=frozenset({429, 503}))
+    now: Callable[[], float] = time.time  # only to read a Retry-After given as a date
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError("attempts counts the first try: at least 1")
+
+    def _backoff(self, attempt: int) -> float:
+        return float(min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1)))
+
+    def _within(self, delay: float, attempt: int, waited: float) -> float | None:
+        if attempt >= self.attempts or waited + delay > self.max_wait_s:
+            return None
+        return delay
+
+    def after_answer(self, answer: httpx.Response, attempt: int, waited: float) -> float | None:
+        """Seconds to sleep before trying again after `answer`, or None: it is the answer."""
+        if answer.status_code not in self.statuses:
+            return None
+        asked = retry_after_s(answer.headers.get("Retry-After"), self.now)
+        return self._within(self._backoff(attempt) if asked is None else asked, attempt, waited)
+
+    def after_error(
+        self, error: Exception, attempt: int, waited: float, *, idempotent: bool
+    ) -> float | None:
+        """Seconds to sleep before trying again after a transport error, or None: raise it."""
+        if isinstance(error, NOT_SENT) or (idempotent and isinstance(error, LOST)):
+            return self._within(self._backoff(attempt), attempt, waited)
+        return None
+
+
+NO_RETRY = Retry(attempts=1)
