@@ -42,9 +42,10 @@ def progress_line(job: Job, elapsed: float, finished_at_start: int = 0) -> str:
         tail = f"ETA {clock((progress['total'] - finished) / rate)}"
     else:
         tail = "ETA --:--"
+    shown_rate = f"{rate:.0f}" if rate >= 10 else f"{rate:.1f}"
     return (
         f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {finished}/{progress['total']} "
-        f"{100 * finished // total}% {job['state']} {rate:.0f} texts/s {tail}"
+        f"{100 * finished // total}% {job['state']} {shown_rate} texts/s {tail}"
     )
 
 
