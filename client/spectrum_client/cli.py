@@ -251,7 +251,8 @@ def _complete(top: argparse.ArgumentParser) -> None:
 def _report(exc: SpectrumError) -> None:
     print(f"spectrum: {exc}", file=sys.stderr)
     for item in exc.errors:
-        where = ".".join(str(part) for part in item.get("loc", []))
+        loc = item.get("loc", [])
+        where = loc if isinstance(loc, str) else ".".join(str(part) for part in loc)
         print(f"  {where or '-'}: {item.get('msg', '')}", file=sys.stderr)
     if exc.request_id:
         print(f"  request id: {exc.request_id}", file=sys.stderr)

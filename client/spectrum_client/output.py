@@ -21,6 +21,8 @@ ResultFormat = Literal["ndjson", "csv"]
 
 
 def shown(text: str, width: int = 60) -> str:
+    """The text on one line (a CSV cell may hold line breaks or tabs), cut to `width`."""
+    text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 3] + "..."
 
 

@@ -72,18 +72,20 @@ def test_predict_reads_a_csv_column_and_writes_csv(
     api: FakeApi, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     source = tmp_path / "reviews.csv"
-    source.write_text('id,review\n1,"fine, really"\n2,dull\n')
+    source.write_text('id,review\n1,"fine, really"\n2,"dull,\n\tdull"\n')
 
     code, out, _ = run(
         capsys, "predict", "--file", str(source), "--column", "review", "--format", "csv"
     )
 
     assert code == 0
-    assert out.splitlines() == [
-        "index,label,score,p_NEGATIVE,p_POSITIVE,cached,truncated,error",
-        '0,"fine, really",0.75,0.25,0.75,false,false,',
-        "1,dull,0.75,0.25,0.75,false,false,",
-    ]
+    assert out == (
+        "index,label,score,p_NEGATIVE,p_POSITIVE,cached,truncated,error\n"
+        '0,"fine, really",0.75,0.25,0.75,false,false,\n'
+        '1,"dull,\n\tdull",0.75,0.25,0.75,false,false,\n'
+    )
+    table = run(capsys, "predict", "--file", str(source), "--column", "review")[1]
+    assert table.endswith("\tdull, dull\n")  # the text column: its line breaks made spaces
 
 
 def test_predict_json_merges_the_batches_into_one_answer(
