@@ -1,12 +1,13 @@
 """Each API call described once, as data the sync and the async client both send.
 
-A Call says what to send and whether sending it twice is harmless (`idempotent`,
-which decides whether a lost connection is retried; see retry.py). Building one
-reads nothing from the network, so both clients share every request's shape.
+A Call says what to send; building one reads nothing from the network, so both
+clients share every request's shape. Every call is safe to send twice (retry.py
+relies on it): a submit always carries an Idempotency-Key.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,6 @@ T = TypeVar("T")
 class Call:
     method: str
     url: str
-    idempotent: bool
     options: dict[str, Any] = field(default_factory=dict)  # httpx's json, params, files, headers
     # False where a 429/503 is itself the answer (/readyz says "not ready" with a 503).
     retry_refusals: bool = True
@@ -48,33 +48,33 @@ def auth_headers(api_key: str | None) -> dict[str, str]:
 def predict(texts: str | Sequence[str]) -> Call:
     # Classifying is a pure function of the text: sending it twice costs, never harms.
     body = {"text": texts} if isinstance(texts, str) else {"texts": list(texts)}
-    return Call("POST", "/v1/predict", idempotent=True, options={"json": body})
+    return Call("POST", "/v1/predict", options={"json": body})
 
 
 def models() -> Call:
-    return Call("GET", "/v1/models", idempotent=True)
+    return Call("GET", "/v1/models")
 
 
 def health() -> Call:
-    return Call("GET", "/readyz", idempotent=True, retry_refusals=False)
+    return Call("GET", "/readyz", retry_refusals=False)
 
 
 def ui_config() -> Call:
-    return Call("GET", "/v1/ui-config", idempotent=True)
+    return Call("GET", "/v1/ui-config")
 
 
 def status(job_id: str) -> Call:
-    return Call("GET", f"/v1/jobs/{job_id}", idempotent=True)
+    return Call("GET", f"/v1/jobs/{job_id}")
 
 
 def cancel(job_id: str) -> Call:
-    # Cancelling twice leaves the job as cancelling once does (the second answers 409).
-    return Call("DELETE", f"/v1/jobs/{job_id}", idempotent=True)
+    # Cancelling a cancelled job answers it again: a second DELETE changes nothing.
+    return Call("DELETE", f"/v1/jobs/{job_id}")
 
 
 def results(job_id: str, fmt: str = "ndjson") -> Call:
     params = {"format": fmt}
-    return Call("GET", f"/v1/jobs/{job_id}/results", idempotent=True, options={"params": params})
+    return Call("GET", f"/v1/jobs/{job_id}/results", options={"params": params})
 
 
 def submit(
@@ -87,15 +87,15 @@ def submit(
     """POST /v1/jobs with texts as JSON, a .txt's lines as JSON, or a .csv/.jsonl upload."""
     if (texts is None) == (file is None):
         raise ValueError("give exactly one of texts or file")
-    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-    # Without a key a lost connection may have created the job: sending again could
-    # make a second one. With one, the server answers a repeat with the first job.
-    idempotent = bool(idempotency_key)
+    # A key made for this call when the caller gives none: a retry after a lost
+    # connection or a 503 whose job was made after all then finds that job rather
+    # than making a second one. (The server keeps a key as long as its job.)
+    headers = {"Idempotency-Key": idempotency_key or secrets.token_hex(16)}
     if texts is not None:
         body: dict[str, Any] = {"texts": list(texts)}
         if callback_url:
             body["callback_url"] = callback_url
-        return Call("POST", "/v1/jobs", idempotent, {"json": body, "headers": headers})
+        return Call("POST", "/v1/jobs", {"json": body, "headers": headers})
     path = Path(file)  # type: ignore[arg-type]
     suffix = path.suffix.lower()
     if suffix == ".txt":  # one text per line
@@ -108,9 +108,7 @@ def submit(
     if callback_url:
         params["callback_url"] = callback_url
     upload = {"file": (path.name, path.read_bytes(), media)}
-    return Call(
-        "POST", "/v1/jobs", idempotent, {"params": params, "headers": headers, "files": upload}
-    )
+    return Call("POST", "/v1/jobs", {"params": params, "headers": headers, "files": upload})
 
 
 def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:

@@ -80,7 +80,7 @@ class SpectrumClient:
             try:
                 answer = self._http.send(request, stream=stream)
             except httpx.TransportError as exc:
-                delay = self._retry.after_error(exc, attempt, waited, idempotent=call.idempotent)
+                delay = self._retry.after_error(exc, attempt, waited)
                 if delay is None:
                     raise
             else:

@@ -4,12 +4,13 @@ Pure: the policy decides from the answer (or the transport error), the attempt
 number and the time already slept; the clients do the sleeping with a sleep
 function they are given, so tests need no clock.
 
-What is safe to repeat: a 429 or 503 is the API refusing before it did anything
-(a job's submission is atomic: a refused one leaves no job), and a connection
-that could not be opened sent nothing, so both are retried on every call. A
-connection lost after the request went out may have been served: that is
-retried only on idempotent calls (reads, cancel, predict, and a submit with an
-Idempotency-Key).
+What is retried: a 429 or 503 (the API refusing, with a Retry-After), a
+connection that could not be opened, and one lost before the answer came. Every
+call of the clients is safe to send twice: reads and cancel are idempotent, a
+predict is a pure function of its texts, and a submit always carries an
+Idempotency-Key (the caller's, or one made for that call, calls.py), so a second
+try finds the job the first one made instead of making another. That covers the
+rare 503 whose job was created all the same (the README's "Not done yet").
 
 Bounded twice: at most `attempts` tries, and at most `max_wait_s` seconds slept
 over one call. A Retry-After longer than what is left of that budget ends the
@@ -25,10 +26,11 @@ from dataclasses import dataclass, field
 
 import httpx
 
-# Raised before the request left: nothing reached the server.
-NOT_SENT: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout)
-# Raised after it may have left: the server may have served it.
-LOST: tuple[type[Exception], ...] = (
+# The connection failed, before or after the request left. Not a read timeout: a
+# server that takes too long to answer is busy, and sending it again adds to that.
+DROPPED: tuple[type[Exception], ...] = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
     httpx.ReadError,
     httpx.WriteError,
     httpx.RemoteProtocolError,
@@ -81,11 +83,9 @@ class Retry:
         asked = retry_after_s(answer.headers.get("Retry-After"), self.now)
         return self._within(self._backoff(attempt) if asked is None else asked, attempt, waited)
 
-    def after_error(
-        self, error: Exception, attempt: int, waited: float, *, idempotent: bool
-    ) -> float | None:
+    def after_error(self, error: Exception, attempt: int, waited: float) -> float | None:
         """Seconds to sleep before trying again after a transport error, or None: raise it."""
-        if isinstance(error, NOT_SENT) or (idempotent and isinstance(error, LOST)):
+        if isinstance(error, DROPPED):
             return self._within(self._backoff(attempt), attempt, waited)
         return None
 
