@@ -9,8 +9,9 @@ connection that could not be opened, and one lost before the answer came. Every
 call of the clients is safe to send twice: reads and cancel are idempotent, a
 predict is a pure function of its texts, and a submit always carries an
 Idempotency-Key (the caller's, or one made for that call, calls.py), so a second
-try finds the job the first one made instead of making another. That covers the
-rare 503 whose job was created all the same (the README's "Not done yet").
+try finds the job the first one made instead of making another: also after the
+rare 503 whose job was created all the same (the README's "Not done yet"), where
+at worst the retry is told 409 (that job still being created), not retried.
 
 Bounded twice: at most `attempts` tries, and at most `max_wait_s` seconds slept
 over one call. A Retry-After longer than what is left of that budget ends the
