@@ -10,6 +10,35 @@ Needs only httpx:
             print(item["index"], item["label"])
 """
 
-from spectrum_client.client import AsyncSpectrumClient, SpectrumClient, SpectrumError
+# The one place the version is written: client/pyproject.toml reads it from here.
+__version__ = "0.1.0"
 
-__all__ = ["AsyncSpectrumClient", "SpectrumClient", "SpectrumError"]
+from spectrum_client.async_client import AsyncSpectrumClient
+from spectrum_client.client import SpectrumClient
+from spectrum_client.errors import SpectrumError
+from spectrum_client.retry import NO_RETRY, Retry
+from spectrum_client.schemas import (
+    Health,
+    Job,
+    JobCreated,
+    ModelInfo,
+    PredictAnswer,
+    Prediction,
+    Result,
+)
+
+__all__ = [
+    "NO_RETRY",
+    "AsyncSpectrumClient",
+    "Health",
+    "Job",
+    "JobCreated",
+    "ModelInfo",
+    "PredictAnswer",
+    "Prediction",
+    "Result",
+    "Retry",
+    "SpectrumClient",
+    "SpectrumError",
+    "__version__",
+]

@@ -1,75 +1,91 @@
+# PYTHON_ARGCOMPLETE_OK  (argcomplete's marker: `spectrum` completes with the `completion` extra)
 """The `spectrum` command: predict now, or submit a job, watch it, and fetch its results.
 
     spectrum predict "What a wonderful film."
-    spectrum submit reviews.csv --column text --wait
+    spectrum predict --file reviews.txt --format jsonl
+    spectrum submit reviews.csv --column text --wait -o results.csv
     spectrum status JOB_ID
     spectrum results JOB_ID -o out.csv
     spectrum cancel JOB_ID
+    spectrum models
+    spectrum health
 
 The API's address comes from --url, else the SPECTRUM_URL environment variable,
 else http://127.0.0.1:8000; an API key (when the server has keys on) from
---api-key, else SPECTRUM_API_KEY.
+--api-key, else SPECTRUM_API_KEY. Exit status: 0 done, 1 the API refused or the
+job did not succeed or the service is not ready, 2 the command could not run
+(a bad file, no connection).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import os
 import sys
-import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import httpx
 
-from spectrum_client.client import DEFAULT_URL, Job, SpectrumClient, SpectrumError
+from spectrum_client import __version__
+from spectrum_client.calls import DEFAULT_URL, batches
+from spectrum_client.client import SpectrumClient
+from spectrum_client.errors import SpectrumError
+from spectrum_client.inputs import file_texts, stream_texts
+from spectrum_client.output import result_format, save_results, write_predictions
+from spectrum_client.progress import ProgressBar
+from spectrum_client.schemas import Prediction
 
-BAR_WIDTH = 30
 
-
-class ProgressBar:
-    """One redrawn line on a terminal; a line every few seconds elsewhere (logs, CI)."""
-
-    def __init__(self, out: TextIO, every_s: float = 5.0) -> None:
-        self._out = out
-        self._tty = out.isatty()
-        self._every_s = every_s
-        self._last = 0.0
-        self._started = time.monotonic()
-
-    def __call__(self, job: Job) -> None:
-        progress = job["progress"]
-        total = max(progress["total"], 1)
-        finished = progress["done"] + progress["failed"] + progress["skipped"]
-        filled = BAR_WIDTH * finished // total
-        elapsed = time.monotonic() - self._started
-        rate = progress["done"] / elapsed if elapsed > 0 else 0.0
-        line = (
-            f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {finished}/{progress['total']} "
-            f"{100 * finished // total}% {job['state']} {rate:.0f} texts/s"
-        )
-        ended = job["state"] in ("succeeded", "failed", "cancelled")
-        if self._tty:
-            self._out.write(f"\r{line}\x1b[K" + ("\n" if ended else ""))
-        elif ended or time.monotonic() - self._last >= self._every_s:
-            self._out.write(line + "\n")
-            self._last = time.monotonic()
-        self._out.flush()
+def version() -> str:
+    """The installed distribution's version; the package's own when run from a checkout."""
+    try:
+        return importlib.metadata.version("spectrum-client")
+    except importlib.metadata.PackageNotFoundError:
+        return __version__
 
 
 def _print_json(value: Any) -> None:
     print(json.dumps(value, indent=2))
 
 
+def _texts(args: argparse.Namespace) -> Iterator[str]:
+    """The texts to classify: the arguments, else --file, else stdin (one per line)."""
+    if args.texts:
+        if args.file is not None:
+            raise ValueError("give texts or --file, not both")
+        return iter(args.texts)
+    if args.file is not None and str(args.file) != "-":
+        return file_texts(args.file, args.input_format, args.column)
+    if sys.stdin.isatty():
+        print("reading texts from stdin, one per line (Ctrl-D ends)", file=sys.stderr)
+    return stream_texts(sys.stdin, args.input_format or "txt", args.column)
+
+
 def _predict(client: SpectrumClient, args: argparse.Namespace) -> int:
-    answer = client.predict(args.texts if len(args.texts) > 1 else args.texts[0])
-    if args.json:
-        _print_json(answer)
+    size = args.batch_size or client.max_texts_per_request()
+    answers = (  # one request per batch, read and sent as the input arrives
+        (batch, client.predict(batch)) for batch in batches(_texts(args), size)
+    )
+    if args.json:  # one document: the first answer's model and every prediction
+        model, predictions = None, []
+        for _, answer in answers:
+            model = model or answer["model"]
+            predictions.extend(answer["predictions"])
+        if model is None:
+            raise ValueError("no texts to classify")
+        _print_json({"model": model, "predictions": predictions})
         return 0
-    for text, prediction in zip(args.texts, answer["predictions"], strict=True):
-        shown = text if len(text) <= 60 else text[:57] + "..."
-        print(f"{prediction['label']}\t{prediction['score']:.3f}\t{shown}")
+
+    def pairs() -> Iterator[tuple[str, Prediction]]:
+        for batch, answer in answers:
+            yield from zip(batch, answer["predictions"], strict=True)
+
+    if write_predictions(sys.stdout, pairs(), args.format) == 0:
+        raise ValueError("no texts to classify")
     return 0
 
 
@@ -80,10 +96,13 @@ def _submit(client: SpectrumClient, args: argparse.Namespace) -> int:
         callback_url=args.callback_url,
         idempotency_key=args.idempotency_key,
     )
-    print(job["id"])
-    if not args.wait:
+    print(job["id"], flush=True)
+    if not (args.wait or args.output):
         return 0
     final = client.wait(job["id"], poll_s=args.poll, on_progress=ProgressBar(sys.stderr))
+    if args.output is not None:
+        save_results(client, job["id"], args.output, result_format(args.output, args.format))
+        print(f"written to {args.output}", file=sys.stderr)
     return 0 if final["state"] == "succeeded" else 1
 
 
@@ -95,19 +114,13 @@ def _status(client: SpectrumClient, args: argparse.Namespace) -> int:
 
 
 def _results(client: SpectrumClient, args: argparse.Namespace) -> int:
-    fmt = args.format or (
-        "csv" if args.output and args.output.suffix.lower() == ".csv" else "ndjson"
-    )
+    fmt = result_format(args.output, args.format)
     if args.output is None:
         for piece in client.stream_results(args.job_id, fmt):
             sys.stdout.buffer.write(piece)
         sys.stdout.flush()
         return 0
-    partial = args.output.with_name(args.output.name + ".part")
-    with partial.open("wb") as out:
-        for piece in client.stream_results(args.job_id, fmt):
-            out.write(piece)
-    partial.replace(args.output)  # never a half-written file under the final name
+    save_results(client, args.job_id, args.output, fmt)
     print(f"written to {args.output}", file=sys.stderr)
     return 0
 
@@ -118,8 +131,43 @@ def _cancel(client: SpectrumClient, args: argparse.Namespace) -> int:
     return 0
 
 
+def _models(client: SpectrumClient, args: argparse.Namespace) -> int:
+    models = client.models()
+    if args.json:
+        _print_json(models)
+        return 0
+    rows = [("NAME", "VERSION", "RUNTIME", "WORKERS", "LABELS")]
+    rows += [
+        (
+            m["name"],
+            m["version"] or "-",
+            m["runtime"] or "-",
+            str(m["live_workers"]),
+            ",".join(m["labels"]),
+        )
+        for m in models
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        padded = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        print("  ".join([*padded, row[-1]]))
+    return 0
+
+
+def _health(client: SpectrumClient, args: argparse.Namespace) -> int:
+    health = client.health()
+    if args.json:
+        _print_json(health)
+    else:
+        print(health["status"])
+        for name, outcome in health["checks"].items():
+            print(f"  {name}: {outcome}")
+    return 0 if health["status"] == "ready" else 1
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="spectrum", description=__doc__.splitlines()[0])
+    top.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     top.add_argument("--url", default=os.environ.get("SPECTRUM_URL", DEFAULT_URL))
     top.add_argument(
         "--api-key",
@@ -129,9 +177,29 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--timeout", type=float, default=60, help="seconds per HTTP request")
     commands = top.add_subparsers(dest="command", required=True)
 
-    predict = commands.add_parser("predict", help="classify texts now")
-    predict.add_argument("texts", nargs="+")
+    predict = commands.add_parser(
+        "predict", help="classify texts now (arguments, --file, or stdin one per line)"
+    )
+    predict.add_argument("texts", nargs="*", help="none: read --file, else stdin")
+    predict.add_argument(
+        "--file", type=Path, help=".txt (one per line), .csv or .jsonl; - for stdin"
+    )
+    predict.add_argument(
+        "--input-format",
+        choices=["txt", "csv", "jsonl"],
+        help="how to read --file or stdin (default: the file's extension; stdin: txt)",
+    )
+    predict.add_argument("--column", default="text", help="the text column (CSV/JSONL)")
+    predict.add_argument(
+        "--format",
+        choices=["table", "jsonl", "csv"],
+        default="table",
+        help="table: label, score, text; jsonl/csv: as a job's results",
+    )
     predict.add_argument("--json", action="store_true", help="print the whole answer")
+    predict.add_argument(
+        "--batch-size", type=int, help="texts per request (default: the server's limit)"
+    )
     predict.set_defaults(run=_predict)
 
     submit = commands.add_parser("submit", help="submit a .csv, .jsonl or .txt file as a job")
@@ -141,6 +209,10 @@ def parser() -> argparse.ArgumentParser:
     submit.add_argument("--idempotency-key", help="resubmitting with it returns the same job")
     submit.add_argument("--wait", action="store_true", help="show progress until it ends")
     submit.add_argument("--poll", type=float, default=0.5, help="seconds between polls")
+    submit.add_argument(
+        "-o", "--output", type=Path, help="wait, then write the results here (.csv gives CSV)"
+    )
+    submit.add_argument("--format", choices=["ndjson", "csv"], help="of --output")
     submit.set_defaults(run=_submit)
 
     status = commands.add_parser("status", help="a job's state and progress")
@@ -156,17 +228,46 @@ def parser() -> argparse.ArgumentParser:
     cancel = commands.add_parser("cancel", help="cancel a job")
     cancel.add_argument("job_id")
     cancel.set_defaults(run=_cancel)
+
+    models = commands.add_parser("models", help="the models the gateway serves")
+    models.add_argument("--json", action="store_true", help="print them as JSON")
+    models.set_defaults(run=_models)
+
+    health = commands.add_parser("health", help="is the service ready (broker, backend, workers)")
+    health.add_argument("--json", action="store_true", help="print the answer as JSON")
+    health.set_defaults(run=_health)
     return top
 
 
+def _complete(top: argparse.ArgumentParser) -> None:
+    """Answer the shell's completion request and exit, when argcomplete is installed."""
+    try:
+        import argcomplete
+    except ImportError:  # the `completion` extra is optional
+        return
+    argcomplete.autocomplete(top)
+
+
+def _report(exc: SpectrumError) -> None:
+    print(f"spectrum: {exc}", file=sys.stderr)
+    for item in exc.errors:
+        loc = item.get("loc", [])
+        where = loc if isinstance(loc, str) else ".".join(str(part) for part in loc)
+        print(f"  {where or '-'}: {item.get('msg', '')}", file=sys.stderr)
+    if exc.request_id:
+        print(f"  request id: {exc.request_id}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    top = parser()
+    _complete(top)
+    args = top.parse_args(argv)
     try:
         with SpectrumClient(args.url, api_key=args.api_key, timeout=args.timeout) as client:
             code: int = args.run(client, args)
             return code
     except SpectrumError as exc:
-        print(f"spectrum: {exc}", file=sys.stderr)
+        _report(exc)
         return 1
     except (httpx.HTTPError, OSError, ValueError) as exc:
         print(f"spectrum: {type(exc).__name__}: {exc}", file=sys.stderr)

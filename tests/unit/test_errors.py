@@ -409,12 +409,14 @@ def test_a_documented_example_is_what_render_says(monkeypatch: pytest.MonkeyPatc
 
 
 async def test_the_client_still_reads_the_error_body(monkeypatch: pytest.MonkeyPatch) -> None:
-    from spectrum_client.client import SpectrumError as ClientError
-    from spectrum_client.client import _raise_for
+    from spectrum_client.errors import SpectrumError as ClientError
+    from spectrum_client.errors import raise_for
 
     async with client(app_with(monkeypatch)) as c:
         answer = await c.post("/v1/predict", json={"texts": ["ok", 3]})
     with pytest.raises(ClientError) as raised:
-        _raise_for(answer)
+        raise_for(answer)
     assert (raised.value.status, raised.value.error) == (422, "InvalidInput")
     assert raised.value.detail == "texts.1: Input should be a valid string"
+    assert raised.value.request_id == answer.json()["request_id"]
+    assert raised.value.errors == answer.json()["errors"]

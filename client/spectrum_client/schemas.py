@@ -1,0 +1,105 @@
+"""Typed shapes of what the API answers: TypedDicts, so every answer is still a plain dict.
+
+`answer["predictions"][0]["label"]` keeps working as it did before these types
+existed, and a type checker now knows the keys. They mirror the server's
+pydantic models (api/*/schemas.py, shared/jobs.py) without depending on them:
+the client installs with httpx alone. The server may add keys; nothing here
+rejects them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NotRequired, TypedDict
+
+JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+FINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+
+
+class ServedModel(TypedDict):
+    name: str
+    version: str
+
+
+class Prediction(TypedDict):
+    label: str
+    score: float
+    probabilities: dict[str, float]
+    cached: bool
+    truncated: NotRequired[bool]  # absent from servers older than the field
+
+
+class PredictAnswer(TypedDict):
+    model: ServedModel
+    predictions: list[Prediction]
+
+
+class ModelInfo(TypedDict):
+    name: str
+    version: str | None
+    labels: list[str]
+    runtime: str | None
+    source: str | None
+    description: str
+    metrics: dict[str, float]
+    queue: str
+    live_workers: int
+
+
+class Health(TypedDict):
+    """GET /readyz: `status` is "ready" or "not ready"; `checks` gives each check's reason."""
+
+    status: str
+    checks: dict[str, str]
+
+
+class Progress(TypedDict):
+    total: int
+    done: int
+    failed: int
+    skipped: int
+    cached: int
+    chunks: int
+    chunks_finished: int
+
+
+class Webhook(TypedDict):
+    url: str
+    state: str
+    attempts: int
+    last_status: int | None
+    last_error: str | None
+    delivered_at: float | None
+
+
+class Result(TypedDict):
+    """One text of a job, in input order: a prediction, or `error` when its chunk failed."""
+
+    index: int
+    label: NotRequired[str]
+    score: NotRequired[float]
+    probabilities: NotRequired[dict[str, float]]
+    cached: NotRequired[bool]
+    truncated: NotRequired[bool]
+    error: NotRequired[str]
+
+
+class JobCreated(TypedDict):
+    id: str
+    state: JobState
+    status_url: str
+    results_url: str
+
+
+class Job(TypedDict):
+    id: str
+    state: JobState
+    model: str
+    labels: list[str]
+    progress: Progress
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    webhook: Webhook | None
+    status_url: str
+    results_url: str
+    results: NotRequired[list[Result] | None]  # once ended, for small jobs only
