@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 import spectrum_client
 
-from tests.integration.stack import ROOT, Stack
+from scripts.harness import ROOT
+from tests.integration.stack import Stack
 
 pytestmark = [pytest.mark.packaging]
 
