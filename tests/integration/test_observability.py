@@ -94,10 +94,20 @@ def test_flower_from_the_run_command_lists_the_worker_and_its_tasks(devstack: De
         devstack.predict(client, ["What a wonderful film."])
     with httpx.Client(base_url=devstack.flower, auth=FLOWER_AUTH, timeout=10) as flower:
         assert httpx.get(f"{devstack.flower}/api/workers", timeout=5).status_code == 401
-        workers = flower.get("/api/workers", params={"refresh": 1}).json()
+        prefix = f"{devstack.stack.model_name}."
+
+        def our_workers() -> dict[str, Any]:
+            # A refresh asks the workers over the broker and waits about a second for their
+            # answers: on a busy machine one can miss it, so ask again until both answer.
+            workers = flower.get("/api/workers", params={"refresh": 1}).json()
+            return {name: w for name, w in workers.items() if name.startswith(prefix)}
+
         # make run starts SPECTRUM_WORKER_PROCESSES workers (2 by default).
-        nodes = [name for name in workers if name.startswith(f"{devstack.stack.model_name}.")]
-        assert len(nodes) == Settings().worker_processes
+        expected = Settings().worker_processes
+        wait_for(lambda: len(our_workers()) == expected, 30, "Flower to list both workers")
+        workers = our_workers()
+        nodes = list(workers)
+        assert len(nodes) == expected
         for node in nodes:
             assert workers[node]["active_queues"][0]["name"] == devstack.stack.queue
 
