@@ -319,7 +319,10 @@ async def test_a_bulk_lane_that_scales_from_zero_queues_a_job_with_no_bulk_worke
         body = await submit(gateway, json={"texts": TEXTS})
 
         assert body["state"] == "queued"
-        assert [(c.job_id, c.chunk) for c in gateway.published()] == [(body["id"], 0), (body["id"], 1)]
+        assert [(c.job_id, c.chunk) for c in gateway.published()] == [
+            (body["id"], 0),
+            (body["id"], 1),
+        ]
 
 
 async def test_a_bulk_lane_that_scales_from_zero_still_needs_a_worker_of_the_model(
