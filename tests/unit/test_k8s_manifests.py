@@ -216,6 +216,19 @@ def test_every_scaled_object_scales_a_worker_on_a_queue_it_consumes(overlay: str
 
 
 @pytest.mark.parametrize("overlay", sorted(OVERLAYS))
+def test_no_autoscaled_deployment_sets_its_replicas(overlay: str) -> None:
+    # A count in the manifest would reset the autoscaler's on every `kubectl apply`.
+    docs = rendered(overlay)
+    scaled = [doc["spec"]["scaleTargetRef"]["name"] for doc in of_kind(docs, "ScaledObject")]
+    scaled += [
+        doc["spec"]["scaleTargetRef"]["name"] for doc in of_kind(docs, "HorizontalPodAutoscaler")
+    ]
+    assert "spectrum-api" in scaled
+    for name in scaled:
+        assert "replicas" not in named(docs, "Deployment", name)["spec"], name
+
+
+@pytest.mark.parametrize("overlay", sorted(OVERLAYS))
 def test_the_bulk_lane_scales_to_zero_and_the_gateway_queues_jobs_meanwhile(overlay: str) -> None:
     docs = rendered(overlay)
     for so in of_kind(docs, "ScaledObject"):
