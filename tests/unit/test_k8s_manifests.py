@@ -293,8 +293,9 @@ def app_get_paths() -> frozenset[str]:
 
 
 def probes(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The container's HTTP probes."""
     kinds = ("startupProbe", "livenessProbe", "readinessProbe")
-    return [spec[kind]["httpGet"] for kind in kinds if kind in spec]
+    return [spec[kind]["httpGet"] for kind in kinds if "httpGet" in spec.get(kind, {})]
 
 
 @pytest.mark.parametrize("overlay", sorted(OVERLAYS))
@@ -322,8 +323,11 @@ def test_workers_serve_metrics_where_they_are_probed_and_scraped(overlay: str) -
         ports = {port["name"]: port["containerPort"] for port in spec["ports"]}
         assert ports["metrics"] == settings.worker_metrics_port
         assert settings.worker_metrics_host == "0.0.0.0"
-        for probe in probes(spec):
-            assert probe["port"] == "metrics"
+        assert [probe["port"] for probe in probes(spec)] == ["metrics"]
+        # Started once registered: the image's HEALTHCHECK test, which reads this lane.
+        started = " ".join(spec["startupProbe"]["exec"]["command"])
+        assert "workers_key(s.interactive_queue)" in started
+        assert settings.interactive_queue in settings.worker_queues
         annotations = deployment["spec"]["template"]["metadata"]["annotations"]
         assert annotations["prometheus.io/port"] == str(settings.worker_metrics_port)
 
