@@ -185,7 +185,7 @@ def test_each_model_has_an_interactive_and_a_bulk_deployment_consuming_its_queue
         assert settings.served_model_name == model
         assert deployment["metadata"]["name"] == f"worker-{model}-{lane}"
         lanes.setdefault(model, {})[lane] = settings.worker_queues
-    assert "sentiment-minilm" in lanes
+    assert {"sentiment-minilm", "toxicity", "emotion"} <= lanes.keys()
     for model, by_lane in lanes.items():
         settings = Settings(model_name=model)
         assert by_lane["interactive"] == [settings.interactive_queue]
@@ -378,14 +378,22 @@ def test_the_scrape_config_keeps_the_compose_job_names_and_real_port_names() -> 
         assert job["kubernetes_sd_configs"][0]["namespaces"]["names"] == [NAMESPACE]
 
 
-def test_the_gpu_overlay_runs_every_worker_with_torch_on_one_gpu() -> None:
+def test_the_gpu_overlay_runs_the_transformers_workers_with_torch_on_one_gpu() -> None:
     docs = rendered("gpu")
+    transformers = 0
     for deployment in workers(docs):
         spec = container(deployment)
         settings = settings_of(pod_env(docs, deployment))
+        if deployment["metadata"]["labels"].get("spectrum.example/runtime") != "transformer":
+            # The lexicon and linear models have nothing to run on a GPU.
+            assert "nvidia.com/gpu" not in str(deployment)
+            assert settings.runtime == "auto"
+            continue
+        transformers += 1
         assert (settings.runtime, settings.device) == ("torch", "cuda")
         assert spec["resources"]["limits"]["nvidia.com/gpu"] == "1"
         assert spec["image"].endswith(":torch")
+    assert transformers == 2  # sentiment-minilm's interactive and bulk Deployments
     for overlay in ("redis", "rabbitmq"):
         for deployment in workers(rendered(overlay)):
             assert "nvidia.com/gpu" not in str(deployment)
