@@ -103,7 +103,20 @@ def _no_spectrum_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_there_are_overlays_for_both_brokers_and_the_gpu() -> None:
-    assert {"redis", "rabbitmq", "gpu"} <= OVERLAYS.keys()
+    assert {"redis", "rabbitmq", "gpu", "all-in-one"} <= OVERLAYS.keys()
+
+
+def test_the_all_in_one_overlay_serves_every_store_the_settings_name() -> None:
+    docs = rendered("all-in-one")
+    services = {doc["metadata"]["name"] for doc in of_kind(docs, "Service")}
+    settings = settings_of(pod_env(docs, named(docs, "Deployment", "spectrum-api")))
+    for url in (settings.broker_url, settings.result_backend_url, settings.cache_url):
+        assert urlsplit(url).hostname in services, url
+    # The broker never evicts; the cache may.
+    redis = container(named(docs, "StatefulSet", "redis"))["command"]
+    cache = container(named(docs, "Deployment", "cache"))["command"]
+    assert redis[redis.index("--maxmemory-policy") + 1] == "noeviction"
+    assert cache[cache.index("--maxmemory-policy") + 1] == "allkeys-lru"
 
 
 @pytest.mark.parametrize("overlay", sorted(OVERLAYS))
@@ -246,7 +259,7 @@ def broker_url() -> str:
     return url
 
 
-@pytest.mark.parametrize("overlay", ["redis", "gpu"])
+@pytest.mark.parametrize("overlay", ["redis", "gpu", "all-in-one"])
 def test_the_redis_scaler_reads_the_brokers_lists(overlay: str) -> None:
     docs = rendered(overlay)
     broker = urlsplit(broker_url())
@@ -335,7 +348,9 @@ def test_workers_serve_metrics_where_they_are_probed_and_scraped(overlay: str) -
 @pytest.mark.parametrize("overlay", sorted(OVERLAYS))
 def test_services_hpa_and_pdb_select_the_pods_they_mean(overlay: str) -> None:
     docs = rendered(overlay)
-    deployments = {doc["metadata"]["name"]: doc for doc in of_kind(docs, "Deployment")}
+    deployments = {
+        doc["metadata"]["name"]: doc for doc in docs if doc["kind"] in ("Deployment", "StatefulSet")
+    }
 
     def pods_matching(selector: dict[str, str]) -> set[str]:
         return {
