@@ -18,12 +18,12 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q pip==26.3
 
 $(RUN_STAMP): pyproject.toml client/pyproject.toml $(LOCK) | $(BIN)/python
-	$(BIN)/pip install -q -c $(LOCK) -e ".[api,worker,openvino,local]" -e ./client
+	$(BIN)/pip install -q -c $(LOCK) -e ".[api,worker,sklearn,openvino,local]" -e ./client
 	touch $@
 
 # Tests also run the training pipeline on a slice, so they need its packages.
 $(DEV_STAMP): pyproject.toml client/pyproject.toml $(LOCK) | $(BIN)/python
-	$(BIN)/pip install -q -c $(LOCK) -e ".[api,worker,openvino,torch,train,local,dev]" -e ./client
+	$(BIN)/pip install -q -c $(LOCK) -e ".[api,worker,sklearn,openvino,torch,train,local,dev]" -e ./client
 	$(BIN)/pip install -q --no-deps $(NO_DEPS)
 	touch $@ $(RUN_STAMP)
 

@@ -94,7 +94,7 @@ def test_flower_from_the_run_command_lists_the_worker_and_its_tasks(devstack: De
         devstack.predict(client, ["What a wonderful film."])
     with httpx.Client(base_url=devstack.flower, auth=FLOWER_AUTH, timeout=10) as flower:
         assert httpx.get(f"{devstack.flower}/api/workers", timeout=5).status_code == 401
-        prefix = f"{devstack.stack.model_name}."
+        prefix = f"{devstack.stack.model_name}-"
 
         def our_workers() -> dict[str, Any]:
             # A refresh asks the workers over the broker and waits about a second for their

@@ -86,7 +86,9 @@ def test_the_readme_client_install_gives_the_cli_and_no_server_stack(tmp_path: P
     assert present.stdout.split() == ["httpx", "spectrum_client"]
 
 
-def test_the_lexicon_worker_image_install_imports_and_loads_vader(tmp_path: Path) -> None:
+def test_the_lexicon_worker_image_install_imports_and_loads_vader_and_emotion(
+    tmp_path: Path,
+) -> None:
     src = tmp_path / "src"
     # What Dockerfile.worker copies before its install.
     copy_tree(["pyproject.toml", "README.md", "requirements/lock.txt"], src)
@@ -105,6 +107,11 @@ def test_the_lexicon_worker_image_install_imports_and_loads_vader(tmp_path: Path
         "assert card.runtime == 'lexicon', card\n"
         "rows = runtime.predict(['What a wonderful film.'])\n"
         "assert rows[0][1] > 0.5, rows\n"
+        # The emotion lexicon comes with the worker extra too, and needs no corpus download.
+        "runtime, card = load_runtime(Settings(model_id='emotion'))\n"
+        "assert card.runtime == 'emotion-lexicon', card\n"
+        "rows = runtime.predict(['I am afraid of the dark.'])\n"
+        "assert abs(sum(rows[0]) - 1) < 1e-9 and rows[0][card.labels.index('fear')] > 0, rows\n"
         "missing = [m for m in ('numpy', 'torch', 'openvino', 'fastapi')"
         " if importlib.util.find_spec(m)]\n"
         "assert not missing, f'more than the worker extra: {missing}'\n"
