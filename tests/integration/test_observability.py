@@ -59,6 +59,9 @@ def devstack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     others = (p for p in iter(free_port, 0) if not metrics_port <= p < metrics_port + workers)
     api_port, flower_port = next(others), next(others)
     env = stack.env(
+        # Only the shipped model: the built-in ones' names are not this test's own
+        # (tests/integration/test_builtin_models.py runs all of them on a private Redis).
+        models=str(MODEL_DIR),
         port=api_port,
         flower_port=flower_port,
         worker_metrics_port=metrics_port,

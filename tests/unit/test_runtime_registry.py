@@ -84,6 +84,8 @@ def test_emotion_reads_inflections_and_drops_negated_words() -> None:
     # A clause ends the negation's reach.
     assert runtime.counts("no, I am afraid")["fear"] == 1
     assert sum(runtime.counts("I don't hate it").values()) == 0
+    # Naming who people are carries no emotion, whatever the lexicon says.
+    assert sum(runtime.counts("a lesbian immigrant").values()) == 0
 
 
 def test_toxicity_serves_the_packaged_classifier_with_full_probabilities() -> None:

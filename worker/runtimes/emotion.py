@@ -32,8 +32,19 @@ CARD_DIR = Path("models/emotion")
 EMOTIONS = ["anger", "anticipation", "disgust", "fear", "joy", "sadness", "surprise", "trust"]
 NEUTRAL = "neutral"
 LABELS = [*EMOTIONS, NEUTRAL]
+# Words that name a group of people (by sexuality, colour, origin, gender, age or
+# disability) and carry emotions in this lexicon ("lesbian": disgust, sadness; "black":
+# sadness; "immigrant": fear): the pejorative, context-free associations Zad et al.
+# (2021, "Hell Hath No Fury? Correcting Bias in the NRC Emotion Lexicon") found. A text
+# about people must not read as disgust or fear because it names who they are.
+IDENTITY_TERMS = frozenset(
+    {
+        "lesbian", "black", "white", "immigrant", "foreigner", "refugee", "boy",
+        "female", "young", "disabled", "cripple", "negro", "gypsy",
+    }
+)  # fmt: skip
 # Part of the version: a change to how words are found changes answers like a new lexicon.
-RULES = "words-v1: lowercase words, suffix strip, negation scope 3"
+RULES = "words-v1: lowercase words, suffix strip, negation scope 3, identity terms dropped"
 
 NEGATORS = frozenset({"not", "no", "never", "nor", "without", "hardly", "neither", "nothing"})
 NEGATION_SCOPE = 3
@@ -76,7 +87,9 @@ class EmotionLexiconRuntime:
     def __init__(self, lexicon: dict[str, list[str]]) -> None:
         keep = set(EMOTIONS)
         self._lexicon = {
-            word: [e for e in emotions if e in keep] for word, emotions in lexicon.items()
+            word: [e for e in emotions if e in keep]
+            for word, emotions in lexicon.items()
+            if word not in IDENTITY_TERMS
         }
 
     @property
