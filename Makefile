@@ -61,7 +61,7 @@ types: $(DEV_STAMP)
 pytest: $(DEV_STAMP)
 	$(BIN)/python -m pytest -m "not packaging"
 
-## packaging: the install tests: fresh venvs with the client alone and the lexicon worker
+## packaging: the install tests: fresh venvs with the client alone, the lexicon worker and the toxicity worker
 # They build venvs with pip (about 30 s), so they run in CI (.ci/run) after make test.
 packaging: $(DEV_STAMP)
 	$(BIN)/python -m pytest -m packaging
