@@ -407,7 +407,7 @@ def test_the_gpu_overlay_runs_the_transformers_workers_with_torch_on_one_gpu() -
         transformers += 1
         assert (settings.runtime, settings.device) == ("torch", "cuda")
         assert spec["resources"]["limits"]["nvidia.com/gpu"] == "1"
-        assert spec["image"].endswith(":torch")
+        assert spec["image"] == "spectrum-worker-torch:latest"
     assert transformers == 2  # sentiment-minilm's interactive and bulk Deployments
     for overlay in ("redis", "rabbitmq"):
         for deployment in workers(rendered(overlay)):
