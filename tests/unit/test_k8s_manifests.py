@@ -254,6 +254,26 @@ def test_the_bulk_lane_scales_to_zero_and_the_gateway_queues_jobs_meanwhile(over
     assert gateway.bulk_scales_to_zero
 
 
+@pytest.mark.parametrize("overlay", sorted(OVERLAYS))
+def test_workers_reach_their_maximum_before_the_gateway_sheds_the_lane(overlay: str) -> None:
+    # A lane refuses new work (503) at its queue depth cap; KEDA's target per replica
+    # times the most replicas must be reached at or before it, or the gateway sheds load
+    # that more workers were allowed to take.
+    docs = rendered(overlay)
+    gateway = settings_of(pod_env(docs, named(docs, "Deployment", "spectrum-api")))
+    for so in of_kind(docs, "ScaledObject"):
+        lane = so["metadata"]["name"].rsplit("-", 1)[-1]
+        cap = gateway.max_queue_depth if lane == "interactive" else gateway.max_bulk_queue_depth
+        for trigger in so["spec"]["triggers"]:
+            if trigger["type"] == "cpu":
+                continue
+            metadata = trigger["metadata"]
+            target = int(
+                metadata["listLength"] if trigger["type"] == "redis" else metadata["value"]
+            )
+            assert target * so["spec"]["maxReplicaCount"] <= cap, so["metadata"]["name"]
+
+
 def broker_url() -> str:
     url: str = secret_template()["stringData"]["SPECTRUM_BROKER_URL"]
     return url
