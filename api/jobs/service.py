@@ -6,7 +6,8 @@ published, so a worker never sees a chunk of a job that does not exist yet, and
 sealed in one step once every chunk is published; workers compute chunks of
 sealed jobs only. If publishing fails the job is aborted (its chunks already
 queued are dropped unrun) and the client gets a 503 to retry. A job is refused
-with 503 NoWorkerAvailable while no live worker takes the bulk lane.
+with 503 NoWorkerAvailable while no live worker takes the bulk lane (unless that
+lane scales from zero: settings.bulk_scales_to_zero).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import structlog
 from celery import Celery
 
 from api.edge.admission import LaneAdmission
-from api.models.served import ServedModels
+from api.models.served import ModelStatus, ServedModels
 from shared.config import Settings
 from shared.contracts import JOB_CHUNK_TASK, JobChunkPayload, redacted_args
 from shared.errors import (
@@ -34,6 +35,7 @@ from shared.errors import (
     JobConflict,
     JobExpired,
     JobNotFound,
+    NoWorkerAvailable,
 )
 from shared.jobs import (
     ABORT,
@@ -91,7 +93,7 @@ class JobService:
         self, texts: Sequence[str], callback_url: str | None, key: str | None
     ) -> Submitted:
         """Create the job (or find the one this Idempotency-Key made) and queue its chunks."""
-        status = await self._models.require(lane="bulk")
+        status = await self._job_model()
         assert status.card is not None  # require() guarantees it
         settings = self._settings
         await self._lanes.admit(settings.bulk_queue, limit=settings.max_bulk_queue_depth)
@@ -191,6 +193,18 @@ class JobService:
                     producer=producer,
                     argsrepr=redacted_args(payload),
                 )
+
+    async def _job_model(self) -> ModelStatus:
+        """The model's status with a live bulk worker, or NoWorkerAvailable; where the bulk
+        lane scales from zero (bulk_scales_to_zero), a live interactive worker will do."""
+        try:
+            return await self._models.require(lane="bulk")
+        except NoWorkerAvailable:
+            if not self._settings.bulk_scales_to_zero:
+                raise
+            # The chunks this job queues start a bulk worker (KEDA); the card, with the
+            # labels the job record needs, comes from a worker on the interactive lane.
+            return await self._models.require(lane="interactive")
 
     async def _replay(self, key: str, digest: str) -> JobSummary:
         raw = await self._backend.get(idempotency_key(key))
