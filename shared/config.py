@@ -343,6 +343,13 @@ class Settings(BaseSettings):
     """Address the API listens on."""
     port: int = Field(default=8000, ge=1, le=65535)
     """Port the API listens on."""
+    api_processes: int = Field(default=1, ge=1)
+    """Gateway processes that serve the API port on this machine (`python -m api`,
+    `make run`). Above 1, uvicorn's supervisor binds the port once and runs that many
+    processes, each a whole gateway (its own batcher, in-flight cap and result waiter);
+    rate limits and queue depth stay shared through Redis, and `/metrics` reports the
+    sum over the processes (README, Several gateway processes). One process is one core
+    of request handling: add processes when the gateway, not the workers, is busy."""
     log_level: str = "INFO"
     """Level of the structured logs (`DEBUG`, `INFO`, `WARNING`, `ERROR`); raw input
     text is never logged."""
