@@ -9,7 +9,9 @@ runtime computes in-process for that request's own text.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import socket
 import threading
@@ -19,6 +21,7 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -218,11 +221,18 @@ class Held:
     def __init__(self, url: str, text: str) -> None:
         self.text = text
         self.answer: httpx.Response | None = None
+        self.error: httpx.TransportError | None = None  # its gateway process died
         self._thread = threading.Thread(target=self._run, args=(url,), daemon=True)
         self._thread.start()
 
     def _run(self, url: str) -> None:
-        self.answer = post(url, self.text)
+        try:
+            self.answer = post(url, self.text)
+        except httpx.TransportError as exc:
+            self.error = exc
+
+    def finished(self) -> bool:
+        return not self._thread.is_alive()
 
     def result(self) -> httpx.Response:
         self._thread.join(timeout=60)
@@ -355,3 +365,60 @@ def test_two_api_processes_on_one_port_serve_correctly_and_stop_together(
     assert all(start_time(pid) != at for pid, at in started.items())
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{url}/healthz", timeout=2)
+
+
+def connections(pid: int, port: int) -> int:
+    """Established TCP connections to `port` held by process `pid` (Linux /proc)."""
+    sockets = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                sockets.add(target[len("socket:[") : -1])
+    count = 0
+    for row in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = row.split()
+        local_port, state, inode = int(fields[1].rsplit(":", 1)[1], 16), fields[3], fields[9]
+        count += local_port == port and state == "01" and inode in sockets  # 01: ESTABLISHED
+    return count
+
+
+def test_a_killed_api_process_is_replaced_and_its_counts_stay_but_its_in_flight_goes(
+    make_stack: type[Stack],
+) -> None:
+    # One text a task: each held request is one result its process waits for.
+    stack = make_stack(request_timeout_s=30, worker_stale_s=60, batch_max_texts=1)
+    worker = stack.start_worker()
+    api = stack.start_api(api_processes=2)
+    wait_for(lambda: len(ready_processes(api)) == 2, 30, "both gateway processes ready")
+    url, port = stack.base_url, int(stack.base_url.rsplit(":", 1)[1])
+    warm = texts(POSITIVE, NEGATIVE, 20)
+    assert all(answer.status_code == 200 for answer in post_all([(url, t) for t in warm]))
+    sent = texts(NEGATIVE, POSITIVE, 10)
+    with frozen(worker):
+        held = [Held(url, text) for text in sent]
+        # Both gauges are summed over the processes, each kept current by its own.
+        wait_for(lambda: in_flight(url) == pending(url) == len(sent), 10, "every request in flight")
+        # The process holding most of them dies as an out-of-memory kill would end it.
+        busiest = max(ready_processes(api), key=lambda pid: connections(pid, port))
+        assert connections(busiest, port) > 0
+        os.kill(busiest, signal.SIGKILL)
+        wait_for(lambda: len(ready_processes(api)) == 3, 30, "the supervisor's replacement")
+        # In flight now: exactly the requests the survivor holds; the dead one's are gone.
+        wait_for(
+            lambda: (
+                in_flight(url) == pending(url) == sum(not request.finished() for request in held)
+            ),
+            10,
+            "the dead process's in-flight requests to leave the gauge",
+        )
+    lost = [request for request in held if request.error is not None]
+    assert lost  # the killed process's clients saw their connection end
+    truth = expected(sent)
+    for request in held:
+        if request.error is None:
+            assert probabilities(request.result()) == pytest.approx(truth[request.text])
+    # The dead process's counts stay in the totals: a counter never goes back.
+    samples = scrape(f"{url}/metrics")
+    answered = total(samples, "spectrum_http_requests_total", route="/v1/predict")
+    assert answered == len(warm) + len(sent) - len(lost)
