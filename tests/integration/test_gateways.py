@@ -29,6 +29,7 @@ import redis
 
 from scripts.harness import Process, start_time, wait_for
 from shared.registry import STATS_KEY, worker_member
+from tests.integration.job_runs import submit, wait_until_ended
 from tests.integration.metrics_scrape import scrape, total, value
 from tests.integration.stack import Stack
 from worker.runtimes.lexicon import load_lexicon
@@ -422,3 +423,27 @@ def test_a_killed_api_process_is_replaced_and_its_counts_stay_but_its_in_flight_
     samples = scrape(f"{url}/metrics")
     answered = total(samples, "spectrum_http_requests_total", route="/v1/predict")
     assert answered == len(warm) + len(sent) - len(lost)
+
+
+def test_a_job_submitted_to_one_gateway_is_followed_through_the_other(
+    make_stack: type[Stack],
+) -> None:
+    stack = make_stack(job_chunk_size=8)
+    stack.start_worker()
+    first, second = start_gateways(stack)
+    sent = texts(POSITIVE, NEGATIVE, 40)
+    with (
+        httpx.Client(base_url=first, timeout=30) as one,
+        httpx.Client(base_url=second, timeout=30) as other,
+    ):
+        job_id = submit(one, sent)
+        job = wait_until_ended(other, job_id)
+        streamed = other.get(f"/v1/jobs/{job_id}/results")
+    assert job["state"] == "succeeded", job
+    assert streamed.status_code == 200, streamed.text
+    items = [json.loads(row) for row in streamed.text.splitlines()]
+    truth = expected(sent)
+    assert [item["index"] for item in items] == list(range(len(sent)))
+    for item, text in zip(items, sent, strict=True):
+        got = [item["probabilities"][label] for label in ("NEGATIVE", "POSITIVE")]
+        assert got == pytest.approx(truth[text])
