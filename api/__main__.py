@@ -33,6 +33,8 @@ import structlog
 import uvicorn
 from fastapi import FastAPI
 from prometheus_client import multiprocess
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors import Multiprocess
 
 from api.app.factory import create_app
 from shared.config import get_settings
@@ -48,30 +50,40 @@ log = structlog.get_logger(__name__)
 
 def main() -> None:
     settings = get_settings()
-    processes = settings.api_processes
-    if processes > 1:
-        configure_logging(settings, "api")  # the supervisor's own lines (a process died)
-        log.info("api supervisor", processes=processes, port=settings.port)
-    with _metrics_dir(processes):
+    if settings.api_processes == 1:
         uvicorn.run(
-            "api.app.factory:create_app"
-            if processes == 1
-            else "api.__main__:create_gateway_process",
+            "api.app.factory:create_app",
             factory=True,
-            workers=processes,
             host=settings.host,
             port=settings.port,
             log_config=None,  # our structlog setup, not uvicorn's
             access_log=False,  # api.edge.access_log writes one line per request
         )
+        return
+    configure_logging(settings, "api")  # the supervisor's own lines (a process died)
+    log.info("api supervisor", processes=settings.api_processes, port=settings.port)
+    with _metrics_dir():
+        config = uvicorn.Config(
+            "api.__main__:create_gateway_process",
+            factory=True,
+            workers=settings.api_processes,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+        )
+        # uvicorn.run's own supervisor, kept at hand to read how its processes ended.
+        supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+        supervisor.run()
+    if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+        # A process that could not start stops the supervisor (uvicorn does not start it
+        # again and again); say so with the exit status one process would give.
+        sys.exit(STARTUP_FAILURE)
 
 
 @contextmanager
-def _metrics_dir(processes: int) -> Iterator[None]:
-    """Several processes: a fresh directory for their metrics, removed after them."""
-    if processes == 1:
-        yield
-        return
+def _metrics_dir() -> Iterator[None]:
+    """A fresh directory for the processes' metrics, removed after them."""
     directory = tempfile.mkdtemp(prefix="spectrum-api-metrics-")
     os.environ[METRICS_DIR_VARIABLE] = directory
     try:
@@ -84,7 +96,13 @@ def create_gateway_process() -> FastAPI:
     """The app of one of several gateway processes (uvicorn calls it in each)."""
     _die_with_supervisor()
     _forget_dead_processes(Path(os.environ[METRICS_DIR_VARIABLE]))
-    app = create_app()
+    try:
+        app = create_app()
+    except Exception:  # a process boundary: whatever the app refused (production, no keys)
+        log.exception("gateway process did not start")
+        # uvicorn's supervisor gives up on this exit status; after any other it would
+        # start the same failing process again, forever.
+        sys.exit(STARTUP_FAILURE)
     # Bound where create_app binds `service`: every line this process logs names it.
     structlog.contextvars.bind_contextvars(process=os.getpid())
     return app

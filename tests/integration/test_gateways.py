@@ -27,7 +27,7 @@ import httpx
 import pytest
 import redis
 
-from scripts.harness import Process, start_time, wait_for
+from scripts.harness import Process, StackFailed, start_time, wait_for
 from shared.registry import STATS_KEY, worker_member
 from tests.integration.job_runs import submit, wait_until_ended
 from tests.integration.metrics_scrape import scrape, total, value
@@ -447,3 +447,11 @@ def test_a_job_submitted_to_one_gateway_is_followed_through_the_other(
     for item, text in zip(items, sent, strict=True):
         got = [item["probabilities"][label] for label in ("NEGATIVE", "POSITIVE")]
         assert got == pytest.approx(truth[text])
+
+
+def test_a_gateway_process_that_cannot_start_stops_its_supervisor_with_the_error(
+    make_stack: type[Stack],
+) -> None:
+    stack = make_stack(env="production")  # and no API keys: the app refuses to be built
+    with pytest.raises(StackFailed, match=r"api exited \(3\)[\s\S]*gateway process did not start"):
+        stack.start_api(api_processes=2)
