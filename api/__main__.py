@@ -13,6 +13,9 @@ Invariants with N above 1:
   (prometheus_client's multiprocess mode), empty at start and removed at exit, so
   `/metrics`, whichever process answers it, reports all of them
   (api/observability/metrics.py);
+- a gateway process that cannot be built (a setting the app refuses) stops the
+  supervisor, which exits with status 3 as one process would, rather than being
+  started again and again;
 - every log line of a gateway process carries its `process` id.
 """
 
