@@ -449,6 +449,35 @@ def test_a_job_submitted_to_one_gateway_is_followed_through_the_other(
         assert got == pytest.approx(truth[text])
 
 
+def test_one_idempotency_key_sent_to_both_gateways_at_once_makes_one_job(
+    make_stack: type[Stack],
+) -> None:
+    stack = make_stack(job_chunk_size=8)
+    stack.start_worker()
+    first, second = start_gateways(stack)
+    sent = texts(POSITIVE, NEGATIVE, 16)
+    headers = {"Idempotency-Key": f"gateways-{uuid.uuid4().hex}"}
+
+    def submit_to(url: str) -> httpx.Response:
+        return httpx.post(f"{url}/v1/jobs", json={"texts": sent}, headers=headers, timeout=30)
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(submit_to, [first, second] * 4))
+    # Every submission names the one job, or is asked to retry while it is being created.
+    accepted = [answer for answer in answers if answer.status_code == 202]
+    assert accepted, [answer.text for answer in answers]
+    assert {answer.status_code for answer in answers} <= {202, 409}
+    (job_id,) = {answer.json()["id"] for answer in accepted}
+    created = [a for a in accepted if a.headers.get("idempotent-replayed") != "true"]
+    assert len(created) == 1  # the others are replays of the one that created it
+    with httpx.Client(base_url=second, timeout=30) as client:
+        job = wait_until_ended(client, job_id)
+    assert job["state"] == "succeeded", job
+    again = [submit_to(url) for url in (first, second)]
+    assert all(answer.headers["idempotent-replayed"] == "true" for answer in again)
+    assert [answer.json()["id"] for answer in again] == [job_id, job_id]
+
+
 def test_a_gateway_process_that_cannot_start_stops_its_supervisor_with_the_error(
     make_stack: type[Stack],
 ) -> None:
