@@ -151,9 +151,10 @@ class Settings(BaseSettings):
     # Admission control.
     max_in_flight: int = Field(default=128, ge=1)
     """Requests one gateway process serves at once (each of SPECTRUM_API_PROCESSES has
-    its own cap); the rest are answered 503 `Overloaded` at once. 128: at the 40-140 req/s two workers served here, 128 waiting requests are
-    1-3 s of work, inside the 10 s deadline (make soak gave 504s with 256 when the
-    machine was busy); the benchmark's 128 connections still fit."""
+    its own cap); the rest are answered 503 `Overloaded` at once. 128: at the 40-140
+    req/s two workers served here, 128 waiting requests are 1-3 s of work, inside the
+    10 s deadline (make soak gave 504s with 256 when the machine was busy); the
+    benchmark's 128 connections still fit."""
     max_queue_depth: int = Field(default=200, ge=1)
     """Messages (batches) a lane's broker queue may hold before the lane takes no new
     work (503). At ~10 batches/s per worker, 200 queued batches are already more than a
