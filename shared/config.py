@@ -150,10 +150,11 @@ class Settings(BaseSettings):
 
     # Admission control.
     max_in_flight: int = Field(default=128, ge=1)
-    """Requests one gateway serves at once; the rest are answered 503 `Overloaded` at
-    once. 128: at the 40-140 req/s two workers served here, 128 waiting requests are
-    1-3 s of work, inside the 10 s deadline (make soak gave 504s with 256 when the
-    machine was busy); the benchmark's 128 connections still fit."""
+    """Requests one gateway process serves at once (each of SPECTRUM_API_PROCESSES has
+    its own cap); the rest are answered 503 `Overloaded` at once. 128: at the 40-140
+    req/s two workers served here, 128 waiting requests are 1-3 s of work, inside the
+    10 s deadline (make soak gave 504s with 256 when the machine was busy); the
+    benchmark's 128 connections still fit."""
     max_queue_depth: int = Field(default=200, ge=1)
     """Messages (batches) a lane's broker queue may hold before the lane takes no new
     work (503). At ~10 batches/s per worker, 200 queued batches are already more than a
@@ -363,6 +364,13 @@ class Settings(BaseSettings):
     """Address the API listens on."""
     port: int = Field(default=8000, ge=1, le=65535)
     """Port the API listens on."""
+    api_processes: int = Field(default=1, ge=1)
+    """Gateway processes that serve the API port on this machine (`python -m api`,
+    `make run`). Above 1, uvicorn's supervisor binds the port once and runs that many
+    processes, each a whole gateway (its own batcher, in-flight cap and result waiter);
+    rate limits and queue depth stay shared through Redis, and `/metrics` reports the
+    sum over the processes (README, Several gateway processes). One process is one core
+    of request handling: add processes when the gateway, not the workers, is busy."""
     log_level: str = "INFO"
     """Level of the structured logs (`DEBUG`, `INFO`, `WARNING`, `ERROR`); raw input
     text is never logged."""

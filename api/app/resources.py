@@ -29,7 +29,7 @@ from api.edge.keys import KeyRing
 from api.edge.ratelimit import RateLimiter
 from api.jobs.service import JobService
 from api.models.served import ServedModels
-from api.observability.metrics import ScrapeProbe
+from api.observability.metrics import WAITER_PENDING, ScrapeProbe
 from api.predict.predictor import Predictor
 from api.predict.waiter import RedisSubscriber, ResultWaiter
 from shared.celery_app import create_celery
@@ -86,7 +86,7 @@ async def open_resources(settings: Settings, stack: AsyncExitStack) -> Resources
     stack.push_async_callback(cache.aclose)
     subscriber = RedisSubscriber(settings.result_backend_url, timeout=2.0)
     stack.push_async_callback(subscriber.close)
-    waiter = ResultWaiter(subscriber, _result_channels(celery))
+    waiter = ResultWaiter(subscriber, _result_channels(celery), observe_pending=WAITER_PENDING.set)
     subscriber.bind(waiter.deliver, waiter.recover)
     stack.push_async_callback(waiter.close)
     served = ServedModels(

@@ -2,13 +2,22 @@
 
 Request counts and latency are labelled by route *template* (`/v1/jobs/{job_id}`),
 never by raw path, so the number of series stays bounded; requests no route
-matched share the label `unmatched`. Queue depth, results pending in the waiter
-and live workers are read at scrape time (`ScrapeProbe.refresh`), so they are as
-fresh as the scrape and cost nothing between scrapes.
+matched share the label `unmatched`. Queue depth and live workers are read at
+scrape time (`ScrapeProbe.refresh`), so they are as fresh as the scrape and cost
+nothing between scrapes; results pending in the waiter are set as they change.
+
+Several gateway processes (SPECTRUM_API_PROCESSES, api/__main__.py) write their
+values into one directory (prometheus_client's multiprocess mode), and a scrape of
+any of them reports all: counters and histograms summed over every process that
+has run since the supervisor started, in-flight requests and pending results summed
+over the live ones, queue depth and live workers as last read (the same for all).
+The process_* metrics are absent then: they would describe only the process that
+happened to answer.
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 import structlog
@@ -20,6 +29,7 @@ from prometheus_client import (
     Histogram,
     ProcessCollector,
     generate_latest,
+    multiprocess,
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -60,6 +70,7 @@ REQUEST_SECONDS = Histogram(
 IN_FLIGHT = Gauge(
     "spectrum_http_requests_in_flight",
     "HTTP requests being served right now.",
+    multiprocess_mode="livesum",
     registry=REGISTRY,
 )
 CACHE_HITS = Counter(
@@ -91,19 +102,22 @@ EXPIRED = Counter(
 )
 WAITER_PENDING = Gauge(
     "spectrum_waiter_pending_results",
-    "Results the gateway is waiting for (at scrape time).",
+    "Results the gateway is waiting for.",
+    multiprocess_mode="livesum",
     registry=REGISTRY,
 )
 QUEUE_DEPTH = Gauge(
     "spectrum_queue_depth",
     "Messages waiting in the broker queue of each lane (at scrape time).",
     ["queue"],
+    multiprocess_mode="mostrecent",
     registry=REGISTRY,
 )
 WORKERS_LIVE = Gauge(
     "spectrum_workers_live",
     "Workers with a fresh heartbeat for the served model (at scrape time).",
     ["model"],
+    multiprocess_mode="mostrecent",
     registry=REGISTRY,
 )
 SCRAPE_ERRORS = Counter(
@@ -202,6 +216,18 @@ class RequestMetrics:
             )
 
 
+def scrape_registry() -> CollectorRegistry:
+    """What a scrape renders: this process's registry, or with several gateway processes
+    a fresh one that reads every process's values from their shared directory."""
+    # prometheus_client's own switch (api/__main__.py sets it for several processes).
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+    return registry
+
+
 class ScrapeProbe:
     """Reads what is only known at scrape time into the gauges, then renders them all."""
 
@@ -212,7 +238,7 @@ class ScrapeProbe:
 
     async def render(self) -> bytes:
         await self.refresh()
-        return generate_latest(REGISTRY)
+        return generate_latest(scrape_registry())
 
     async def refresh(self) -> None:
         WAITER_PENDING.set(self._waiter.pending)
