@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +24,7 @@ from celery import Celery
 
 from api.edge.admission import LaneAdmission
 from api.jobs.service import JobService
-from api.models.served import ServedModels
+from api.models.catalog import Catalog
 from shared.celery_app import create_celery
 from shared.config import Settings
 from shared.contracts import JOB_CHUNK_TASK, JobChunkPayload
@@ -80,7 +80,7 @@ class Gateway:
             store.close()
 
 
-async def no_depths() -> dict[str, int]:
+async def no_depths(_queues: Sequence[str]) -> dict[str, int]:
     return {}
 
 
@@ -107,7 +107,7 @@ async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 async def open_gateway(
     stack: AsyncExitStack, redis: aioredis.Redis, settings: Settings, *, bulk_workers: int
 ) -> Gateway:
-    name, queue, bulk = settings.served_model_name, settings.interactive_queue, settings.bulk_queue
+    name, bulk = settings.served_model_name, settings.bulk_queue
     await redis.hset(MODELS_KEY, name, CARD.model_copy(update={"name": name}).model_dump_json())
     stack.push_async_callback(redis.hdel, MODELS_KEY, name)
     if bulk_workers:
@@ -116,13 +116,7 @@ async def open_gateway(
         stack.push_async_callback(redis.delete, workers_key(bulk))
     celery = create_celery(settings)
     stack.callback(celery.close)
-    served = ServedModels(
-        redis,
-        name=name,
-        queue=queue,
-        bulk_queue=bulk,
-        stale_after_s=settings.worker_stale_s,
-    )
+    served = Catalog(redis, default=name, stale_after_s=settings.worker_stale_s)
     lanes = LaneAdmission(no_depths, max_depth=100, ttl_s=0.0, clock=time.monotonic)
     jobs = JobService(settings, celery, redis, served, lanes)
     client = await stack.enter_async_context(serve(resources(settings, jobs=jobs)))
