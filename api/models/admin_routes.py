@@ -47,7 +47,7 @@ async def get_aliases(resources: ResourcesDep) -> AliasesBody:
 @router.put(
     "/aliases",
     response_model=AliasesBody,
-    responses={**documented(401, 403, 422, 429, 503)},
+    responses={**documented(400, 401, 403, 413, 422, 429, 503)},
 )
 async def put_aliases(
     resources: ResourcesDep,
