@@ -7,14 +7,21 @@ the API is started from the first one, whose model is the default.
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
 import redis
 
+from api.edge.keys import new_key
 from scripts.harness import wait_for
+from scripts.private_redis import PrivateRedis
 from shared.cache import cache_key, encode_entry, normalize_text
 from shared.contracts import ModelCard
 from shared.registry import MODELS_KEY, workers_key
@@ -274,3 +281,70 @@ def test_one_models_full_lane_leaves_another_models_requests_unrefused(
     samples = scrape(f"{served.base_url}/metrics")
     assert value(samples, "spectrum_queue_depth", queue=full.queue, model=full.model_name,
                  lane="interactive") == 3  # fmt: skip
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    """A Redis of this test's own: the admin alias set it stores is global to its Redis."""
+    server = PrivateRedis(tmp_path / "redis").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_aliases_change_without_a_restart_from_the_file_and_the_admin_endpoint(
+    own_redis: PrivateRedis, make_stack: type[Stack], tmp_path: Path
+) -> None:
+    url = own_redis.url
+    key, hashed = new_key()
+    where = {"broker_url": url, "result_backend_url": url, "cache_url": url}
+    first, second = make_stack(**where, api_key_hashes=hashed), make_stack(**where)
+    path = tmp_path / "aliases.json"
+
+    def write(targets: dict[str, int] | str, mtime: float) -> None:
+        document = targets if isinstance(targets, str) else {"live": {"targets": targets}}
+        path.write_text(document if isinstance(document, str) else json.dumps(document))
+        os.utime(path, (mtime, mtime))
+
+    write({first.model_name: 1}, mtime=1000)
+    first.start_worker()
+    second.start_worker()
+    first.start_api(aliases_file=str(path))
+    one = first.base_url
+    first.start_api(aliases_file=str(path))  # a second gateway process on the same Redis
+    other = first.base_url
+    auth = {"Authorization": f"Bearer {key}"}
+
+    def answered_by(base_url: str) -> str:
+        with httpx.Client(base_url=base_url, headers=auth, timeout=30) as client:
+            answer = client.post("/v1/predict", json={"text": "a lovely film", "model": "live"})
+        assert answer.status_code == 200, answer.text
+        name: str = answer.json()["predictions"][0]["model"]["name"]
+        return name
+
+    assert answered_by(one) == first.model_name
+    write({second.model_name: 1}, mtime=2000)
+    wait_for(lambda: answered_by(one) == second.model_name, 10, "the file's new alias")
+    write("{not json", mtime=3000)
+    # The file is looked at when the set is used: each check asks once more.
+    wait_for(
+        lambda: answered_by(one) == second.model_name and "aliases file not loaded" in first.logs(),
+        10,
+        "the bad file logged, the previous set kept",
+    )
+
+    with httpx.Client(base_url=one, headers=auth, timeout=30) as client:
+        anonymous = client.put("/v1/admin/aliases", json={}, headers={"Authorization": ""})
+        bad = client.put("/v1/admin/aliases", json={"live": {"targets": {first.model_name: 0}}})
+        put = client.put("/v1/admin/aliases", json={"live": {"targets": {first.model_name: 1}}})
+    assert anonymous.status_code == 401
+    assert bad.status_code == 422, bad.text
+    assert put.status_code == 200, put.text
+    assert put.json()["source"] == "admin"
+    # The other gateway sees the stored set at its next refresh.
+    wait_for(lambda: answered_by(other) == first.model_name, 10, "the admin set elsewhere")
+    with httpx.Client(base_url=other, headers=auth, timeout=30) as client:
+        shown = client.get("/v1/admin/aliases").json()
+    assert shown == {"source": "admin", "aliases": {"live": {"targets": {first.model_name: 1},
+                                                             "shadow": None}}}  # fmt: skip
