@@ -182,7 +182,7 @@ class Predictor:
             )
         )
         return [
-            _Placed(part, positions) for part, positions in zip(parts, groups.values(), strict=True)
+            Placed(part, positions) for part, positions in zip(parts, groups.values(), strict=True)
         ]
 
     async def _answer(
@@ -392,7 +392,7 @@ def _exc_message(info: Any) -> str:
     return str(message or "")
 
 
-class _Placed(Answered):
+class Placed(Answered):
     """An alias's part: answers for the texts at `positions` of the request."""
 
     __slots__ = ("positions",)
@@ -412,7 +412,7 @@ def predictions_of(normalized: list[str], parts: list[Answered]) -> list[Predict
             found = named[(model, version)] = ServedModel(name=model, version=version)
         return found
 
-    if len(parts) == 1 and not isinstance(parts[0], _Placed):
+    if len(parts) == 1 and not isinstance(parts[0], Placed):
         part = parts[0]
         return [
             Prediction(**answer._asdict(), model=served(part.model, version))
@@ -420,7 +420,7 @@ def predictions_of(normalized: list[str], parts: list[Answered]) -> list[Predict
         ]
     placed: list[Prediction | None] = [None] * len(normalized)
     for part in parts:
-        assert isinstance(part, _Placed)
+        assert isinstance(part, Placed)
         for at, answer, version in zip(part.positions, part.answers, part.versions, strict=True):
             placed[at] = Prediction(**answer._asdict(), model=served(part.model, version))
     assert all(p is not None for p in placed), "every text is answered by one part"

@@ -284,3 +284,38 @@ async def test_a_job_without_a_bulk_worker_is_a_503(redis_url: str, redis: aiore
         assert answer.json()["error"] == "NoWorkerAvailable"
         assert "retry-after" in answer.headers
         assert gateway.published() == []
+
+
+async def test_a_job_names_its_model_and_a_bad_or_unknown_one_is_refused(
+    gateway: Gateway,
+) -> None:
+    name = gateway.settings.served_model_name
+    created = await submit(gateway, json={"texts": TEXTS, "model": name})
+    status = (await gateway.client.get(created["status_url"])).json()
+    assert status["model"] == name
+    assert {c.model for c in gateway.published()} == {name}
+    upload = b'{"text": "one"}\n'
+    await submit(
+        gateway,
+        content=upload,
+        params={"model": name},
+        headers={"Content-Type": "application/x-ndjson"},
+    )
+    assert [c.model for c in gateway.published()] == [name]
+
+    refusals = [
+        await gateway.client.post("/v1/jobs", json={"texts": TEXTS, "model": ""}),
+        await gateway.client.post("/v1/jobs", json={"texts": TEXTS, "model": 3}),
+        await gateway.client.post(
+            "/v1/jobs",
+            content=upload,
+            params={"model": "x" * 129},
+            headers={"Content-Type": "application/x-ndjson"},
+        ),
+    ]
+    assert [r.status_code for r in refusals] == [422, 422, 422]
+    unknown = await gateway.client.post("/v1/jobs", json={"texts": TEXTS, "model": "no-such"})
+    assert unknown.status_code == 404
+    assert unknown.json()["error"] == "ModelNotFound"
+    assert name in unknown.json()["detail"]
+    assert gateway.published() == []

@@ -165,3 +165,13 @@ async def test_past_its_burst_a_caller_gets_429_with_retry_after_and_ratelimit_h
     assert refused.headers["retry-after"] == "60"
     assert refused.headers["ratelimit-remaining"] == "0"
     assert len(predictor.calls) == 2
+
+
+async def test_the_model_named_reaches_the_predictor() -> None:
+    predictor = FakePredictor()
+    async with serve(resources(SETTINGS, predictor=predictor)) as client:
+        named = await client.post("/v1/predict", json={"text": "a", "model": "emotion"})
+        plain = await client.post("/v1/predict", json={"text": "a"})
+
+    assert (named.status_code, plain.status_code) == (200, 200)
+    assert predictor.models == ["emotion", None]
