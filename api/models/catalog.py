@@ -69,6 +69,9 @@ class CatalogView:
     cards: dict[str, ModelCard] = field(default_factory=dict)
     live: dict[str, int] = field(default_factory=dict)  # queue -> workers with a fresh beat
     alias_set: AliasSet = field(default_factory=AliasSet)
+    # Answers already worked out from this view (it never changes): requests reuse them.
+    _statuses: dict[str, ModelStatus] = field(default_factory=dict, compare=False, repr=False)
+    _routes: dict[str | None, Route | None] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def aliases(self) -> dict[str, Alias]:
@@ -86,11 +89,16 @@ class CatalogView:
         return names
 
     def status(self, name: str) -> ModelStatus:
-        return ModelStatus(
-            card=self.cards.get(name),
-            live_workers=self.live.get(model_queue(name, "interactive"), 0),
-            bulk_workers=self.live.get(model_queue(name, "bulk"), 0),
-        )
+        status = self._statuses.get(name)
+        if status is None:
+            status = ModelStatus(
+                card=self.cards.get(name),
+                live_workers=self.live.get(model_queue(name, "interactive"), 0),
+                bulk_workers=self.live.get(model_queue(name, "bulk"), 0),
+            )
+            if name in self.cards or name == self.default:  # bounded: known names only
+                self._statuses[name] = status
+        return status
 
     def route(self, requested: str | None) -> Route | None:
         """The route of a name (None: the default), or None when nothing has that name.
@@ -98,15 +106,19 @@ class CatalogView:
         A model name wins over an alias of the same name (aliases are checked not to
         take one, but a model may be announced after its name became an alias).
         """
+        if requested in self._routes:
+            return self._routes[requested]
         name = self.default if requested is None else requested
+        route: Route | None = None
         if name in self.cards:
-            return Route(name)
-        alias = self.aliases.get(name)
-        if alias is not None:
-            return Route(name, alias)
-        if name == self.default:
-            return Route(name)
-        return None
+            route = Route(name)
+        elif name in self.aliases:
+            route = Route(name, self.aliases[name])
+        elif name == self.default:
+            route = Route(name)
+        if route is not None:  # bounded: only names that resolve are kept
+            self._routes[requested] = route
+        return route
 
 
 class Catalog:
@@ -137,6 +149,15 @@ class Catalog:
         """The last view read, however old (no I/O): for choices that must not wait."""
         return self._view
 
+    def current(self) -> CatalogView | None:
+        """The cached view while it is fresh (younger than `refresh_s`), else None; no I/O.
+
+        The hot path asks this first, so a request pays no await for the catalog.
+        """
+        if self._view is not None and self._clock() - self._read_at < self._refresh_s:
+            return self._view
+        return None
+
     async def view(self, *, fresh: bool = False) -> CatalogView:
         now = self._clock()
         if fresh or self._view is None or now - self._read_at >= self._refresh_s:
@@ -159,7 +180,7 @@ class Catalog:
 
     async def resolve(self, requested: str | None) -> Route:
         """The route for a request's `"model"`, or ModelNotFound listing the names known."""
-        view = await self.view()
+        view = self.current() or await self.view()
         route = view.route(requested)
         if route is None:  # perhaps announced since the last read
             view = await self.view(fresh=True)
@@ -182,7 +203,8 @@ class Catalog:
             route = await self.resolve(None)
             statuses = [await self.require(m, fresh=fresh, lane=lane) for m in route.models]
             return statuses[0]
-        status = await self.status(name, fresh=fresh)
+        view = None if fresh else self.current()
+        status = view.status(name) if view is not None else await self.status(name, fresh=fresh)
         if status.live(lane) == 0 and not fresh:
             # Only good news is cached: a worker that just started is seen at once.
             status = await self.status(name, fresh=True)

@@ -10,6 +10,7 @@ fresh as the scrape and cost nothing between scrapes.
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 
 import structlog
 from prometheus_client import (
@@ -191,6 +192,20 @@ for _reason in (
     "Overloaded",
 ):
     REJECTED.labels(reason=_reason)
+
+
+@lru_cache(maxsize=4096)
+def model_predictions(model: str, version: str, cached: bool) -> Counter:
+    """The child counter of one (model, version, cached): looked up once, not per request
+    (labels() takes a lock and builds its key every call). Labels are bounded: announced
+    models and their versions."""
+    return MODEL_PREDICTIONS.labels(model=model, version=version, cached=str(cached).lower())
+
+
+@lru_cache(maxsize=1024)
+def model_request_seconds(model: str) -> Histogram:
+    """The latency histogram of one model, looked up once (see model_predictions)."""
+    return MODEL_REQUEST_SECONDS.labels(model=model)
 
 
 def record_cache(*, hits: int, misses: int) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections import Counter
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
@@ -129,19 +128,22 @@ class Predictor:
         normalized = request_texts(texts, self._settings)
         route = await self.route(model)
         try:
-            parts = await self.answer(route, normalized, deadline, request_id)
+            if route.alias is None:  # the common case, one await less
+                parts = [await self._answer(route.name, normalized, deadline, request_id)]
+            else:
+                parts = await self.answer(route, normalized, deadline, request_id)
         except SpectrumError as exc:
             metrics.MODEL_ERRORS.labels(model=route.name, error=type(exc).__name__).inc()
             raise
         predictions = predictions_of(normalized, parts)
         elapsed = time.perf_counter() - started
         for part in parts:
-            metrics.MODEL_REQUEST_SECONDS.labels(model=part.model).observe(elapsed)
-            counts = Counter(zip(part.versions, (a.cached for a in part.answers), strict=True))
+            metrics.model_request_seconds(part.model).observe(elapsed)
+            counts: dict[tuple[str, bool], int] = {}
+            for key in zip(part.versions, (a.cached for a in part.answers), strict=True):
+                counts[key] = counts.get(key, 0) + 1
             for (version, cached), count in counts.items():
-                metrics.MODEL_PREDICTIONS.labels(
-                    model=part.model, version=version, cached="true" if cached else "false"
-                ).inc(count)
+                metrics.model_predictions(part.model, version, cached).inc(count)
         alias = route.alias
         if alias is not None and alias.shadow is not None:
             self._shadow(alias, normalized, predictions)
@@ -165,7 +167,7 @@ class Predictor:
         """The answers of the route's model(s) to `normalized`: one part per model used.
 
         For an alias, part i holds the texts the alias chose model i for; the parts'
-        answers are merged back in input order by `_predictions`, through `positions`.
+        answers are merged back in input order by `predictions_of`, through `positions`.
         """
         alias = route.alias
         if alias is None:
@@ -405,24 +407,26 @@ class Placed(Answered):
 def predictions_of(normalized: list[str], parts: list[Answered]) -> list[Prediction]:
     """Every part's answers as predictions, in the request's order, each naming its model."""
     named: dict[tuple[str, str], ServedModel] = {}  # one per model and version, shared
-
-    def served(model: str, version: str) -> ServedModel:
-        found = named.get((model, version))
-        if found is None:
-            found = named[(model, version)] = ServedModel(name=model, version=version)
-        return found
-
     if len(parts) == 1 and not isinstance(parts[0], Placed):
         part = parts[0]
-        return [
-            Prediction(**answer._asdict(), model=served(part.model, version))
-            for answer, version in zip(part.answers, part.versions, strict=True)
-        ]
+        model = part.model
+        predictions = []
+        for answer, version in zip(part.answers, part.versions, strict=True):
+            served = named.get((model, version))
+            if served is None:
+                served = named[(model, version)] = ServedModel(name=model, version=version)
+            predictions.append(Prediction(**answer._asdict(), model=served))
+        return predictions
     placed: list[Prediction | None] = [None] * len(normalized)
     for part in parts:
         assert isinstance(part, Placed)
         for at, answer, version in zip(part.positions, part.answers, part.versions, strict=True):
-            placed[at] = Prediction(**answer._asdict(), model=served(part.model, version))
+            served = named.get((part.model, version))
+            if served is None:
+                served = named[(part.model, version)] = ServedModel(
+                    name=part.model, version=version
+                )
+            placed[at] = Prediction(**answer._asdict(), model=served)
     assert all(p is not None for p in placed), "every text is answered by one part"
     return [p for p in placed if p is not None]
 
