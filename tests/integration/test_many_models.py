@@ -348,3 +348,31 @@ def test_aliases_change_without_a_restart_from_the_file_and_the_admin_endpoint(
         shown = client.get("/v1/admin/aliases").json()
     assert shown == {"source": "admin", "aliases": {"live": {"targets": {first.model_name: 1},
                                                              "shadow": None}}}  # fmt: skip
+
+
+def test_models_with_other_labels_are_served_and_compared_without_agreement(
+    make_stack: type[Stack],
+) -> None:
+    sentiment, emotion = make_stack(), make_stack(model_id="emotion")
+    sentiment.start_worker()
+    emotion.start_worker()
+    sentiment.start_api()
+    with sentiment.client() as client:
+        answer = client.post(
+            "/v1/predict", json={"text": "a joyful day", "model": emotion.model_name}
+        )
+        compared = client.post(
+            "/v1/compare",
+            json={"text": "a joyful day", "models": [sentiment.model_name, emotion.model_name]},
+        )
+    assert answer.status_code == 200, answer.text
+    probabilities = answer.json()["predictions"][0]["probabilities"]
+    assert {"joy", "anger", "fear"} <= set(probabilities)
+    assert compared.status_code == 200, compared.text
+    (result,) = compared.json()["results"]
+    assert result["agree"] is None
+    assert compared.json()["agreement"] is None
+    assert [a["model"]["name"] for a in result["answers"]] == [
+        sentiment.model_name,
+        emotion.model_name,
+    ]
