@@ -252,6 +252,13 @@ class Settings(BaseSettings):
     job_inline_results_max: int = Field(default=1000, ge=0)
     """`GET /v1/jobs/{id}` carries the results itself up to this many texts; larger jobs
     are read from `/v1/jobs/{id}/results`, which streams them chunk by chunk."""
+    bulk_scales_to_zero: bool = False
+    """`true` where the bulk lane's workers scale to zero on its queue's length (KEDA,
+    deploy/k8s): a job is then queued while no live worker takes the bulk lane, since its
+    queued chunks are what starts one, instead of refused with 503. A live worker of the
+    model on the interactive lane must still have announced its labels. `false`: a job
+    finds a bulk worker or is refused at once, rather than wait for one that may never
+    come."""
     job_chunk_retries: int = Field(default=2, ge=0)
     """A chunk that raises is retried this many times; then its texts are recorded
     failed with the reason."""

@@ -6,7 +6,8 @@ published, so a worker never sees a chunk of a job that does not exist yet, and
 sealed in one step once every chunk is published; workers compute chunks of
 sealed jobs only. If publishing fails the job is aborted (its chunks already
 queued are dropped unrun) and the client gets a 503 to retry. A job is refused
-with 503 NoWorkerAvailable while no live worker takes its model's bulk lane.
+with 503 NoWorkerAvailable while no live worker takes its model's bulk lane (unless that
+lane scales from zero: settings.bulk_scales_to_zero).
 
 A job runs whole on one model: the one it names, or the default. A job that names
 an alias goes to one of its targets, chosen with the alias's weights from the
@@ -29,7 +30,7 @@ import structlog
 from celery import Celery
 
 from api.edge.admission import LaneAdmission
-from api.models.catalog import Catalog
+from api.models.catalog import Catalog, ModelStatus
 from api.observability import metrics
 from shared.config import Settings
 from shared.contracts import JOB_CHUNK_TASK, JobChunkPayload, redacted_args
@@ -39,6 +40,7 @@ from shared.errors import (
     JobConflict,
     JobExpired,
     JobNotFound,
+    NoWorkerAvailable,
     SpectrumError,
 )
 from shared.jobs import (
@@ -106,7 +108,7 @@ class JobService:
         route = await self._models.resolve(model)
         name = route.alias.choose("", bytes.fromhex(digest)) if route.alias else route.name
         try:
-            status = await self._models.require(name, lane="bulk")
+            status = await self._job_model(name)
             settings = self._settings
             await self._lanes.admit(model_queue(name, "bulk"), limit=settings.max_bulk_queue_depth)
         except SpectrumError as exc:
@@ -212,6 +214,18 @@ class JobService:
                     producer=producer,
                     argsrepr=redacted_args(payload),
                 )
+
+    async def _job_model(self, name: str) -> ModelStatus:
+        """The model's status with a live bulk worker, or NoWorkerAvailable; where the bulk
+        lane scales from zero (bulk_scales_to_zero), a live interactive worker will do."""
+        try:
+            return await self._models.require(name, lane="bulk")
+        except NoWorkerAvailable:
+            if not self._settings.bulk_scales_to_zero:
+                raise
+            # The chunks this job queues start a bulk worker (KEDA); the card, with the
+            # labels the job record needs, comes from a worker on the interactive lane.
+            return await self._models.require(name, lane="interactive")
 
     async def _replay(self, key: str, digest: str) -> JobSummary:
         raw = await self._backend.get(idempotency_key(key))

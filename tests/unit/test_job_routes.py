@@ -105,15 +105,21 @@ async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 
 
 async def open_gateway(
-    stack: AsyncExitStack, redis: aioredis.Redis, settings: Settings, *, bulk_workers: int
+    stack: AsyncExitStack,
+    redis: aioredis.Redis,
+    settings: Settings,
+    *,
+    bulk_workers: int,
+    interactive_workers: int = 0,
 ) -> Gateway:
-    name, bulk = settings.served_model_name, settings.bulk_queue
+    name, queue, bulk = settings.served_model_name, settings.interactive_queue, settings.bulk_queue
     await redis.hset(MODELS_KEY, name, CARD.model_copy(update={"name": name}).model_dump_json())
     stack.push_async_callback(redis.hdel, MODELS_KEY, name)
-    if bulk_workers:
-        now = time.time()
-        await redis.zadd(workers_key(bulk), {f"test:{i}": now for i in range(bulk_workers)})
-        stack.push_async_callback(redis.delete, workers_key(bulk))
+    for lane_queue, count in ((bulk, bulk_workers), (queue, interactive_workers)):
+        if count:
+            now = time.time()
+            await redis.zadd(workers_key(lane_queue), {f"test:{i}": now for i in range(count)})
+            stack.push_async_callback(redis.delete, workers_key(lane_queue))
     celery = create_celery(settings)
     stack.callback(celery.close)
     served = Catalog(redis, default=name, stale_after_s=settings.worker_stale_s)
@@ -319,3 +325,43 @@ async def test_a_job_names_its_model_and_a_bad_or_unknown_one_is_refused(
     assert unknown.json()["error"] == "ModelNotFound"
     assert name in unknown.json()["detail"]
     assert gateway.published() == []
+
+
+async def test_a_job_is_refused_without_a_bulk_worker_even_with_interactive_ones(
+    redis_url: str, redis: aioredis.Redis
+) -> None:
+    async with AsyncExitStack() as stack:
+        settings = gateway_settings(redis_url)
+        gateway = await open_gateway(stack, redis, settings, bulk_workers=0, interactive_workers=1)
+        answer = await gateway.client.post("/v1/jobs", json={"texts": TEXTS})
+
+        assert answer.status_code == 503
+        assert gateway.published() == []
+
+
+async def test_a_bulk_lane_that_scales_from_zero_queues_a_job_with_no_bulk_worker(
+    redis_url: str, redis: aioredis.Redis
+) -> None:
+    async with AsyncExitStack() as stack:
+        settings = gateway_settings(redis_url).model_copy(update={"bulk_scales_to_zero": True})
+        gateway = await open_gateway(stack, redis, settings, bulk_workers=0, interactive_workers=1)
+        body = await submit(gateway, json={"texts": TEXTS})
+
+        assert body["state"] == "queued"
+        assert [(c.job_id, c.chunk) for c in gateway.published()] == [
+            (body["id"], 0),
+            (body["id"], 1),
+        ]
+
+
+async def test_a_bulk_lane_that_scales_from_zero_still_needs_a_worker_of_the_model(
+    redis_url: str, redis: aioredis.Redis
+) -> None:
+    async with AsyncExitStack() as stack:
+        settings = gateway_settings(redis_url).model_copy(update={"bulk_scales_to_zero": True})
+        gateway = await open_gateway(stack, redis, settings, bulk_workers=0)
+        answer = await gateway.client.post("/v1/jobs", json={"texts": TEXTS})
+
+        assert answer.status_code == 503
+        assert answer.json()["error"] == "NoWorkerAvailable"
+        assert gateway.published() == []
