@@ -70,6 +70,23 @@ class Settings(BaseSettings):
     model_name: str = ""
     """Name used in queue names, cache keys and answers; derived from the model id (its
     last path part) when unset."""
+    default_model: str = ""
+    """Gateway: the model a request without `"model"` is answered by (a model name or an
+    alias); empty: the name derived from SPECTRUM_MODEL_ID, as a single-model gateway
+    serves."""
+    aliases: str = ""
+    """Gateway: aliases as inline JSON, e.g. `{"sentiment": {"targets": {"a": 90, "b":
+    10}, "shadow": {"model": "c", "share": 0.2}}}`; used while no set was stored by `PUT
+    /v1/admin/aliases` and no SPECTRUM_ALIASES_FILE is given."""
+    aliases_file: str = ""
+    """Gateway: a JSON file of aliases (the same document), re-read without a restart
+    when its modification time changes (checked at most once a second); a file that
+    does not parse is logged and the previous set kept. Used while no set was stored by
+    `PUT /v1/admin/aliases`."""
+    shadow_max_in_flight: int = Field(default=8, ge=0)
+    """Gateway: shadow calls (an alias's copies of requests to its candidate) one
+    gateway runs at once; beyond it a request is not shadowed (counted as skipped), so
+    shadow traffic can never pile up behind a slow candidate. `0`: no shadow traffic."""
     runtime: str = "auto"
     """Runtime kind (worker/runtimes/__init__.py lists them: `lexicon`, `openvino`,
     `torch`, `sklearn`, `emotion-lexicon`). `auto`: a built-in model id's own kind,
@@ -441,6 +458,11 @@ class Settings(BaseSettings):
         raw = self.model_name or self.model_id.rstrip("/").rsplit("/", 1)[-1]
         slug = re.sub(r"[^a-z0-9._-]+", "-", raw.lower()).strip("-.")
         return slug or "model"
+
+    @property
+    def default_model_name(self) -> str:
+        """What a gateway request without `"model"` is answered by (a name or an alias)."""
+        return self.default_model.strip() or self.served_model_name
 
     @property
     def interactive_queue(self) -> str:
