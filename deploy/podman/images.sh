@@ -11,7 +11,8 @@ tag="${TAG:-latest}"
 # The CA bundle pip trusts on this machine (PIP_CERT, or pip's `cert` setting), handed
 # to the builds as a secret: the registries answer through it here. Never in a layer.
 cert="${PIP_CERT:-$(python3 -m pip config get global.cert 2>/dev/null || true)}"
-build=(podman build --layers)
+# docker format: OCI images drop HEALTHCHECK, which the Dockerfiles and compose rely on.
+build=(podman build --layers --format docker)
 if [ -n "$cert" ] && [ -s "$cert" ]; then
   build+=(--secret "id=pip_cert,src=$cert")
 fi
