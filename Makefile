@@ -79,6 +79,31 @@ containers: $(DEV_STAMP)
 	SPECTRUM_CONTAINERS_RESULT=loadtest/results/containers.json \
 		$(BIN)/python -m pytest -m containers tests/containers -s -p no:cacheprovider
 
+## compose-up: docker-compose.yml under podman-compose with WORKERS=3 workers, traffic, every worker busy
+# Needs `make images`. podman-compose comes from PyPI into its own venv (Debian's 1.0.3
+# ignores --scale). Grafana has no Debian package and is left out here
+# (deploy/podman/compose.podman.yml); the check writes loadtest/results/compose.json.
+WORKERS ?= 3
+COMPOSE_VENV := .venv-compose
+PODMAN_COMPOSE := $(COMPOSE_VENV)/bin/podman-compose
+COMPOSE := CONTAINERS_CONF=$(CURDIR)/deploy/podman/containers.conf $(PODMAN_COMPOSE) -p spectrum \
+	-f docker-compose.yml -f deploy/podman/compose.podman.yml
+$(PODMAN_COMPOSE):
+	$(PYTHON) -m venv $(COMPOSE_VENV)
+	$(COMPOSE_VENV)/bin/pip install -q podman-compose==1.6.0
+compose-up: $(PODMAN_COMPOSE) $(RUN_STAMP)
+	$(COMPOSE) up -d --scale worker=$(WORKERS)
+	$(BIN)/python -m loadtest.compose_check --workers $(WORKERS)
+
+## compose-down: stop and remove what compose-up started (the volumes stay)
+# podman-compose's down removes only the replicas the compose file names, so the
+# scaled-out ones and the pod are removed by the project's label.
+compose-down: $(PODMAN_COMPOSE)
+	-$(COMPOSE) down -t 10
+	CONTAINERS_CONF=$(CURDIR)/deploy/podman/containers.conf sh -c \
+		'podman ps -aq --filter label=io.podman.compose.project=spectrum | xargs -r podman rm -f -t 10; \
+		podman pod rm -f pod_spectrum 2>/dev/null; podman network rm spectrum_default 2>/dev/null; true'
+
 ## faults: only the fault tests (also part of make test): workers, Redis, RabbitMQ and the API failing
 # Killed and stopped workers, poison messages, Redis restarted under load, no worker, full
 # queues, a RabbitMQ restart, a job submit that fails or whose gateway dies midway, and

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make images`: the base image (once), then the Redis stand-in, the API image, the
-# Flower image and the worker image, each built with podman from the repo's files.
+# Flower image, the worker image and a Prometheus stand-in (for the compose run),
+# each built with podman from the repo's files.
 # Rebuilds reuse podman's layer cache, so a second run with no change takes seconds.
 # Usage: deploy/podman/images.sh   (TAG=<tag> to tag other than latest)
 set -euo pipefail
@@ -20,10 +21,10 @@ fi
 step() {  # step N NAME COMMAND...: one progress line before and one after, with seconds
   local n="$1" name="$2" start=$SECONDS
   shift 2
-  echo "[images] $n/5 $name ..."
+  echo "[images] $n/6 $name ..."
   "$@" >"/tmp/spectrum-images-$name.log" 2>&1 \
     || { tail -n 40 "/tmp/spectrum-images-$name.log"; echo "[images] $name FAILED"; exit 1; }
-  echo "[images] $n/5 $name done in $((SECONDS - start)) s"
+  echo "[images] $n/6 $name done in $((SECONDS - start)) s"
 }
 
 t0=$SECONDS
@@ -32,6 +33,8 @@ step 2 redis "${build[@]}" -f deploy/podman/Containerfile.redis -t "spectrum-red
 step 3 api "${build[@]}" -f Dockerfile.api -t "spectrum-api:$tag" .
 step 4 flower "${build[@]}" -f Dockerfile.api --build-arg EXTRAS=api,flower -t "spectrum-flower:$tag" .
 step 5 worker "${build[@]}" -f Dockerfile.worker -t "spectrum-worker:$tag" .
+step 6 prometheus "${build[@]}" -f deploy/podman/Containerfile.prometheus \
+  -t "spectrum-prometheus:$tag" deploy/podman
 echo "[images] all built in $((SECONDS - t0)) s"
 podman image ls --filter reference='spectrum-*' --filter reference='python:3.11-slim' \
   --format '{{.Repository}}:{{.Tag}}  {{.Size}}'

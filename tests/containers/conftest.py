@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.containers.podman import Pod
+from scripts.containers import Pod
 
 
 @pytest.fixture

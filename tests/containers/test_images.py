@@ -24,8 +24,8 @@ import httpx
 import pytest
 import redis
 
+from scripts.containers import IMAGES, Pod, missing_images, podman, wait_for
 from shared.registry import STATS_KEY, workers_key
-from tests.containers.podman import IMAGES, Pod, missing_images, podman, wait_for
 
 WORKERS = 3
 REQUESTS = 300

@@ -1,4 +1,5 @@
-"""Containers for the containers test: the podman CLI, one private network per test.
+"""The podman CLI for the containers test (tests/containers) and the compose check
+(loadtest/compose_check.py), and one private network per test.
 
 Every container the test starts is on its own bridge network (its own network
 namespace and address, reached by name through podman's DNS), so the API and each
@@ -17,7 +18,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 CONTAINERS_CONF = ROOT / "deploy" / "podman" / "containers.conf"
 # What `make images` (deploy/podman/images.sh) builds.
 IMAGES = {
