@@ -157,6 +157,17 @@ def test_worker_image_serves_the_lexicon_without_a_model_runtime(pod: Pod) -> No
         "print(','.join(m for m in ('torch', 'transformers', 'onnxruntime') if u.find_spec(m)))",
     )
     assert absent == "", f"the worker image carries {absent}"
+    # The CA bundle pip used during the build was a secret mount, not a file of a layer.
+    for image in (IMAGES["api"], IMAGES["worker"]):
+        leaked = podman(
+            "run",
+            "--rm",
+            image,
+            "python",
+            "-c",
+            "import os; print(os.path.exists('/run/secrets/pip_cert'))",
+        )
+        assert leaked == "False", f"{image} carries the build's pip_cert secret"
 
     store_name = pod.run("redis", IMAGES["redis"], {}, publish="6379")
     store = redis.Redis(port=pod.host_port(store_name, "6379"), socket_timeout=5)
