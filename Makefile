@@ -76,7 +76,7 @@ images:
 # Needs `make images` first. Prints a summary and writes loadtest/results/containers.json.
 containers: $(DEV_STAMP)
 	SPECTRUM_CONTAINERS_RESULT=loadtest/results/containers.json \
-		$(BIN)/python -m pytest -m containers tests/containers -s -p no:cacheprovider
+		$(BIN)/python -m pytest -m containers tests/containers -s
 
 ## compose-up: docker-compose.yml under podman-compose with WORKERS=3 workers, traffic, every worker busy
 # Needs `make images`. podman-compose comes from PyPI into its own venv (Debian's 1.0.3
