@@ -192,9 +192,10 @@ def query(prometheus: str, expr: str) -> list[dict[str, Any]]:
 
 
 def dashboard_expressions() -> list[tuple[str, str]]:
+    """Every panel's expression as Grafana sends it with the Model variable at All."""
     dashboard = json.loads(DASHBOARD.read_text())
     return [
-        (panel["title"], target["expr"])
+        (panel["title"], target["expr"].replace("$model", ".*"))
         for panel in dashboard["panels"]
         for target in panel.get("targets", [])
     ]
