@@ -18,9 +18,10 @@ export async function loadCatalog() {
   const models = Array.isArray(body?.models) ? body.models : [];
   if (models.length === 0) return null;
   const named = typeof body.default === "string";
+  const listed = models.some((m) => m.name === body.default);
   return {
     named,
-    default: named ? body.default : models[0].name,
+    default: listed ? body.default : models[0].name, // the first when none is named
     models,
     aliases: Array.isArray(body.aliases) ? body.aliases : [],
   };
