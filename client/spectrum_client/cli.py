@@ -80,14 +80,15 @@ def _predict(client: SpectrumClient, args: argparse.Namespace) -> int:
     answers = (  # one request per batch, read and sent as the input arrives
         (batch, client.predict(batch, model=args.model)) for batch in batches(_texts(args), size)
     )
-    if args.json:  # one document: the first answer's model and every prediction
-        model, predictions = None, []
+    if args.json:  # one document: the first answer's model (and alias), every prediction
+        head: dict[str, Any] = {}
+        predictions = []
         for _, answer in answers:
-            model = model or answer["model"]
+            head = head or {key: answer[key] for key in ("model", "alias") if key in answer}
             predictions.extend(answer["predictions"])
-        if model is None:
+        if not head:
             raise ValueError("no texts to classify")
-        _print_json({"model": model, "predictions": predictions})
+        _print_json({**head, "predictions": predictions})
         return 0
 
     def pairs() -> Iterator[tuple[str, Prediction]]:

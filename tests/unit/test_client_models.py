@@ -148,6 +148,11 @@ def test_cli_predict_and_submit_take_model(
     assert run(capsys, "submit", str(upload), "--model", "feeling")[0] == 0
 
     assert api.bodies("/v1/predict") == [{"texts": ["a", "b"], "model": "mood"}, {"texts": ["c"]}]
+    whole = json.loads(
+        run(capsys, "predict", "--model", "feeling", "--json", "d", "e", "f", "g")[1]
+    )
+    assert (whole["model"]["name"], whole["alias"]) == ("fake", "feeling")
+    assert [p["label"] for p in whole["predictions"]] == ["d", "e", "f", "g"]
     (job,) = [r for r in api.calls if r.url.path == "/v1/jobs"]
     assert job.url.params["model"] == "feeling"
 
