@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -35,7 +36,8 @@ def one() -> Iterator[tuple[FakeGateway, str]]:
 
 def open_page(driver: Chrome, base_url: str) -> WebDriverWait[Chrome]:
     driver.get(f"{base_url}/")
-    wait = WebDriverWait(driver, 30)
+    # Each answer redraws the result: an element found just before a redraw goes stale.
+    wait = WebDriverWait(driver, 30, ignored_exceptions=[StaleElementReferenceException])
     wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "true")
     return wait
 
