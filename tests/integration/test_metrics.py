@@ -85,7 +85,12 @@ def test_metrics_after_real_traffic(stack: Stack) -> None:
     after = scrape(f"{stack.base_url}/metrics")
     wait_for(
         lambda: (
-            value(scrape(worker_url(stack)), "spectrum_worker_tasks_total", state="EXPIRED")
+            value(
+                scrape(worker_url(stack)),
+                "spectrum_worker_tasks_total",
+                model=stack.model_name,
+                state="EXPIRED",
+            )
             >= FROZEN
         ),
         15,
@@ -135,26 +140,28 @@ def test_metrics_after_real_traffic(stack: Stack) -> None:
     assert value(after, "spectrum_requests_rejected_total", reason="NoWorkerAvailable") == 0
     assert value(after, "spectrum_requests_expired_total") == FROZEN
 
-    # The worker: outcomes by state, sizes, tokens, times, model.
-    assert value(worker, "spectrum_worker_tasks_total", state="SUCCESS") == 3
-    assert value(worker, "spectrum_worker_tasks_total", state="EXPIRED") == FROZEN
-    assert value(worker, "spectrum_worker_tasks_total", state="FAILURE") == 0
-    assert value(worker, "spectrum_worker_task_texts_count") == 3
-    assert value(worker, "spectrum_worker_task_texts_sum") == 6
-    assert value(worker, "spectrum_worker_task_duration_seconds_count") == 3
-    inference = value(worker, "spectrum_worker_inference_seconds_sum")
-    assert 0 < inference < value(worker, "spectrum_worker_task_duration_seconds_sum")
-    assert value(worker, "spectrum_worker_inference_seconds_count") == 3
+    # The worker: outcomes by state, sizes, tokens, times, model; each sample names the
+    # model its process serves.
+    m = stack.model_name
+    assert value(worker, "spectrum_worker_tasks_total", model=m, state="SUCCESS") == 3
+    assert value(worker, "spectrum_worker_tasks_total", model=m, state="EXPIRED") == FROZEN
+    assert value(worker, "spectrum_worker_tasks_total", model=m, state="FAILURE") == 0
+    assert value(worker, "spectrum_worker_task_texts_count", model=m) == 3
+    assert value(worker, "spectrum_worker_task_texts_sum", model=m) == 6
+    assert value(worker, "spectrum_worker_task_duration_seconds_count", model=m) == 3
+    inference = value(worker, "spectrum_worker_inference_seconds_sum", model=m)
+    assert 0 < inference < value(worker, "spectrum_worker_task_duration_seconds_sum", model=m)
+    assert value(worker, "spectrum_worker_inference_seconds_count", model=m) == 3
     # batch_size 32: each task is one forward pass here.
-    assert value(worker, "spectrum_worker_forward_batch_texts_count") == 3
-    assert value(worker, "spectrum_worker_forward_batch_texts_sum") == 6
-    assert 0 < value(worker, "spectrum_worker_forward_seconds_sum") <= inference
-    real = value(worker, "spectrum_worker_tokens_total", kind="real")
-    padded = value(worker, "spectrum_worker_tokens_total", kind="padded")
-    assert value(worker, "spectrum_worker_forward_batch_tokens_sum") == padded
+    assert value(worker, "spectrum_worker_forward_batch_texts_count", model=m) == 3
+    assert value(worker, "spectrum_worker_forward_batch_texts_sum", model=m) == 6
+    assert 0 < value(worker, "spectrum_worker_forward_seconds_sum", model=m) <= inference
+    real = value(worker, "spectrum_worker_tokens_total", model=m, kind="real")
+    padded = value(worker, "spectrum_worker_tokens_total", model=m, kind="padded")
+    assert value(worker, "spectrum_worker_forward_batch_tokens_sum", model=m) == padded
     assert 6 * 3 <= real <= padded  # at least [CLS] word [SEP] per text
     assert 0.5 < real / padded <= 1  # padding efficiency of length-sorted batches
-    assert 0 < value(worker, "spectrum_worker_model_load_seconds") < 120
+    assert 0 < value(worker, "spectrum_worker_model_load_seconds", model=m) < 120
     (info,) = [labels for (name, labels) in worker if name == "spectrum_worker_model_info"]
     assert dict(info)["model"] == stack.model_name
     assert dict(info)["runtime"].startswith("openvino")
