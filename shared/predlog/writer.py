@@ -111,11 +111,11 @@ class Writer:
         self._retry_at = 0.0
         self._retention_at = 0.0  # the first pass runs at start
         self._read_id = "0"  # this consumer's pending entries first (catch-up), then ">"
+        self._group_ready = False
 
     # The loop ---------------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
-        self._ensure_group()
         log.info("prediction log writer started", stream=self._stream, group=GROUP)
         while not stop.is_set():
             self.step()
@@ -130,7 +130,13 @@ class Writer:
         if not database_ready:
             wait_s = min(wait_s, max(self._retry_at - now, 0.001))
         try:
+            if not self._group_ready:
+                self._ensure_group()
             self._read(block_ms=max(int(wait_s * 1000), 1) if wait_s else None)
+        except redis.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            self._group_ready = False  # a restarted Redis without its data: make it again
         except (redis.RedisError, OSError) as exc:
             log.warning("prediction log stream read failed", error=type(exc).__name__)
             time.sleep(0.5)
@@ -148,6 +154,7 @@ class Writer:
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
+        self._group_ready = True
 
     def _read(self, block_ms: int | None) -> None:
         catching_up = self._read_id != ">"
