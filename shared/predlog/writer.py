@@ -47,7 +47,7 @@ CONSUMER = "writer"  # one writer per deployment: a restart resumes the same con
 READ_COUNT = 200  # entries per XREADGROUP
 BLOCK_MS = 200
 RETRY_BASE_S = 0.5
-RETRY_CAP_S = 30.0
+RETRY_CAP_S = 10.0  # a database back after an outage is written to within 10 s
 
 
 class WriterMetrics:
