@@ -9,6 +9,7 @@ stopped with `pg_ctl stop -m fast`. Needs Debian's postgresql server binaries;
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -51,8 +52,17 @@ class PrivatePostgres:
 
     def start(self) -> PrivatePostgres:
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.datadir.parent}"
-        self._run("pg_ctl", "start", "-D", str(self.datadir), "-w", "-o", options,
-                  "-l", str(self.datadir.parent / "server.log"))
+        self._run(
+            "pg_ctl",
+            "start",
+            "-D",
+            str(self.datadir),
+            "-w",
+            "-o",
+            options,
+            "-l",
+            str(self.datadir.parent / "server.log"),
+        )
         deadline = time.monotonic() + 30
         while not tcp_reachable(f"tcp://127.0.0.1:{self.port}"):
             if time.monotonic() > deadline:
@@ -64,8 +74,6 @@ class PrivatePostgres:
         self._run("pg_ctl", "stop", "-D", str(self.datadir), "-m", "fast", "-w")
 
     def remove(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
             self.stop()
-        except subprocess.CalledProcessError:
-            pass  # already stopped
         shutil.rmtree(self.datadir.parent, ignore_errors=True)

@@ -153,7 +153,8 @@ def test_every_answered_text_is_logged_once_with_its_fields(
     jobs = [r for r in rows if r["job_id"] == job_id]
     assert [r["cached"] for r in computed] == [False] * 3
     assert [r["cached"] for r in cached] == [True] * 3
-    assert len(jobs) == 4 and {r["source"] for r in jobs} == {"job"}
+    assert len(jobs) == 4
+    assert {r["source"] for r in jobs} == {"job"}
     assert {r["source"] for r in computed + cached} == {"predict"}
     digest = hashlib.sha256(KEY.encode()).hexdigest()
     assert {r["key_id"] for r in computed} == {digest[:16]}  # identifies the key
@@ -162,10 +163,12 @@ def test_every_answered_text_is_logged_once_with_its_fields(
     hashes = {hashlib.sha256(t.encode()).hexdigest() for t in batch}
     assert {r["text_hash"] for r in computed} == hashes
     first = computed[0]
-    assert first["model"] == stack.model_name and first["version"]
+    assert first["model"] == stack.model_name
+    assert first["version"]
     assert first["label"] in first["probabilities"]
     assert first["score"] == max(first["probabilities"].values())
-    assert first["latency_ms"] > 0 and first["truncated"] is False
+    assert first["latency_ms"] > 0
+    assert first["truncated"] is False
     at = first["at"] if first["at"].tzinfo else first["at"].replace(tzinfo=UTC)
     assert abs(at - datetime.now(UTC)) < timedelta(minutes=5)
     assert writer.alive()
@@ -221,8 +224,10 @@ def test_a_database_outage_fails_no_prediction_and_loses_only_counted_rows(
         )
         private_postgres.start()
         wait_until(
-            lambda: writer_metric(port, "spectrum_prediction_log_database_up") == 1
-            and writer_metric(port, "spectrum_prediction_log_buffered_rows") == 0,
+            lambda: (
+                writer_metric(port, "spectrum_prediction_log_database_up") == 1
+                and writer_metric(port, "spectrum_prediction_log_buffered_rows") == 0
+            ),
             60,
             "the writer to reach the database again",
         )
@@ -230,8 +235,10 @@ def test_a_database_outage_fails_no_prediction_and_loses_only_counted_rows(
 
     total = sum(sent.values())
     wait_until(
-        lambda: count_rows(url) + writer_metric(port, "spectrum_prediction_log_dropped_rows_total")
-        == total,
+        lambda: (
+            count_rows(url) + writer_metric(port, "spectrum_prediction_log_dropped_rows_total")
+            == total
+        ),
         90,
         "the backlog to be written",
     )
@@ -260,15 +267,21 @@ def test_a_writer_killed_during_an_outage_is_caught_up_by_the_next_one(
     stack.start_api()
     with stack.client() as client:
         for i in range(3):
-            assert client.post(
-                "/v1/predict", json={"texts": texts(2)}, headers={"X-Request-ID": f"a-{i}"}
-            ).status_code == 200
+            assert (
+                client.post(
+                    "/v1/predict", json={"texts": texts(2)}, headers={"X-Request-ID": f"a-{i}"}
+                ).status_code
+                == 200
+            )
         wait_until(lambda: count_rows(url) == 6, 60, "the first rows")
         private_postgres.stop()
         for i in range(5):
-            assert client.post(
-                "/v1/predict", json={"texts": texts(2)}, headers={"X-Request-ID": f"b-{i}"}
-            ).status_code == 200
+            assert (
+                client.post(
+                    "/v1/predict", json={"texts": texts(2)}, headers={"X-Request-ID": f"b-{i}"}
+                ).status_code
+                == 200
+            )
         pending = redis.Redis.from_url(stack.settings["result_backend_url"])
         stream = stack.settings["prediction_log_stream"]
         wait_until(
@@ -279,9 +292,12 @@ def test_a_writer_killed_during_an_outage_is_caught_up_by_the_next_one(
         writer.send(signal.SIGKILL)
         writer.wait(10)
         for i in range(2):  # no writer at all: the stream holds them
-            assert client.post(
-                "/v1/predict", json={"texts": texts(2)}, headers={"X-Request-ID": f"c-{i}"}
-            ).status_code == 200
+            assert (
+                client.post(
+                    "/v1/predict", json={"texts": texts(2)}, headers={"X-Request-ID": f"c-{i}"}
+                ).status_code
+                == 200
+            )
         private_postgres.start()
         start_writer(stack)
         wait_until(lambda: count_rows(url) == 20, 60, "all 20 rows")
@@ -323,7 +339,9 @@ def inserts_of(engine: Engine) -> list[int]:
     sizes: list[int] = []
 
     @event.listens_for(engine, "before_cursor_execute")
-    def record(_conn: Any, _cursor: Any, statement: str, params: Any, _ctx: Any, many: bool) -> None:
+    def record(
+        _conn: Any, _cursor: Any, statement: str, params: Any, _ctx: Any, many: bool
+    ) -> None:
         if statement.lstrip().upper().startswith("INSERT INTO PREDICTION_LOG"):
             sizes.append(len(params) if many else 1)
 
@@ -341,14 +359,20 @@ def test_the_writer_inserts_in_batches_of_at_most_its_batch_size(
     try:
         writer.step()  # creates the group, migrates (retention's first pass)
         for _ in range(20):  # 20 requests of 4 rows
-            send_sync(client, some_rows(4, at=time.time()), stream_max=1000,
-                      stream=settings.prediction_log_stream)
+            send_sync(
+                client,
+                some_rows(4, at=time.time()),
+                stream_max=1000,
+                stream=settings.prediction_log_stream,
+            )
         for _ in range(50):
             writer.step()
             if sum(sizes) == 80:
                 break
-        assert sum(sizes) == 80 and count_rows(database_url) == 80
-        assert max(sizes) <= 25 and len(sizes) >= 4  # bulk, never row by row
+        assert sum(sizes) == 80
+        assert count_rows(database_url) == 80
+        assert max(sizes) <= 25
+        assert len(sizes) >= 4
         assert sizes[0] > 1
         assert client.xlen(settings.prediction_log_stream) == 0  # written entries are deleted
     finally:
@@ -370,8 +394,12 @@ def test_retention_deletes_rows_past_their_days_and_keeps_the_rest(
     try:
         writer.step()
         for age_days in (40, 31, 29, 1):
-            send_sync(client, some_rows(2, at=now - age_days * 86400), stream_max=1000,
-                      stream=settings.prediction_log_stream)
+            send_sync(
+                client,
+                some_rows(2, at=now - age_days * 86400),
+                stream_max=1000,
+                stream=settings.prediction_log_stream,
+            )
         wait_until(lambda: (writer.step(), count_rows(database_url))[1] >= 4, 30, "rows")
         deadline = time.monotonic() + 30
         while count_rows(database_url) != 4:
@@ -403,8 +431,12 @@ def test_the_bound_holds_while_the_database_is_unreachable(redis_url: str, tmp_p
     try:
         writer.step()
         for _ in range(6):
-            send_sync(client, some_rows(3, at=time.time()), stream_max=1000,
-                      stream=settings.prediction_log_stream)
+            send_sync(
+                client,
+                some_rows(3, at=time.time()),
+                stream_max=1000,
+                stream=settings.prediction_log_stream,
+            )
         for _ in range(20):
             writer.step()
         assert writer.backlog.rows == 9  # three entries of 3 fit under 10
@@ -417,7 +449,8 @@ def test_the_bound_holds_while_the_database_is_unreachable(redis_url: str, tmp_p
         writer._retry_at = 0.0
         for _ in range(10):
             writer.step()
-        assert count_rows(url) == 9 and writer.backlog.rows == 0
+        assert count_rows(url) == 9
+        assert writer.backlog.rows == 0
         assert isinstance(writer.backlog, Backlog)
     finally:
         client.delete(settings.prediction_log_stream)

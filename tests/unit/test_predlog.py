@@ -40,14 +40,20 @@ def two_rows(*, log_texts: bool) -> list[dict[str, Any]]:
 def test_rows_carry_the_answer_and_the_texts_hash_but_not_the_text_by_default() -> None:
     first, second = two_rows(log_texts=False)
 
-    assert first["label"] == "POSITIVE" and first["score"] == 0.9
+    assert first["label"] == "POSITIVE"
+    assert first["score"] == 0.9
     assert first["probabilities"] == {"NEGATIVE": 0.1, "POSITIVE": 0.9}
     assert (first["version"], second["version"]) == ("v1", "v2")
     assert (second["cached"], second["truncated"]) == (True, True)
     assert first["text_hash"] == hashlib.sha256(b"good film").hexdigest()
-    assert "text" not in first and "good film" not in json.dumps(first)
+    assert "text" not in first
+    assert "good film" not in json.dumps(first)
     assert first["key_id"] == "ab" * 8  # a prefix of the digest, never the key
-    assert (first["alias"], first["request_id"], first["source"]) == ("sentiment", "req-1", "predict")
+    assert (first["alias"], first["request_id"], first["source"]) == (
+        "sentiment",
+        "req-1",
+        "predict",
+    )
 
 
 def test_rows_keep_the_text_only_when_asked() -> None:
@@ -63,7 +69,8 @@ def test_an_entry_round_trips_and_becomes_insertable() -> None:
     row = for_insert(rows[0])
 
     assert row["at"] == datetime.fromtimestamp(1_700_000_000.5, tz=UTC)
-    assert row["text"] is None and row["job_id"] is None
+    assert row["text"] is None
+    assert row["job_id"] is None
     assert row["model"] == "m"
 
 
@@ -75,7 +82,7 @@ def test_for_insert_cuts_strings_to_their_columns() -> None:
 
 @pytest.mark.parametrize("raw", ['{"a": 1}', "[1, 2]", "not json"])
 def test_an_entry_that_is_not_a_list_of_rows_is_refused(raw: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"JSON|Expecting"):
         decode_rows(raw)
 
 
@@ -89,7 +96,8 @@ def test_the_backlog_refuses_an_entry_that_would_pass_its_bound() -> None:
     assert backlog.offer(entry("1", 6))
     assert not backlog.offer(entry("2", 5))  # 11 > 10: refused whole
     assert backlog.offer(entry("3", 4))  # exactly 10 fits
-    assert backlog.rows == 10 and len(backlog) == 2
+    assert backlog.rows == 10
+    assert len(backlog) == 2
     assert not backlog.has_room()
 
 
@@ -103,7 +111,8 @@ def test_batches_take_the_oldest_entries_up_to_the_row_limit_and_at_least_one() 
     batch = backlog.batch(57)
     assert [e.id for e in batch] == ["a", "b", "c"]
     backlog.remove(batch)
-    assert backlog.rows == 1 and [e.id for e in backlog.batch(10)] == ["d"]
+    assert backlog.rows == 1
+    assert [e.id for e in backlog.batch(10)] == ["d"]
 
 
 def test_the_retention_cutoff_is_days_before_now() -> None:
