@@ -11,6 +11,9 @@ from typing import Any
 
 import pytest
 
+from api.models.aliases import Alias
+from api.predict.predictor import Answered, Placed, Predictor
+from shared.config import Settings
 from shared.predictions import Answer
 from shared.predlog.backlog import Backlog, Entry
 from shared.predlog.retention import cutoff
@@ -193,3 +196,35 @@ def test_a_failed_send_and_a_full_buffer_are_counted_not_raised() -> None:
         return dropped
 
     assert asyncio.run(scenario()) == [2, 2, PENDING_ROWS_MAX]
+
+
+class RecordingLog:
+    def __init__(self) -> None:
+        self.entries: list[list[dict[str, Any]]] = []
+
+    def append(self, rows: list[dict[str, Any]]) -> None:
+        self.entries.append(rows)
+
+
+def test_an_alias_requests_rows_name_the_model_and_text_each_part_answered() -> None:
+    """Parts answer texts at their positions: each row gets its own text's hash and model."""
+    settings = Settings(log_json=True, model_name="a")
+    recorded = RecordingLog()
+    nothing: Any = None
+    predictor = Predictor(settings, nothing, nothing, nothing, nothing, nothing, recorded)  # type: ignore[arg-type]
+    normalized = ["first", "second", "third"]
+    parts = [
+        Placed(Answered("a", [POSITIVE, POSITIVE], ["va", "va"]), [0, 2]),
+        Placed(Answered("b", [NEGATIVE], ["vb"]), [1]),
+    ]
+    alias = Alias("sentiment", (("a", 50), ("b", 50)))
+
+    predictor.log_parts(parts, normalized, "predict", alias, "req-9", 0.0123)
+
+    (rows,) = recorded.entries  # one entry for the whole request
+    by_model = {(r["model"], r["text_hash"]) for r in rows}
+    digest = lambda t: hashlib.sha256(t.encode()).hexdigest()  # noqa: E731
+    assert by_model == {("a", digest("first")), ("a", digest("third")), ("b", digest("second"))}
+    assert {r["alias"] for r in rows} == {"sentiment"}
+    assert {r["latency_ms"] for r in rows} == {12.3}
+    assert {r["version"] for r in rows if r["model"] == "b"} == {"vb"}
