@@ -119,7 +119,10 @@ class Writer:
         log.info("prediction log writer started", stream=self._stream, group=GROUP)
         while not stop.is_set():
             self.step()
-        # Whatever is still in the backlog stays pending: the next writer re-reads it.
+        # Write what is held while the database answers; the rest stays pending in the
+        # consumer group, and the next writer re-reads it.
+        while self.backlog and self._clock() >= self._retry_at:
+            self._write_batch()
         log.info("prediction log writer stopped", backlog_rows=self.backlog.rows)
 
     def step(self) -> None:
@@ -134,9 +137,11 @@ class Writer:
                 self._ensure_group()
             self._read(block_ms=max(int(wait_s * 1000), 1) if wait_s else None)
         except redis.ResponseError as exc:
-            if "NOGROUP" not in str(exc):
-                raise
-            self._group_ready = False  # a restarted Redis without its data: make it again
+            if "NOGROUP" in str(exc):  # a restarted Redis without its data: make it again
+                self._group_ready = False
+            else:
+                log.warning("prediction log stream refused a read", error=str(exc))
+                time.sleep(0.5)
         except (redis.RedisError, OSError) as exc:
             log.warning("prediction log stream read failed", error=type(exc).__name__)
             time.sleep(0.5)
