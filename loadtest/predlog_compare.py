@@ -1,4 +1,4 @@
-"""The prediction log's cost in `make bench` runs, log on against off: on against off.
+"""The prediction log's cost in `make bench` runs: the log on against off.
 
     SPECTRUM_PREDICTION_LOG=true  python -m loadtest.bench --quick --out DIR/1-on
     SPECTRUM_PREDICTION_LOG=false python -m loadtest.bench --quick --out DIR/1-off
