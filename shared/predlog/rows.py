@@ -1,10 +1,10 @@
 """Prediction log rows: built from answers where they are made, sent as one stream entry.
 
 A row is a plain dict with the table's columns (shared/predlog/schema.py) except `id`;
-`at` travels as epoch seconds (float) and becomes a UTC datetime at insert. One stream
-entry carries every row of one request (or job chunk) as a JSON list in field `rows`,
-so a request costs one XADD whatever its size. `text` is present only when texts are
-logged (SPECTRUM_LOG_TEXTS); `text_hash` always is.
+`at` travels as epoch seconds (float) and becomes a UTC datetime at insert. A stream
+entry carries rows as a JSON list in field `rows`: a job chunk's, or the whole requests
+a gateway process answered since its last flush (a request's rows are never split).
+`text` is present only when texts are logged (SPECTRUM_LOG_TEXTS); `text_hash` always is.
 """
 
 from __future__ import annotations

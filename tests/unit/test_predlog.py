@@ -18,7 +18,7 @@ from shared.predictions import Answer
 from shared.predlog.backlog import Backlog, Entry
 from shared.predlog.retention import cutoff
 from shared.predlog.rows import decode_rows, encode_rows, for_insert, key_id, rows_for
-from shared.predlog.stream import PENDING_ROWS_MAX, StreamLog
+from shared.predlog.stream import ENTRY_ROWS, PENDING_ROWS_MAX, StreamLog
 
 POSITIVE = Answer("POSITIVE", 0.9, {"NEGATIVE": 0.1, "POSITIVE": 0.9}, False, False)
 NEGATIVE = Answer("NEGATIVE", 0.8, {"NEGATIVE": 0.8, "POSITIVE": 0.2}, True, True)
@@ -164,22 +164,26 @@ def sender(redis_client: RecordingRedis, dropped: list[int]) -> StreamLog:
     )
 
 
-def test_appended_requests_leave_in_one_pipeline_one_entry_each() -> None:
+def test_appended_requests_leave_in_one_pipeline_packed_whole_into_entries() -> None:
     async def scenario() -> tuple[RecordingRedis, list[int]]:
         client, dropped = RecordingRedis(), []
         log = sender(client, dropped)
         log.append(two_rows(log_texts=False))
         log.append(two_rows(log_texts=False)[:1])
-        log.append([])  # nothing answered: no entry
+        log.append([])  # nothing answered: nothing sent
+        for _ in range(ENTRY_ROWS // 2):  # 256 rows more: they spill into a second entry
+            log.append(two_rows(log_texts=False))
         assert client.sent == []  # append never sends
         await log.close()
         return client, dropped
 
     client, dropped = asyncio.run(scenario())
 
-    assert [len(rows) for rows in client.sent] == [2, 1]
+    # 3 + 254 rows overflow 256: the request that does not fit starts the next entry.
+    assert [len(rows) for rows in client.sent] == [ENTRY_ROWS - 1, 4]
     assert client.pipelines == 1
     assert dropped == []
+    assert [row["request_id"] for row in client.sent[0][:3]] == ["req-1"] * 3
 
 
 def test_a_failed_send_and_a_full_buffer_are_counted_not_raised() -> None:
