@@ -57,7 +57,7 @@ async def measure(texts: int) -> dict[str, float]:
         "texts": texts,
         "append_us_per_request": append_s / ROUNDS * 1e6,
         "flush_us_per_request": flush_s / ROUNDS * 1e6,
-        "entry_bytes": entry_bytes,
+        "request_bytes": entry_bytes,
     }
 
 
