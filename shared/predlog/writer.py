@@ -46,6 +46,7 @@ GROUP = "predlog-writer"
 CONSUMER = "writer"  # one writer per deployment: a restart resumes the same consumer's pending
 READ_COUNT = 200  # entries per XREADGROUP
 BLOCK_MS = 200
+LINGER_S = 0.5  # a row waits at most this long for its batch to fill (while the database is up)
 RETRY_BASE_S = 0.5
 RETRY_CAP_S = 10.0  # a database back after an outage is written to within 10 s
 
@@ -112,6 +113,7 @@ class Writer:
         self._retention_at = 0.0  # the first pass runs at start
         self._read_id = "0"  # this consumer's pending entries first (catch-up), then ">"
         self._group_ready = False
+        self._held_since = 0.0  # when the backlog's oldest entry was read
 
     # The loop ---------------------------------------------------------------------------
 
@@ -126,10 +128,15 @@ class Writer:
         log.info("prediction log writer stopped", backlog_rows=self.backlog.rows)
 
     def step(self) -> None:
-        """One turn: read what arrived, write a batch when the database may be tried."""
+        """One turn: read what arrived, write a batch when one is due and the database may
+        be tried. A batch is due when it is full or its oldest row has waited LINGER_S:
+        fewer, larger transactions cost the writer (and the cores it shares) less."""
         now = self._clock()
         database_ready = now >= self._retry_at
-        wait_s = 0.0 if (self.backlog and database_ready) else BLOCK_MS / 1000
+        due_at = self._due_at()
+        wait_s = BLOCK_MS / 1000
+        if database_ready and due_at is not None:
+            wait_s = min(wait_s, max(due_at - now, 0.0))
         if not database_ready:
             wait_s = min(wait_s, max(self._retry_at - now, 0.001))
         try:
@@ -145,11 +152,20 @@ class Writer:
         except (redis.RedisError, OSError) as exc:
             log.warning("prediction log stream read failed", error=type(exc).__name__)
             time.sleep(0.5)
-        if self.backlog and self._clock() >= self._retry_at:
+        due_at = self._due_at()
+        if due_at is not None and self._clock() >= max(due_at, self._retry_at):
             self._write_batch()
         if self._clock() >= self._retention_at and self._clock() >= self._retry_at:
             self._retain()
         self.metrics.buffered.set(self.backlog.rows)
+
+    def _due_at(self) -> float | None:
+        """When the backlog's next batch is due (None: nothing held)."""
+        if not self.backlog:
+            return None
+        if self.backlog.rows >= self._settings.prediction_log_batch:
+            return 0.0
+        return self._held_since + LINGER_S
 
     # Reading ----------------------------------------------------------------------------
 
@@ -192,6 +208,8 @@ class Writer:
                 self.metrics.dropped.labels(reason="malformed").inc()
                 refused.append(entry_id)
                 continue
+            if not self.backlog:
+                self._held_since = self._clock()
             if not self.backlog.offer(Entry(entry_id, rows)):
                 self.metrics.dropped.labels(reason="buffer_full").inc(len(rows))
                 refused.append(entry_id)
@@ -249,6 +267,7 @@ class Writer:
     def _committed(self, entries: list[Entry]) -> None:
         """The first entries of the backlog are settled (written or counted): let them go."""
         self.backlog.remove(entries)
+        self._held_since = self._clock()  # what is left waits from now
         self._ack(entries)
         self._recovered()
 
