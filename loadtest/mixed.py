@@ -58,7 +58,8 @@ def measure_mixed(url: str, plan: Plan, texts: list[str], default_model: str) ->
     target = f"{url}/v1/predict"
     level = plan.mixed_concurrency
     uncached = asyncio.run(run_tagged(target, bodies, level, plan.uncached_s))
-    first = summarize("mixed uncached", uncached, level)
+    models = [model for model, _ in shares]
+    first = summarize("mixed uncached", uncached, level, models)
     every = first[-1]
     say(
         f"mixed uncached c{level}: {every.req_per_s:.0f} req/s, p50 {every.p50_ms:.1f} ms, "
@@ -68,7 +69,7 @@ def measure_mixed(url: str, plan: Plan, texts: list[str], default_model: str) ->
     answered = sorted({s.body_index for s in uncached.samples if s.ok})
     again = [bodies[i] for i in answered]
     cached = asyncio.run(run_tagged(target, again, level, plan.cached_s)) if again else None
-    second = summarize("mixed cached", cached, level) if cached is not None else []
+    second = summarize("mixed cached", cached, level, models) if cached is not None else []
     if second:
         say(f"mixed cached c{level}: {second[-1].req_per_s:.0f} req/s")
     return {

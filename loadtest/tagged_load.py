@@ -73,9 +73,12 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     return sorted_values[int(rank) - 1]
 
 
-def summarize(scenario: str, load: TaggedLoad, concurrency: int) -> list[Summary]:
-    """One `Summary` per tag (in order of first answer), then one of every answer ("all")."""
-    tags = list(dict.fromkeys(s.tag for s in load.samples))
+def summarize(
+    scenario: str, load: TaggedLoad, concurrency: int, order: Sequence[str] = ()
+) -> list[Summary]:
+    """One `Summary` per tag (those of `order` first, in that order, then the others in
+    order of first answer), then one of every answer (tag "all")."""
+    tags = list(dict.fromkeys([*order, *(s.tag for s in load.samples)]))
     total = len(load.samples)
     out = []
     for tag in [*tags, "all"]:

@@ -53,6 +53,14 @@ def test_the_mixed_texts_come_after_every_earlier_set() -> None:
     assert earlier.isdisjoint(mix["mixed"])
 
 
+def test_summary_lists_the_tags_in_the_order_asked_even_without_answers() -> None:
+    samples = [Sample("b", 0.001, True, 0), Sample("a", 0.002, True, 1)]
+    load = TaggedLoad(samples, seconds=1.0, wraps=0, cpu_share=0.0)
+    rows = summarize("mixed", load, 8, order=["a", "c"])
+    assert [row.tag for row in rows] == ["a", "c", "b", "all"]
+    assert rows[1].requests == 0
+
+
 def test_percentile_is_nearest_rank() -> None:
     values = [float(v) for v in range(1, 101)]
     assert percentile(values, 50) == 50.0
