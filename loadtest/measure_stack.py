@@ -1,4 +1,4 @@
-"""Steps 2-6 of `make bench`: the stack uncached, its overhead, the cached path, the mixed
+"""Steps 2-4, 6, 7 of `make bench`: the stack uncached, its overhead, the cached path, mixed
 models (loadtest/mixed.py), memory.
 
 The stack is `local_stack` (as `make run` starts it, on a private Redis, so every

@@ -1,4 +1,4 @@
-"""Step 5 of `make bench`: one gateway, three models, one load that mixes them.
+"""Step 6 of `make bench` (loadtest/README.md): one gateway, three models, one load that mixes them.
 
 The stack of steps 2-4 also runs one worker for each light model (toxicity, a linear
 classifier; emotion, a lexicon), as `make run` starts them. One level sends, from
