@@ -26,7 +26,7 @@ class Plan:
     bulk_sync_s: float = 15.0
     bulk_job_texts: int = 20_000
     mixed_concurrency: int = 32
-    mixed_texts: int = 4000  # unique texts of the mixed level: more than it answers
+    mixed_texts: int = 8000  # unique texts of the mixed level: more than it answers (no wraps)
 
     @classmethod
     def quick(cls) -> Plan:
@@ -41,7 +41,7 @@ class Plan:
             texts_per_level={1: 600, 8: 3000, 32: 3500, 128: 3500},
             bulk_sync_s=5.0,
             bulk_job_texts=2000,
-            mixed_texts=1500,
+            mixed_texts=3000,
         )
 
     def texts(self) -> dict[str, list[str]]:
