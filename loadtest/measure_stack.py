@@ -77,7 +77,9 @@ def measure_stack(
         client = redis.Redis.from_url(stack.redis_url)
         cleanup.callback(client.close)
         url, api, worker_procs = stack.url, stack.api, stack.workers
-        while len(client.hkeys(STATS_KEY)) < workers:  # every worker publishes its totals
+        # Every worker publishes its totals, the light ones too (theirs stay at zero until
+        # the mixed level, so the overhead at c32 is the sentiment workers' alone).
+        while len(client.hkeys(STATS_KEY)) < workers + len(stack.light_workers):
             time.sleep(0.3)
         redis_pid = int(client.info("server")["process_id"])
         stack_pids = [api.pid, *(w.pid for w in worker_procs), redis_pid]
