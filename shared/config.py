@@ -23,6 +23,8 @@ from pydantic_settings import (
 from shared.signing import signing_keys
 
 LEXICON_MODEL_ID = "vader"
+# The capacity-test stand-in (worker/runtimes/fixed.py): sleeps, computes nothing.
+FIXED_MODEL_ID = "fixed"
 SHIPPED_MODEL_ID = "models/sentiment-minilm"
 # Names the env file, relative to the working directory; empty reads none. Not a
 # setting (a file cannot name itself), so it is read here, beside the settings.
@@ -61,14 +63,15 @@ class Settings(BaseSettings):
     # What is served.
     model_id: str = SHIPPED_MODEL_ID
     """What is served: the shipped model (a directory, relative to the working
-    directory), `vader` (the lexicon fallback, no torch needed), or any other local
-    model directory or Hugging Face hub id."""
+    directory), `vader` (the lexicon fallback, no torch needed), `fixed` (the
+    capacity-test stand-in of `make scale`, which sleeps instead of computing), or any
+    other local model directory or Hugging Face hub id."""
     model_name: str = ""
     """Name used in queue names, cache keys and answers; derived from the model id (its
     last path part) when unset."""
-    runtime: Literal["auto", "lexicon", "torch", "openvino"] = "auto"
-    """`auto`: lexicon for `vader`, OpenVINO for a model directory with an OpenVINO IR
-    (when openvino is installed), PyTorch otherwise."""
+    runtime: Literal["auto", "lexicon", "torch", "openvino", "fixed"] = "auto"
+    """`auto`: lexicon for `vader`, the stand-in for `fixed`, OpenVINO for a model
+    directory with an OpenVINO IR (when openvino is installed), PyTorch otherwise."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """PyTorch only: `auto` is CUDA when present, the CPU otherwise."""
     precision: Literal["auto", "fp32", "bf16"] = "auto"
@@ -86,6 +89,15 @@ class Settings(BaseSettings):
     machine lets the process use evenly among its SPECTRUM_WORKER_PROCESSES."""
     max_tokens: int = Field(default=256, ge=8)
     """Longest input, in tokens, the transformer sees; longer texts are truncated."""
+    fixed_pass_ms: float = Field(default=5.0, ge=0)
+    """The `fixed` stand-in only: milliseconds one forward pass (up to SPECTRUM_BATCH_SIZE
+    texts) sleeps besides SPECTRUM_FIXED_TEXT_MS per text. A sleep, not work, so that
+    two cores can host many workers (`make scale`, whose README section says why its
+    costs were chosen)."""
+    fixed_text_ms: float = Field(default=25.0, ge=0)
+    """The `fixed` stand-in only: milliseconds each text adds to its pass. Text cost
+    dominating pass cost keeps a worker's rate nearly independent of how the gateway
+    happened to batch (16 texts: ~39/s, 1 text: ~33/s with the defaults)."""
     openvino_cache_capacity: int = Field(default=200, ge=0)
     """Input shapes whose compiled kernels the OpenVINO CPU plugin keeps. Its default
     (5000) lets a worker grow by several hundred MB as new (rows, width) shapes arrive:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from shared.config import Settings
+from shared.config import FIXED_MODEL_ID, Settings
 from shared.contracts import ModelCard
 from worker.runtimes.base import Runtime
 from worker.runtimes.model_dir import OPENVINO_FILE
 
 
 def choose_runtime(settings: Settings) -> str:
-    """lexicon, openvino or torch.
+    """lexicon, fixed (the capacity-test stand-in), openvino or torch.
 
     `auto` serves a model directory that carries an OpenVINO IR with OpenVINO
     (the fastest runtime measured for the shipped model, see its model card)
@@ -22,6 +22,8 @@ def choose_runtime(settings: Settings) -> str:
         return "lexicon"
     if settings.runtime != "auto":
         return settings.runtime
+    if settings.model_id == FIXED_MODEL_ID:
+        return "fixed"
     has_ir = (Path(settings.model_id) / OPENVINO_FILE).is_file()
     if has_ir and importlib.util.find_spec("openvino") is not None:
         return "openvino"
@@ -36,6 +38,15 @@ def load_runtime(settings: Settings) -> tuple[Runtime, ModelCard]:
         from worker.runtimes.lexicon import load_lexicon
 
         return load_lexicon(name)
+    if runtime == "fixed":
+        from worker.runtimes.fixed import load_fixed
+
+        return load_fixed(
+            name,
+            pass_ms=settings.fixed_pass_ms,
+            text_ms=settings.fixed_text_ms,
+            batch_size=settings.batch_size,
+        )
     if runtime == "openvino":
         from worker.runtimes.ov import load_openvino
 
