@@ -14,7 +14,7 @@ command makes and removes, and every step is bounded by its duration. Steps:
    process against zero-cost stand-ins, batched and with one task per request; each
    broker alone (publish + deliver + ack); the result backend alone (Celery's store);
 3. the curve, per broker: one gateway, stand-in workers (worker/runtimes/fixed.py)
-   added 1, 2, 4, 8, 16, worker i in namespace i; a closed loop of unique texts at 48
+   added 1, 2, 4, 8, 16, worker i in namespace i; a closed loop of unique texts at 64
    connections per worker (loadtest/scale_plan.py).
 
 It prints one table and writes everything as JSON (loadtest/results/scale-<time>.json)

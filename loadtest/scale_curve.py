@@ -88,7 +88,7 @@ def stack_settings(plan: ScalePlan, name: str, broker_url: str, redis_url: str) 
         "model_name": name,
         "fixed_pass_ms": plan.pass_ms,
         "fixed_text_ms": plan.text_ms,
-        # Admission must not shed what the run offers: 48 connections per worker at 16.
+        # Admission must not shed what the run offers: 64 connections per worker at 16.
         "max_in_flight": 4096,
         "max_queue_depth": 100_000,
         "request_timeout_s": 30,

@@ -27,8 +27,8 @@ def test_workers_are_added_level_by_level_never_restarted() -> None:
     assert plan.worker_counts == (1, 2, 4, 8, 16)
     assert plan.additions() == [(1, 1), (1, 2), (2, 4), (4, 8), (8, 16)]
     assert sum(add for add, _ in plan.additions()) == 16
-    # Enough connections for a running, a prefetched and a gathering batch per worker.
-    assert plan.connections(16) == 16 * 48
+    # A running, a prefetched, a gathering and a queued batch per worker.
+    assert plan.connections(16) == 16 * 64
     assert ScalePlan.quick().additions() == [(1, 1), (1, 2)]
 
 
@@ -96,7 +96,7 @@ def fake_point(workers: int, rate: float) -> dict[str, Any]:
     cores = {"api": 0.1, "workers": 0.05, "redis": 0.02, "broker": 0.0, "wrk": 0.01}
     return {
         "workers": workers,
-        "connections": 48 * workers,
+        "connections": 64 * workers,
         "req_per_s": rate,
         "p50_ms": 1200.0,
         "p99_ms": 1300.0,
@@ -136,7 +136,7 @@ def test_a_report_has_its_shape_and_renders(tmp_path: Path) -> None:
     assert verdict["met"] is False
     assert verdict["measured"] == pytest.approx(270 / 304)
     rendered = table(report)
-    assert "| redis | 8 | 384 | 270 | 304 | 0.89 |" in rendered
+    assert "| redis | 8 | 512 | 270 | 304 | 0.89 |" in rendered
     assert "rabbitmq skipped: not installed" in rendered
     path = write_report(report, tmp_path, "-quick")
     assert path.name.startswith("scale-")
