@@ -77,6 +77,9 @@ def consume(broker_url: str, backend_url: str, queue: str, ready: Path) -> None:
 
     def on_message(_: Any, message: Any) -> None:
         nonlocal received, stopped, last
+        if stopped:  # prefetched after this consumer's stop: the other consumer's to take
+            message.requeue()
+            return
         message.ack()
         if message.headers.get("task") == STOP_TASK:
             stopped = True
@@ -92,7 +95,7 @@ def consume(broker_url: str, backend_url: str, queue: str, ready: Path) -> None:
         ):
             ready.write_text("ready")
             while not stopped:
-                connection.drain_events(timeout=60)
+                connection.drain_events(timeout=30)
     print(json.dumps({"received": received, "last": last}))
 
 
