@@ -164,7 +164,7 @@ def plot(report: dict[str, Any], path: Path) -> Path:
     for broker, curve in report["curves"].items():
         points = curve["points"]
         workers = [p["workers"] for p in points]
-        axes.plot(
+        (measured,) = axes.plot(
             workers,
             [p["req_per_s"] for p in points],
             marker=markers.get(broker, "^"),
@@ -175,6 +175,7 @@ def plot(report: dict[str, Any], path: Path) -> Path:
             [p["ideal_req_per_s"] for p in points],
             linestyle="--",
             linewidth=1,
+            color=measured.get_color(),
             label=f"{broker}: linear ideal (n x 1 worker)",
         )
     gateway = report["ceilings"].get("gateway")
