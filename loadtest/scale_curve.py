@@ -251,7 +251,8 @@ def measure_curve(
                 here / f"measure-{count}.jsonl",
             )
             before = Snapshot.take(api, workers, client, servers.redis_pid, broker_pid)
-            load = run_wrk(broker, f"{url}/v1/predict", bodies, connections, plan.level_s, here)
+            seconds = plan.level_seconds(count)
+            load = run_wrk(broker, f"{url}/v1/predict", bodies, connections, seconds, here)
             time.sleep(1.2)  # two heartbeats: the workers' totals include the last tasks
             after = Snapshot.take(api, workers, client, servers.redis_pid, broker_pid)
             row = {

@@ -71,6 +71,12 @@ class ScalePlan:
             running = count
         return steps
 
+    def level_seconds(self, workers: int) -> float:
+        """How long a level is measured: twice `level_s` for 1 and 2 workers, whose few
+        tasks (a worker finishes 16 requests at once, ~2.5 times a second) would
+        otherwise make the first point, on which the ideal rests, the noisiest."""
+        return 2 * self.level_s if workers <= 2 else self.level_s
+
     def connections(self, workers: int) -> int:
         return self.connections_per_worker * workers
 
@@ -83,7 +89,7 @@ class ScalePlan:
         """Unique texts enough for a level at the workers' ceiling (or `ceiling_per_s`,
         whichever is lower), twice over: a body sent twice could be a cache hit."""
         rate = min(workers * self.worker_rate(), ceiling_per_s)
-        return max(500, math.ceil(2 * rate * (self.warm_s + self.level_s)))
+        return max(500, math.ceil(2 * rate * (self.warm_s + self.level_seconds(workers))))
 
 
 def efficiencies(workers: Sequence[int], throughput: Sequence[float]) -> list[float | None]:

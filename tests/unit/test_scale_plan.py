@@ -45,6 +45,10 @@ def test_stand_in_rate_and_the_bodies_a_level_needs() -> None:
     assert plan.worker_rate(batch=1) == pytest.approx(1 / 0.030)
     # Twice what the workers could serve in the level and its warm-up.
     assert plan.bodies_for(8) == math.ceil(2 * 8 * (16 / 0.405) * 10)
+    # The first two levels are measured twice as long: the ideal rests on the first.
+    assert plan.level_seconds(1) == plan.level_seconds(2) == 16
+    assert plan.level_seconds(4) == 8
+    assert plan.bodies_for(1) == math.ceil(2 * (16 / 0.405) * 18)
     assert plan.bodies_for(8, ceiling_per_s=10) == 500  # never fewer than 500
     assert ScalePlan(pass_ms=0, text_ms=0).worker_rate() == math.inf
 
