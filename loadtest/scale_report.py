@@ -113,9 +113,10 @@ def ceiling_lines(ceilings: dict[str, Any]) -> list[str]:
             row = gateway[label]
             lines.append(
                 f"- one gateway process ({label.replace('_', ' ')}): {row['req_per_s']:.0f} "
-                f"req/s, {row['tasks_per_s']:.0f} tasks/s measured; API "
+                f"req/s measured, {_fmt(row['texts_per_task'], '.1f')} texts per task; API "
                 f"{row['cpu_ms_per_request']['api']:.2f} ms CPU per request, "
-                f"{_fmt(row['api_ms_per_task'], '.2f')} per task -> one core: "
+                f"{_fmt(row['api_ms_per_task'], '.2f')} per task, "
+                f"{row['cpu_cores']['api']:.2f} cores -> one core: "
                 f"{_fmt(row['one_core_req_per_s'], '.0f')} req/s"
             )
         split = gateway.get("per_request_and_task_ms")
