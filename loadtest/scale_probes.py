@@ -20,6 +20,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -110,17 +112,33 @@ def store(backend_url: str, count: int) -> None:
     print(json.dumps({"started": started, "ended": time.time()}))
 
 
-def _child(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "loadtest.scale_probes", *args],
-        cwd=ROOT,
-        env=child_env(),
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+@contextmanager
+def _children() -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """Start probe children; any still running when the block ends (an error, a Ctrl-C)
+    is killed, by its PID, before the servers it talks to are stopped."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*args: str) -> subprocess.Popen[str]:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "loadtest.scale_probes", *args],
+            cwd=ROOT,
+            env=child_env(),
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        started.append(child)
+        return child
+
+    try:
+        yield start
+    finally:
+        for child in started:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
 
 
-def _finish(children: list[subprocess.Popen[str]], timeout: float) -> list[str]:
+def _finish(children: list[subprocess.Popen[str]], timeout: float = 300) -> list[str]:
     outputs = []
     deadline = time.monotonic() + timeout
     for child in children:
@@ -141,18 +159,17 @@ def measure_broker(
     """Publish + deliver + ack `messages` task messages through the broker alone."""
     queue = f"scale-probe-{uuid.uuid4().hex[:8]}"
     readies = [workdir / f"probe-{queue}-{i}.ready" for i in range(CONSUMERS)]
-    consumers = [_child("consume", broker_url, backend_url, queue, str(r)) for r in readies]
-    wait_for(lambda: all(r.exists() for r in readies), 60, "the probe consumers")
-    server_before = cpu_seconds(server_pid)
-    each = str(messages // PUBLISHERS)
-    publishers = [
-        _child("publish", broker_url, backend_url, queue, each) for _ in range(PUBLISHERS)
-    ]
-    sent = [json.loads(out) for out in _finish(publishers, timeout=300)]
     app = _app(broker_url, backend_url)
-    for _ in consumers:  # after every task message: FIFO, so each consumer drains first
-        app.send_task(STOP_TASK, queue=queue, ignore_result=True)
-    got = [json.loads(out) for out in _finish(consumers, timeout=300)]
+    with _children() as child:
+        consumers = [child("consume", broker_url, backend_url, queue, str(r)) for r in readies]
+        wait_for(lambda: all(r.exists() for r in readies), 60, "the probe consumers")
+        server_before = cpu_seconds(server_pid)
+        each = str(messages // PUBLISHERS)
+        args = ("publish", broker_url, backend_url, queue, each)
+        sent = [json.loads(out) for out in _finish([child(*args) for _ in range(PUBLISHERS)])]
+        for _ in consumers:  # after every task message: FIFO, so each consumer drains first
+            app.send_task(STOP_TASK, queue=queue, ignore_result=True)
+        got = [json.loads(out) for out in _finish(consumers)]
     server_cpu = cpu_seconds(server_pid) - server_before
     received = sum(row["received"] for row in got)
     # From the first publish to the last delivery (the children's start-up excluded).
@@ -179,8 +196,9 @@ def measure_backend(backend_url: str, server_pid: int, results: int) -> dict[str
         commands_before = int(client.info("stats")["total_commands_processed"])
         server_before = cpu_seconds(server_pid)
         per_writer = results // WRITERS
-        writers = [_child("store", backend_url, str(per_writer)) for _ in range(WRITERS)]
-        times = [json.loads(out) for out in _finish(writers, 300)]
+        with _children() as child:
+            writers = [child("store", backend_url, str(per_writer)) for _ in range(WRITERS)]
+            times = [json.loads(out) for out in _finish(writers)]
         seconds = max(t["ended"] for t in times) - min(t["started"] for t in times)
         server_cpu = cpu_seconds(server_pid) - server_before
         commands = int(client.info("stats")["total_commands_processed"]) - commands_before - 1
