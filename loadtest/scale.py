@@ -1,6 +1,7 @@
 """`make scale`: throughput and p99 of 1 to 16 workers, each its own "machine"; the ceilings.
 
-    python -m loadtest.scale [--quick] [--brokers redis,rabbitmq] [--no-plot] [--out DIR]
+    python -m loadtest.scale [--quick] [--brokers redis,rabbitmq] [--workers 1,2,4,8,16]
+                             [--no-plot] [--out DIR]
 
 Everything runs on this machine; load goes to 127.0.0.1 and to network namespaces this
 command makes and removes, and every step is bounded by its duration. Steps:
@@ -60,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 and 2 workers, Redis: seconds")
     parser.add_argument("--brokers", default=None, help="comma-separated: redis,rabbitmq")
+    parser.add_argument("--workers", default=None, help="worker counts, e.g. 1,2,4,8,16")
     parser.add_argument("--no-plot", action="store_true", help="no PNG (no matplotlib needed)")
     parser.add_argument("--out", type=Path, default=ROOT / "loadtest" / "results")
     args = parser.parse_args(argv)
@@ -72,10 +74,15 @@ def main(argv: list[str] | None = None) -> int:
     plan = ScalePlan.quick() if args.quick else ScalePlan()
     if args.brokers:
         plan = ScalePlan(**{**asdict(plan), "brokers": tuple(args.brokers.split(","))})
+    if args.workers:
+        counts = tuple(int(n) for n in args.workers.split(","))
+        plan = ScalePlan(**{**asdict(plan), "worker_counts": counts})
     started = time.monotonic()
     report: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": "python -m loadtest.scale" + (" --quick" if args.quick else ""),
+        "command": " ".join(
+            ["python -m loadtest.scale", *(argv if argv is not None else sys.argv[1:])]
+        ),
         "cores": len(os.sched_getaffinity(0)),
         "cpu": cpu_model(),
         "load_average": {"before": load_average()},

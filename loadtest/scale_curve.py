@@ -113,6 +113,7 @@ class Snapshot:
     texts: int
     runtime_wall: float
     redis_commands: int
+    texts_by_worker: list[int]
 
     @classmethod
     def take(
@@ -125,7 +126,8 @@ class Snapshot:
     ) -> Snapshot:
         host = socket.gethostname()
         members = [worker_member(host, w.pid) for w in workers]
-        rows = [json.loads(raw) for raw in client.hmget(STATS_KEY, members) if raw is not None]
+        raws = client.hmget(STATS_KEY, members)
+        rows = [json.loads(raw) for raw in raws if raw is not None]
         return cls(
             wall=time.monotonic(),
             api=cpu_seconds(api.pid),
@@ -137,6 +139,7 @@ class Snapshot:
             texts=sum(int(r["texts"]) for r in rows),
             runtime_wall=sum(float(r["runtime_wall_s"]) for r in rows),
             redis_commands=int(client.info("stats")["total_commands_processed"]),
+            texts_by_worker=[0 if raw is None else int(json.loads(raw)["texts"]) for raw in raws],
         )
 
 
@@ -183,6 +186,10 @@ def point(
         ),
         "cpu_cores": {k: v / window for k, v in cpu.items()},
         "cpu_ms_per_request": {k: 1000 * v / texts if texts else None for k, v in cpu.items()},
+        # Texts each worker computed: a starved worker shows here.
+        "texts_by_worker": [
+            a - b for a, b in zip(after.texts_by_worker, before.texts_by_worker, strict=True)
+        ],
         "machine_busy_cores": busy / window,
         "others_cores": max(0.0, busy - sum(cpu.values())) / window,
     }
