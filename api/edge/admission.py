@@ -15,6 +15,7 @@ Two caps, both answered 503 `Overloaded` before any work is queued:
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -113,6 +114,13 @@ class QueueDepth:
         self._queues = list(queues)
         self._timeout = timeout
         self._redis: aioredis.Redis | None = None
+        # AMQP: one connection, kept between reads. A new one per read (every
+        # SPECTRUM_QUEUE_DEPTH_TTL_MS) cost a TCP and AMQP handshake each time, and
+        # requests wait for the read: on a busy machine that stalled the gateway often
+        # enough to leave RabbitMQ workers idle (make scale, README "Scaling curve").
+        self._amqp: Any = None
+        # Reads run in a worker thread and may outlive their timeout: one at a time.
+        self._amqp_busy = threading.Lock()
         if broker_url.startswith(("redis://", "rediss://", "unix://")):
             self._redis = aioredis.Redis.from_url(
                 broker_url, socket_timeout=timeout, socket_connect_timeout=timeout
@@ -139,8 +147,14 @@ class QueueDepth:
     def _read_amqp(self) -> dict[str, int]:
         from kombu import Connection
 
-        depths = {}
-        with Connection(self._url, connect_timeout=self._timeout) as connection:
+        if not self._amqp_busy.acquire(blocking=False):
+            # The last read is still stuck on a slow broker: this one is unreadable too.
+            raise TimeoutError("the previous queue-depth read has not finished")
+        try:
+            if self._amqp is None:
+                self._amqp = Connection(self._url, connect_timeout=self._timeout)
+            connection = self._amqp
+            depths = {}
             for queue in self._queues:
                 channel: Any = connection.channel()  # the stubs miss queue_declare
                 try:
@@ -151,8 +165,20 @@ class QueueDepth:
                     depths[queue] = 0
                 finally:
                     channel.close()
-        return depths
+            return depths
+        except BaseException:
+            self._drop_amqp()  # a broken connection is opened afresh by the next read
+            raise
+        finally:
+            self._amqp_busy.release()
+
+    def _drop_amqp(self) -> None:
+        connection, self._amqp = self._amqp, None
+        if connection is not None:
+            connection.release()
 
     async def close(self) -> None:
         if self._redis is not None:
             await self._redis.aclose()
+        if self._amqp is not None:
+            await asyncio.to_thread(self._drop_amqp)
