@@ -71,6 +71,7 @@ class LaneAdmission:
         self._depths: dict[str, int] = {}
         self._read_at = float("-inf")
         self._lock = asyncio.Lock()
+        self._refreshing: asyncio.Task[None] | None = None
 
     async def admit(self, queue: str, limit: int | None = None) -> None:
         """Return when `queue` may take more messages; raise Overloaded otherwise.
@@ -87,18 +88,29 @@ class LaneAdmission:
             )
 
     async def depths(self) -> dict[str, int]:
+        """The depths read last. Only the first read is waited for; after it, a stale
+        answer is served while one refresh runs in the background, so no request waits
+        on the broker: a read on AMQP (a thread and a few broker round trips) held up
+        every request arriving during it, which left RabbitMQ workers idle in make scale
+        (README, "Scaling curve"). Served depths are at most `ttl_s` + one read old."""
         if self._clock() - self._read_at < self._ttl_s:
             return self._depths
+        if self._read_at == float("-inf"):
+            await self._refresh()
+        elif self._refreshing is None or self._refreshing.done():
+            self._refreshing = asyncio.create_task(self._refresh())
+        return self._depths
+
+    async def _refresh(self) -> None:
         async with self._lock:  # one read at a time; the others reuse its answer
             if self._clock() - self._read_at < self._ttl_s:
-                return self._depths
+                return
             try:
                 self._depths = await self._read()
             except Exception as exc:  # any transport's outage: admit, the send will tell
                 log.debug("queue depth unreadable", error=type(exc).__name__)
                 self._depths = {}
             self._read_at = self._clock()
-        return self._depths
 
 
 def lane_queues(settings: Settings) -> list[str]:
