@@ -30,6 +30,7 @@ import argparse
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -85,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "cores": len(os.sched_getaffinity(0)),
         "cpu": cpu_model(),
+        "commit": source_commit(),
         "load_average": {"before": load_average()},
         "plan": asdict(plan),
         "ceilings": {"broker": {}},
@@ -170,6 +172,23 @@ def main(argv: list[str] | None = None) -> int:
         png = plot(report, path.with_suffix(".png"))
         print(f"plot: {png.relative_to(ROOT) if png.is_relative_to(ROOT) else png}")
     return 0
+
+
+def source_commit() -> str:
+    """The checkout's commit, `+dirty` with uncommitted changes: what code was measured."""
+    git = shutil.which("git")
+    if git is None:
+        return "unknown"
+    head = subprocess.run(
+        [git, "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        [git, "status", "--porcelain", "--untracked-files=no"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return (head or "unknown") + ("+dirty" if dirty else "")
 
 
 def cpu_model() -> str:
