@@ -25,8 +25,8 @@ POINT_KEYS = frozenset(
      "others_cores", "ideal_req_per_s", "efficiency"}
 )  # fmt: skip
 REPORT_KEYS = frozenset(
-    {"when", "command", "cores", "load_average", "plan", "network", "ceilings", "curves",
-     "skipped", "verdicts", "seconds"}
+    {"when", "command", "cores", "cpu", "commit", "load_average", "plan", "network",
+     "ceilings", "curves", "skipped", "verdicts", "seconds"}
 )  # fmt: skip
 
 

@@ -122,6 +122,8 @@ def test_a_report_has_its_shape_and_renders(tmp_path: Path) -> None:
         "when": "2026-12-01T13:20:00+00:00",
         "command": "python -m loadtest.scale",
         "cores": 2,
+        "cpu": "AMD EPYC",
+        "commit": "453d86b",
         "load_average": {"before": [1, 1, 1], "after": [2, 2, 2]},
         "plan": {"worker_counts": [1, 2, 4, 8], "pass_ms": 5.0, "text_ms": 25.0},
         "network": {"namespaces": 8, "delay_ms_each_way": 0.5, "no_delay_reason": None},
