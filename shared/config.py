@@ -168,7 +168,9 @@ class Settings(BaseSettings):
     a new job is refused (503) instead of waiting behind days of work."""
     queue_depth_ttl_ms: float = Field(default=200.0, ge=0)
     """Queue depth is read from the broker at most this often (one read serves every
-    request in between), not once per request."""
+    request in between), not once per request; once a depth is known, requests are
+    admitted on it while the next read runs in the background, never waiting on the
+    broker."""
 
     # Delivery.
     task_max_deliveries: int = Field(default=3, ge=1)
