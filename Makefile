@@ -4,7 +4,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
-SCALE_STAMP := $(VENV)/.installed-scale
 export TOKENIZERS_PARALLELISM := false
 
 .PHONY: help run test check lint types pytest packaging faults model eval bench soak scale docs lock clean
@@ -95,14 +94,9 @@ bench: $(DEV_STAMP)
 soak: $(DEV_STAMP)
 	$(BIN)/python -m loadtest.soak $(ARGS)
 
-# The plot's matplotlib is the `scale` extra: nothing else needs it.
-$(SCALE_STAMP): pyproject.toml $(LOCK) | $(DEV_STAMP)
-	$(BIN)/pip install -q -c $(LOCK) -e ".[scale]"
-	touch $@
-
 ## scale: throughput and p99 of 1-16 stand-in workers, each in a network namespace, and the ceilings (root; ~6 min)
 # Not part of make test (minutes long); its pure parts are unit-tested. ARGS=--quick: seconds.
-scale: $(DEV_STAMP) $(SCALE_STAMP)
+scale: $(DEV_STAMP)
 	@command -v wrk >/dev/null || apt-get install -y wrk || { echo "install wrk (apt-get install wrk)"; exit 1; }
 	$(BIN)/python -m loadtest.scale $(ARGS)
 

@@ -4,7 +4,7 @@
 the curve first falls below the goal (0.9 of linear); `table` renders the report as
 Markdown (the README's table is a copy of it); `write_report` writes
 `scale-<UTC time>[-quick].json`, and `plot` the PNG beside it (matplotlib, imported only
-there: the `scale` extra).
+there: it is in the `dev` extra).
 """
 
 from __future__ import annotations
