@@ -153,14 +153,16 @@ def write_report(report: dict[str, Any], out: Path, suffix: str) -> Path:
 
 
 def plot(report: dict[str, Any], path: Path) -> Path:
-    """Throughput against workers for each broker, beside the linear ideal; log-log axes,
-    so that linear is a straight line and a bend shows at any scale."""
+    """Throughput against workers for each broker, beside the linear ideal (log-log, so
+    that linear is a straight line), and below it each point's efficiency."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(7, 4.5), dpi=110)
+    figure, (axes, shares) = plt.subplots(
+        2, 1, figsize=(7, 6.5), dpi=110, sharex=True, height_ratios=(3, 1.4)
+    )
     markers = {"redis": "o", "rabbitmq": "s"}
     for broker, curve in report["curves"].items():
         points = curve["points"]
@@ -179,6 +181,13 @@ def plot(report: dict[str, Any], path: Path) -> Path:
             color=measured.get_color(),
             label=f"{broker}: linear ideal (n x 1 worker)",
         )
+        shares.plot(
+            workers,
+            [p["efficiency"] for p in points],
+            marker=markers.get(broker, "^"),
+            color=measured.get_color(),
+            label=broker,
+        )
     gateway = report["ceilings"].get("gateway")
     if gateway and gateway["batched"]["one_core_req_per_s"]:
         axes.axhline(
@@ -191,8 +200,7 @@ def plot(report: dict[str, Any], path: Path) -> Path:
     axes.set_xscale("log", base=2)
     axes.set_yscale("log")
     counts = report["plan"]["worker_counts"]
-    axes.set_xticks(counts, [str(n) for n in counts])
-    axes.set_xlabel("stand-in workers (each in its own network namespace)")
+    shares.set_xticks(counts, [str(n) for n in counts])
     axes.set_ylabel("requests/s (one text each, uncached)")
     plan = report["plan"]
     axes.set_title(
@@ -202,6 +210,12 @@ def plot(report: dict[str, Any], path: Path) -> Path:
     )
     axes.grid(True, which="both", alpha=0.3)
     axes.legend(fontsize=8)
+    shares.axhline(GOAL, color="grey", linewidth=1, linestyle=":", label=f"goal {GOAL:g}")
+    shares.set_ylim(0.5, 1.1)
+    shares.set_ylabel("of linear")
+    shares.set_xlabel("stand-in workers (each in its own network namespace)")
+    shares.grid(True, alpha=0.3)
+    shares.legend(fontsize=8, loc="lower left")
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
