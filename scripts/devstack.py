@@ -1,7 +1,8 @@
 """`make run`: Redis (a private one if none is reachable), the workers, the API and Flower.
 
 Ctrl-C (or SIGTERM) stops all, in the harness's order (scripts/harness.py): the API
-and Flower, then the workers, then the private Redis.
+(all its processes, with SPECTRUM_API_PROCESSES above 1) and Flower, then the workers,
+then the private Redis.
 
 Run it as `python -m scripts.devstack`. Children get the same SPECTRUM_*
 settings, rewritten to the private Redis when the configured one is unreachable;
@@ -14,6 +15,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from scripts.harness import Harness, StackFailed, child_env
 from shared.config import Settings
@@ -22,6 +24,34 @@ from worker.runtimes import choose_runtime
 # The first worker's metrics port when SPECTRUM_WORKER_METRICS_PORT is not set; worker
 # process i (of SPECTRUM_WORKER_PROCESSES) serves on this port + i.
 WORKER_METRICS_PORT = 9101
+
+
+# Runtime kinds whose workers follow SPECTRUM_WORKER_PROCESSES; every other kind gets one.
+SHARE_THE_CORES = frozenset({"openvino", "torch"})
+
+
+def model_envs(settings: Settings, env: dict[str, str]) -> list[tuple[Settings, dict[str, str]]]:
+    """(the model's settings, its workers' environment) for each model `make run` serves.
+
+    SPECTRUM_MODEL_ID's model (the one the gateway serves) comes first with the
+    environment as given (its SPECTRUM_MODEL_NAME and SPECTRUM_RUNTIME too), then every
+    other id of SPECTRUM_MODELS once, named after its id and with the `auto` runtime.
+    """
+    found = [(settings, env)]
+    names = {settings.served_model_name}
+    for model_id in settings.model_list:
+        served = Settings(model_id=model_id, model_name="", runtime="auto")
+        same = Path(model_id).resolve() == Path(settings.model_id).resolve()
+        if served.served_model_name in names or same:
+            continue
+        names.add(served.served_model_name)
+        overrides = {
+            "SPECTRUM_MODEL_ID": model_id,
+            "SPECTRUM_MODEL_NAME": "",
+            "SPECTRUM_RUNTIME": "auto",
+        }
+        found.append((served, {**env, **overrides}))
+    return found
 
 
 def say(message: str) -> None:
@@ -65,16 +95,32 @@ def run(
         say(f"no Redis at {', '.join(private)}: started a private one at {url}")
     else:
         say(f"using broker {settings.broker_url} and result backend {settings.result_backend_url}")
-    say(f"serving {settings.model_id} with the {choose_runtime(settings)} runtime")
     metrics_port = settings.worker_metrics_port or WORKER_METRICS_PORT
-    count = settings.worker_processes
-    stack.start_workers(env, count, settings.interactive_only_workers, metrics_port=metrics_port)
+    ports: list[int] = []
+    for served, model_env in model_envs(settings, env):
+        kind = choose_runtime(served)
+        # A transformer keeps the processes measured best for it; a lexicon or linear
+        # model costs microseconds a text, so one process serves it.
+        count = settings.worker_processes if kind in SHARE_THE_CORES else 1
+        interactive_only = settings.interactive_only_workers if count > 1 else 0
+        say(f"serving {served.model_id} as {served.served_model_name}: {count} {kind} worker(s)")
+        first = metrics_port + len(ports)
+        stack.start_workers(
+            {**model_env, "SPECTRUM_WORKER_PROCESSES": str(count)},
+            count,
+            interactive_only,
+            metrics_port=first,
+            name=f"{served.served_model_name}-worker",
+        )
+        ports += range(first, first + count)
     stack.start_api(env)
     stack.start("flower", [sys.executable, "-m", "scripts.flower"], env)
     base_url = f"http://{settings.host}:{settings.port}"
     if not stack.wait_http(f"{base_url}/readyz", timeout=120, cancelled=interrupted):
         return 0
     say(f"ready: open {base_url}/ in a browser  (API docs at {base_url}/docs)")
+    if settings.api_processes > 1:
+        say(f"the API runs {settings.api_processes} gateway processes on port {settings.port}")
     say(
         f"try: curl -s {base_url}/v1/predict -H 'content-type: application/json' "
         '-d \'{"text": "What a wonderful film."}\''
@@ -87,7 +133,7 @@ def run(
     )
     say(f"Flower: {flower}  ({auth}; its metrics at {flower}/metrics)")
     host = settings.worker_metrics_host
-    workers = ", ".join(f"http://{host}:{metrics_port + i}/metrics" for i in range(count))
+    workers = ", ".join(f"http://{host}:{port}/metrics" for port in ports)
     say(f"metrics: {base_url}/metrics (API), {workers} (workers)")
     say("Ctrl-C stops everything")
     while not interrupted():

@@ -13,12 +13,16 @@ Invariants:
   the harness started itself. Each stage is SIGTERM to every process of it, a wait of
   up to `timeout` seconds, then SIGKILL. A process is signalled by its PID, never by
   name, and stopping twice is harmless.
+- A process's own children (the gateway processes of an API started with
+  SPECTRUM_API_PROCESSES above 1) are noted by PID when it is signalled; any that
+  outlives it is killed by that PID, so none is left holding a port.
 - A wait for readiness fails at once, with the end of its log, when a process it
   waits on has exited.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -91,6 +95,7 @@ class Process:
     ) -> None:
         self.name = name
         self.role: Role = role
+        self._below: dict[int, str] = {}  # descendants' PIDs -> their start times
         self.log_path = log_path
         self._log: IO[bytes] | None = log_path.open("ab") if log_path is not None else None
         self.popen = subprocess.Popen(
@@ -113,15 +118,20 @@ class Process:
 
     def send(self, sig: int = signal.SIGTERM) -> None:
         if self.alive():
+            self._below.update(descendants(self.pid))
             self.popen.send_signal(sig)
 
     def wait(self, timeout: float) -> None:
-        """Wait up to `timeout` s for it to exit, then SIGKILL it; close its log."""
+        """Wait up to `timeout` s for it to exit, then SIGKILL it; kill what it left behind
+        of the descendants noted when it was signalled; close its log."""
         try:
             self.popen.wait(timeout=max(timeout, 0))
         except subprocess.TimeoutExpired:
             self.popen.kill()
             self.popen.wait()
+        for pid, started in self._below.items():
+            kill_if_same(pid, started)
+        self._below.clear()
         if self._log is not None:
             self._log.close()
 
@@ -138,6 +148,48 @@ class Process:
 
     def exited(self) -> StackFailed:
         return StackFailed(f"{self.name} exited ({self.popen.returncode}):\n{self.log()[-3000:]}")
+
+
+def start_time(pid: int) -> str | None:
+    """The process's start time (clock ticks since boot, /proc/PID/stat field 22), which
+    tells it apart from a later process given the same PID; None when it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()  # after the command, which may hold spaces
+    return None if fields[0] == "Z" else fields[19]
+
+
+def descendants(pid: int) -> dict[int, str]:
+    """Every process below `pid` with its start time, from /proc (none where there is no
+    /proc/PID/task/TID/children, which is Linux's)."""
+    found: dict[int, str] = {}
+    pending = [pid]
+    while pending:
+        parent = pending.pop()
+        for children in Path(f"/proc/{parent}/task").glob("*/children"):
+            try:
+                pids = [int(child) for child in children.read_text().split()]
+            except OSError:  # the thread or the process just ended
+                continue
+            for child in pids:
+                started = start_time(child)
+                if started is not None and child not in found:
+                    found[child] = started
+                    pending.append(child)
+    return found
+
+
+def kill_if_same(pid: int, started: str, timeout: float = 5) -> None:
+    """SIGKILL `pid` if it is still the process that started at `started`; wait for it."""
+    if start_time(pid) != started:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    # Not our child (its parent may be gone): watch /proc until it is gone or a zombie.
+    with contextlib.suppress(TimeoutError):
+        wait_for(lambda: start_time(pid) != started, timeout, f"process {pid} to exit")
 
 
 def worker_registered(redis_url: str, queue: str, pid: int) -> bool:
@@ -243,11 +295,15 @@ class Harness:
     ) -> list[Process]:
         """`count` workers as `make run` starts them: the first `interactive_only` take no
         job chunks (`Settings.interactive_only_workers`); worker i serves its metrics on
-        `metrics_port + i` when `metrics_port` is set."""
+        `metrics_port + i` when `metrics_port` is set and is node `<model>-<i + 1>`."""
         started = []
         for index in range(count):
             lanes = "interactive" if index < interactive_only else "all"
-            worker_env = {**env, "SPECTRUM_WORKER_LANES": lanes}
+            worker_env = {
+                **env,
+                "SPECTRUM_WORKER_LANES": lanes,
+                "SPECTRUM_WORKER_INDEX": str(index + 1),
+            }
             if metrics_port:
                 worker_env["SPECTRUM_WORKER_METRICS_PORT"] = str(metrics_port + index)
             started.append(self.start_worker(worker_env, name=f"{name}-{lanes}"))

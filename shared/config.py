@@ -22,9 +22,6 @@ from pydantic_settings import (
 
 from shared.signing import signing_keys
 
-LEXICON_MODEL_ID = "vader"
-# The capacity-test stand-in (worker/runtimes/fixed.py): sleeps, computes nothing.
-FIXED_MODEL_ID = "fixed"
 SHIPPED_MODEL_ID = "models/sentiment-minilm"
 # Names the env file, relative to the working directory; empty reads none. Not a
 # setting (a file cannot name itself), so it is read here, beside the settings.
@@ -62,16 +59,43 @@ class Settings(BaseSettings):
 
     # What is served.
     model_id: str = SHIPPED_MODEL_ID
-    """What is served: the shipped model (a directory, relative to the working
-    directory), `vader` (the lexicon fallback, no torch needed), `fixed` (the
-    capacity-test stand-in of `make scale`, which sleeps instead of computing), or any
-    other local model directory or Hugging Face hub id."""
+    """What this worker serves: the shipped model (a directory, relative to the working
+    directory), a built-in id (`vader`: the sentiment lexicon; `toxicity`:
+    alt-profanity-check's linear classifier; `emotion`: the NRC emotion lexicon; none
+    needs torch; `fixed`: `make scale`'s capacity-test stand-in, which sleeps instead of
+    computing), or any other local model directory or Hugging Face hub id."""
+    models: str = f"{SHIPPED_MODEL_ID},toxicity,emotion"
+    """Model ids this deployment serves, comma-separated: `make run` starts workers for
+    each (the shipped model with SPECTRUM_WORKER_PROCESSES, every other model one light
+    worker, each with its own SPECTRUM_MODEL_ID)."""
     model_name: str = ""
     """Name used in queue names, cache keys and answers; derived from the model id (its
     last path part) when unset."""
-    runtime: Literal["auto", "lexicon", "torch", "openvino", "fixed"] = "auto"
-    """`auto`: lexicon for `vader`, the stand-in for `fixed`, OpenVINO for a model
-    directory with an OpenVINO IR (when openvino is installed), PyTorch otherwise."""
+    default_model: str = ""
+    """Gateway: the model a request without `"model"` is answered by (a model name or an
+    alias); empty: the name derived from SPECTRUM_MODEL_ID, as a single-model gateway
+    serves."""
+    aliases: str = ""
+    """Gateway: aliases as inline JSON, e.g. `{"sentiment": {"targets": {"a": 90, "b":
+    10}, "shadow": {"model": "c", "share": 0.2}}}`; used while no set was stored by `PUT
+    /v1/admin/aliases` and no SPECTRUM_ALIASES_FILE is given."""
+    aliases_file: str = ""
+    """Gateway: a JSON file of aliases (the same document), re-read without a restart
+    when its modification time changes (checked at most once a second); a file that
+    does not parse is logged and the previous set kept. Used while no set was stored by
+    `PUT /v1/admin/aliases`."""
+    shadow_max_in_flight: int = Field(default=8, ge=0)
+    """Gateway: shadow calls (an alias's copies of requests to its candidate) one
+    gateway runs at once; beyond it a request is not shadowed (counted as skipped), so
+    shadow traffic can never pile up behind a slow candidate. `0`: no shadow traffic."""
+    runtime: str = "auto"
+    """Runtime kind (worker/runtimes/__init__.py lists them: `lexicon`, `openvino`,
+    `torch`, `sklearn`, `emotion-lexicon`, `fixed`). `auto`: a built-in model id's own kind,
+    OpenVINO for a model directory with an OpenVINO IR (when openvino is installed),
+    PyTorch otherwise. `sklearn` also serves a local scikit-learn text pipeline (a
+    `.joblib` file, or a directory with `model.joblib` and an optional
+    `vectorizer.joblib`): joblib files are pickles, which run code when loaded, so
+    serve only files you trust."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """PyTorch only: `auto` is CUDA when present, the CPU otherwise."""
     precision: Literal["auto", "fp32", "bf16"] = "auto"
@@ -153,10 +177,11 @@ class Settings(BaseSettings):
 
     # Admission control.
     max_in_flight: int = Field(default=128, ge=1)
-    """Requests one gateway serves at once; the rest are answered 503 `Overloaded` at
-    once. 128: at the 40-140 req/s two workers served here, 128 waiting requests are
-    1-3 s of work, inside the 10 s deadline (make soak gave 504s with 256 when the
-    machine was busy); the benchmark's 128 connections still fit."""
+    """Requests one gateway process serves at once (each of SPECTRUM_API_PROCESSES has
+    its own cap); the rest are answered 503 `Overloaded` at once. 128: at the 40-140
+    req/s two workers served here, 128 waiting requests are 1-3 s of work, inside the
+    10 s deadline (make soak gave 504s with 256 when the machine was busy); the
+    benchmark's 128 connections still fit."""
     max_queue_depth: int = Field(default=200, ge=1)
     """Messages (batches) a lane's broker queue may hold before the lane takes no new
     work (503). At ~10 batches/s per worker, 200 queued batches are already more than a
@@ -240,6 +265,13 @@ class Settings(BaseSettings):
     job_inline_results_max: int = Field(default=1000, ge=0)
     """`GET /v1/jobs/{id}` carries the results itself up to this many texts; larger jobs
     are read from `/v1/jobs/{id}/results`, which streams them chunk by chunk."""
+    bulk_scales_to_zero: bool = False
+    """`true` where the bulk lane's workers scale to zero on its queue's length (KEDA,
+    deploy/k8s): a job is then queued while no live worker takes the bulk lane, since its
+    queued chunks are what starts one, instead of refused with 503. A live worker of the
+    model on the interactive lane must still have announced its labels. `false`: a job
+    finds a bulk worker or is refused at once, rather than wait for one that may never
+    come."""
     job_chunk_retries: int = Field(default=2, ge=0)
     """A chunk that raises is retried this many times; then its texts are recorded
     failed with the reason."""
@@ -295,6 +327,10 @@ class Settings(BaseSettings):
     and, with SPECTRUM_RUNTIME_THREADS=0, gets an even share of the cores). 2 on 2
     cores: two one-thread workers served 134-142 req/s where one two-thread worker
     served 97-110 (uncached, 32 connections; loadtest/README.md)."""
+    worker_index: int = Field(default=0, ge=0)
+    """This worker's number among its model's workers on this host, in its Celery node
+    name `<model>-<n>@<host>` (what Flower lists); `0`: the process id, unique without
+    coordination. `make run` numbers its workers from 1."""
     worker_prefetch: int = Field(default=2, ge=1)
     """Messages an interactive-only worker may hold (Celery's prefetch multiplier); a
     worker that also takes the bulk lane holds only the task it runs."""
@@ -357,6 +393,13 @@ class Settings(BaseSettings):
     """Address the API listens on."""
     port: int = Field(default=8000, ge=1, le=65535)
     """Port the API listens on."""
+    api_processes: int = Field(default=1, ge=1)
+    """Gateway processes that serve the API port on this machine (`python -m api`,
+    `make run`). Above 1, uvicorn's supervisor binds the port once and runs that many
+    processes, each a whole gateway (its own batcher, in-flight cap and result waiter);
+    rate limits and queue depth stay shared through Redis, and `/metrics` reports the
+    sum over the processes (README, Several gateway processes). One process is one core
+    of request handling: add processes when the gateway, not the workers, is busy."""
     log_level: str = "INFO"
     """Level of the structured logs (`DEBUG`, `INFO`, `WARNING`, `ERROR`); raw input
     text is never logged."""
@@ -429,6 +472,11 @@ class Settings(BaseSettings):
         return slug or "model"
 
     @property
+    def default_model_name(self) -> str:
+        """What a gateway request without `"model"` is answered by (a name or an alias)."""
+        return self.default_model.strip() or self.served_model_name
+
+    @property
     def interactive_queue(self) -> str:
         """The Celery queue that synchronous predictions for this model travel on."""
         return f"{self.served_model_name}.interactive"
@@ -455,10 +503,8 @@ class Settings(BaseSettings):
         return split_list(self.cors_origins)
 
     @property
-    def uses_lexicon(self) -> bool:
-        if self.runtime == "auto":
-            return self.model_id == LEXICON_MODEL_ID
-        return self.runtime == "lexicon"
+    def model_list(self) -> list[str]:
+        return split_list(self.models)
 
     @property
     def effective_threads(self) -> int:

@@ -30,6 +30,8 @@ class ModelCard(BaseModel):
     max_tokens: int | None = None
     # Accuracy per held-out test set, from the model card when the model has one.
     metrics: dict[str, float] = Field(default_factory=dict)
+    # Groups the versions of one model in /v1/models; absent: the name.
+    family: str | None = None
 
 
 class PredictPayload(BaseModel):

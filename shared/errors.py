@@ -79,6 +79,18 @@ class NotFound(SpectrumError):
     status = 404
 
 
+class ModelNotFound(SpectrumError):
+    """No announced model and no alias has this name; the detail lists the names known."""
+
+    status = 404
+
+
+class Forbidden(SpectrumError):
+    """The caller may not do this here (an admin change while API keys are off)."""
+
+    status = 403
+
+
 class MethodNotAllowed(SpectrumError):
     """The path exists, but not for this method."""
 

@@ -89,19 +89,21 @@ def chunk_bounds(total: int, size: int) -> list[tuple[int, int]]:
     return [(start, min(start + size, total)) for start in range(0, total, size)]
 
 
-def fingerprint(texts: Sequence[str], callback_url: str | None) -> str:
-    """What makes two submissions the same job: the normalized texts and the callback.
+def fingerprint(texts: Sequence[str], callback_url: str | None, model: str | None = None) -> str:
+    """What makes two submissions the same job: the normalized texts, the callback, the model.
 
     The SHA-256 of `json.dumps({"texts": texts, "callback_url": callback_url},
-    ensure_ascii=False)` in UTF-8, hashed a slice of texts at a time so that a large
-    job is never serialized whole (that was two more copies of an upload).
+    ensure_ascii=False)` in UTF-8 (with `"model": model` after the callback when the
+    submission names one), hashed a slice of texts at a time so that a large job is
+    never serialized whole (that was two more copies of an upload).
     """
     digest = hashlib.sha256(b'{"texts": [')
     for start in range(0, len(texts), FINGERPRINT_SLICE):
         part = ", ".join(map(encode_basestring, texts[start : start + FINGERPRINT_SLICE]))
         digest.update(((", " if start else "") + part).encode("utf-8"))
     callback = json.dumps(callback_url, ensure_ascii=False)
-    digest.update(f'], "callback_url": {callback}}}'.encode())
+    named = "" if model is None else f', "model": {json.dumps(model, ensure_ascii=False)}'
+    digest.update(f'], "callback_url": {callback}{named}}}'.encode())
     return digest.hexdigest()
 
 

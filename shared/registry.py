@@ -12,6 +12,8 @@ their running totals in `spectrum:worker-stats`.
 from __future__ import annotations
 
 MODELS_KEY = "spectrum:models"
+# The alias set stored by PUT /v1/admin/aliases (a JSON document), read by every gateway.
+ALIASES_KEY = "spectrum:aliases"
 # Each worker's running totals (tasks, texts, time inside the runtime), keyed by
 # member, refreshed with its heartbeat: what the benchmark subtracts to find the
 # stack's own overhead.
@@ -24,3 +26,8 @@ def workers_key(queue: str) -> str:
 
 def worker_member(hostname: str, pid: int) -> str:
     return f"{hostname}:{pid}"
+
+
+def model_queue(model: str, lane: str) -> str:
+    """The Celery queue of `model`'s lane (`interactive` or `bulk`): `<model>.<lane>`."""
+    return f"{model}.{lane}"

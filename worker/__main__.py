@@ -15,8 +15,9 @@ def main() -> None:
             # takes waiting interactive work before the next bulk chunk.
             f"--queues={','.join(settings.worker_queues)}",
             f"--pool={settings.worker_pool}",
-            # Unique per process: several workers may share a machine.
-            f"--hostname={settings.served_model_name}.{os.getpid()}@%h",
+            # `<model>-<n>@<host>`: Flower groups nodes by model; unique per process,
+            # as several workers may share a machine.
+            f"--hostname={settings.served_model_name}-{settings.worker_index or os.getpid()}@%h",
             f"--loglevel={settings.log_level}",
             # No gossip or mingle: workers need no knowledge of each other, and
             # mingle costs a second at start waiting for replies.

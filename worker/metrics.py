@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import structlog
@@ -26,14 +26,47 @@ from prometheus_client import (
     ProcessCollector,
     start_http_server,
 )
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 from shared.config import Settings
 from shared.contracts import PREDICT_TASK, ModelCard
 
 log = structlog.get_logger(__name__)
 
+# The spectrum_worker_* series live in SERIES; REGISTRY, what is served, reads them
+# through ModelLabelled, which gives every sample this process's `model` (a process
+# serves one model, so the label is the same on every sample and is set once).
+SERIES = CollectorRegistry()
 REGISTRY = CollectorRegistry()
 ProcessCollector(registry=REGISTRY)
+
+
+class ModelLabelled(Collector):
+    """Every family of `source`, each sample with `model=<this process's model>` added.
+
+    Samples that already name a model (spectrum_worker_model_info) keep theirs.
+    Until `model` is set (before worker_process_init) samples pass unchanged.
+    """
+
+    def __init__(self, source: CollectorRegistry) -> None:
+        self._source = source
+        self.model = ""
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self._source.collect():
+            if self.model:
+                family.samples = [
+                    sample
+                    if "model" in sample.labels
+                    else sample._replace(labels={"model": self.model, **sample.labels})
+                    for sample in family.samples
+                ]
+            yield family
+
+
+LABELLED = ModelLabelled(SERIES)
+REGISTRY.register(LABELLED)
 
 _SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _TEXTS = (1, 2, 4, 8, 16, 32, 64, 128)
@@ -43,75 +76,75 @@ TASKS = Counter(
     "Tasks by final state: SUCCESS, FAILURE, RETRY, REVOKED, EXPIRED (dropped unrun "
     "because the caller's deadline passed), REJECTED, UNKNOWN.",
     ["state"],
-    registry=REGISTRY,
+    registry=SERIES,
 )
 TASK_SECONDS = Histogram(
     "spectrum_worker_task_duration_seconds",
     "Run time of a task in the worker, cache write included.",
     buckets=_SECONDS,
-    registry=REGISTRY,
+    registry=SERIES,
 )
 TASK_TEXTS = Histogram(
     "spectrum_worker_task_texts",
     "Texts in each task the worker ran (the gateway's batch).",
     buckets=_TEXTS,
-    registry=REGISTRY,
+    registry=SERIES,
 )
 INFERENCE_SECONDS = Histogram(
     "spectrum_worker_inference_seconds",
     "Time the runtime took to classify one task's texts (tokenizing and every forward pass).",
     buckets=_SECONDS,
-    registry=REGISTRY,
+    registry=SERIES,
 )
 FORWARD_SECONDS = Histogram(
     "spectrum_worker_forward_seconds",
     "Time of one forward pass over one padded batch.",
     buckets=_SECONDS,
-    registry=REGISTRY,
+    registry=SERIES,
 )
 FORWARD_TEXTS = Histogram(
     "spectrum_worker_forward_batch_texts",
     "Texts in one forward pass (a length-sorted sub-batch of a task).",
     buckets=_TEXTS,
-    registry=REGISTRY,
+    registry=SERIES,
 )
 FORWARD_TOKENS = Histogram(
     "spectrum_worker_forward_batch_tokens",
     "Tokens one forward pass computes: texts x padded width.",
     buckets=(16, 64, 256, 512, 1024, 2048, 4096, 8192, 16384),
-    registry=REGISTRY,
+    registry=SERIES,
 )
 TOKENS = Counter(
     "spectrum_worker_tokens",
     "Tokens through forward passes: kind=real (the texts' own) or padded (real plus "
     "padding). Padding efficiency is rate(real) / rate(padded).",
     ["kind"],
-    registry=REGISTRY,
+    registry=SERIES,
 )
 POISON = Counter(
     "spectrum_worker_poison_messages",
     "Tasks failed unrun because they were delivered more than SPECTRUM_TASK_MAX_DELIVERIES "
     "times (their worker died each time).",
     ["task"],
-    registry=REGISTRY,
+    registry=SERIES,
 )
 JOB_CHUNKS_DROPPED = Counter(
     "spectrum_worker_job_chunks_dropped",
     "Job chunks dropped unrun: reason=aborted (the gateway could not queue every chunk of "
     "the job, or died before sealing it), gone (the job's record expired or was deleted).",
     ["reason"],
-    registry=REGISTRY,
+    registry=SERIES,
 )
 MODEL_LOAD_SECONDS = Gauge(
     "spectrum_worker_model_load_seconds",
     "Time this process took to load its model.",
-    registry=REGISTRY,
+    registry=SERIES,
 )
 MODEL_INFO = Gauge(
     "spectrum_worker_model_info",
     "1 for the model this process serves, with its name, version and runtime.",
     ["model", "version", "runtime"],
-    registry=REGISTRY,
+    registry=SERIES,
 )
 
 _started: dict[str, float] = {}
@@ -120,6 +153,7 @@ _lock = threading.Lock()
 
 def serve(settings: Settings) -> None:
     """Serve this process's metrics over HTTP when a port is set; never stop the worker."""
+    LABELLED.model = settings.served_model_name
     if not settings.worker_metrics_port:
         return
     try:

@@ -19,11 +19,13 @@ from api.edge.guard import Gate, GateMiddleware
 from api.edge.keys import KeyRing
 from api.edge.last_resort import LastResort
 from api.jobs import routes as jobs
+from api.models import admin_routes as admin
 from api.models import routes as models
 from api.observability import health_routes as health
 from api.observability import metrics_routes as metrics
 from api.observability.metrics import RequestMetrics
 from api.predict import bench_routes as bench
+from api.predict import compare_routes as compare
 from api.predict import routes as predict
 from api.ui import routes as ui
 from shared import __version__
@@ -59,8 +61,7 @@ def create_app(
             rate = None if limiter is None else f"{limiter.per_s:g}/s burst {limiter.burst}"
             log.info(
                 "api ready",
-                model=settings.served_model_name,
-                queue=settings.interactive_queue,
+                default_model=settings.default_model_name,
                 api_keys=len(keys),
                 rate_limit=rate,
             )
@@ -96,6 +97,8 @@ def _add_routes(app: FastAPI, settings: Settings) -> None:
     app.include_router(predict.router)
     app.include_router(jobs.router)
     app.include_router(models.router)
+    app.include_router(compare.router)
+    app.include_router(admin.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(ui.router)

@@ -28,8 +28,9 @@ from api.edge.admission import LaneAdmission, QueueDepth, lane_queues
 from api.edge.keys import KeyRing
 from api.edge.ratelimit import RateLimiter
 from api.jobs.service import JobService
-from api.models.served import ServedModels
-from api.observability.metrics import ScrapeProbe
+from api.models.alias_sources import AliasSources
+from api.models.catalog import Catalog
+from api.observability.metrics import WAITER_PENDING, ScrapeProbe
 from api.predict.predictor import Predictor
 from api.predict.waiter import RedisSubscriber, ResultWaiter
 from shared.celery_app import create_celery
@@ -41,7 +42,7 @@ class Resources:
     settings: Settings
     celery: Celery
     backend: aioredis.Redis
-    models: ServedModels
+    models: Catalog
     predictor: Predictor
     probe: ScrapeProbe
     jobs: JobService
@@ -86,26 +87,26 @@ async def open_resources(settings: Settings, stack: AsyncExitStack) -> Resources
     stack.push_async_callback(cache.aclose)
     subscriber = RedisSubscriber(settings.result_backend_url, timeout=2.0)
     stack.push_async_callback(subscriber.close)
-    waiter = ResultWaiter(subscriber, _result_channels(celery))
+    waiter = ResultWaiter(subscriber, _result_channels(celery), observe_pending=WAITER_PENDING.set)
     subscriber.bind(waiter.deliver, waiter.recover)
     stack.push_async_callback(waiter.close)
-    served = ServedModels(
+    served = Catalog(
         backend,
-        name=settings.served_model_name,
-        queue=settings.interactive_queue,
-        bulk_queue=settings.bulk_queue,
+        default=settings.default_model_name,
         stale_after_s=settings.worker_stale_s,
+        aliases=AliasSources(inline=settings.aliases, path=settings.aliases_file),
     )
-    depth = QueueDepth(settings.broker_url, lane_queues(settings), timeout=1.0)
+    depth = QueueDepth(settings.broker_url, timeout=1.0)
     stack.push_async_callback(depth.close)
     lanes = LaneAdmission(
         depth.read,
+        queues=lane_queues(settings),
         max_depth=settings.max_queue_depth,
         ttl_s=settings.queue_depth_ttl_ms / 1000,
         clock=time.monotonic,
     )
     predictor = Predictor(settings, celery, waiter, served, cache, lanes)
-    stack.push_async_callback(predictor.batcher.close)
+    stack.push_async_callback(predictor.close)
     limit = settings.rate_limit(keys_on=KeyRing.from_settings(settings).enabled)
     return Resources(
         settings=settings,

@@ -5,10 +5,13 @@ Two caps, both answered 503 `Overloaded` before any work is queued:
 - `InFlight`: requests this gateway is serving right now. Beyond the cap a new
   request is refused instead of waiting without bound (each waiting request
   holds memory and, later, a worker's time that its caller may no longer want).
-- `LaneAdmission`: messages waiting in a lane's broker queue (`<model>.<lane>`,
-  every lane `lane_queues` lists). Depth is read for all lanes in
-  one broker round trip and reused for `ttl_s`, so a burst of requests costs
-  one read, not one per request. An unreadable depth admits: the send that
+- `LaneAdmission`: messages waiting in a lane's broker queue (`<model>.<lane>`).
+  Each model's lanes have their own cap, so one model's full lane never refuses
+  another model's work. The queues watched are the default model's (`lane_queues`)
+  and those of every model asked for since the gateway started: the first request
+  for a new model adds its queue and reads again. Depth is read for all watched
+  lanes in one broker round trip and reused for `ttl_s`, so a burst of requests
+  costs one read, not one per request. An unreadable depth admits: the send that
   follows answers for a broker that is really down.
 """
 
@@ -24,6 +27,7 @@ import structlog
 
 from shared.config import Settings
 from shared.errors import RETRY_AFTER_S, Overloaded
+from shared.registry import model_queue
 
 log = structlog.get_logger(__name__)
 
@@ -58,13 +62,15 @@ class LaneAdmission:
 
     def __init__(
         self,
-        read_depths: Callable[[], Awaitable[dict[str, int]]],
+        read_depths: Callable[[Sequence[str]], Awaitable[dict[str, int]]],
         *,
+        queues: Sequence[str] = (),
         max_depth: int,
         ttl_s: float,
         clock: Clock,
     ) -> None:
         self._read = read_depths
+        self._queues: dict[str, None] = dict.fromkeys(queues)  # watched, in first-seen order
         self._max_depth = max_depth
         self._ttl_s = ttl_s
         self._clock = clock
@@ -80,6 +86,9 @@ class LaneAdmission:
         (the bulk lane's are job chunks, queued by the thousand).
         """
         cap = self._max_depth if limit is None else limit
+        if queue not in self._queues:  # a model not asked for before: read its depth now
+            self._queues[queue] = None
+            self._read_at = float("-inf")
         depth = (await self.depths()).get(queue, 0)
         if depth >= cap:
             raise Overloaded(
@@ -106,7 +115,7 @@ class LaneAdmission:
             if self._clock() - self._read_at < self._ttl_s:
                 return
             try:
-                self._depths = await self._read()
+                self._depths = await self._read(list(self._queues))
             except Exception as exc:  # any transport's outage: admit, the send will tell
                 log.debug("queue depth unreadable", error=type(exc).__name__)
                 self._depths = {}
@@ -114,16 +123,16 @@ class LaneAdmission:
 
 
 def lane_queues(settings: Settings) -> list[str]:
-    """The served model's queues: interactive (sync predict) and bulk (job chunks)."""
-    return [settings.interactive_queue, settings.bulk_queue]
+    """The default model's queues: interactive (sync predict) and bulk (job chunks)."""
+    name = settings.default_model_name
+    return [model_queue(name, "interactive"), model_queue(name, "bulk")]
 
 
 class QueueDepth:
     """Messages waiting in broker queues: LLEN on Redis, a passive declare on AMQP."""
 
-    def __init__(self, broker_url: str, queues: Sequence[str], *, timeout: float) -> None:
+    def __init__(self, broker_url: str, *, timeout: float) -> None:
         self._url = broker_url
-        self._queues = list(queues)
         self._timeout = timeout
         self._redis: aioredis.Redis | None = None
         # AMQP: one connection, kept between reads. A new one per read (every
@@ -138,14 +147,18 @@ class QueueDepth:
                 broker_url, socket_timeout=timeout, socket_connect_timeout=timeout
             )
 
-    async def read(self) -> dict[str, int]:
+    async def read(self, queues: Sequence[str]) -> dict[str, int]:
+        """The depth of each of `queues`, in one round trip (Redis) or one connection (AMQP)."""
+        queues = list(queues)
         if self._redis is not None:
-            return await self._read_redis(self._redis)
-        return await asyncio.wait_for(asyncio.to_thread(self._read_amqp), self._timeout + 0.5)
+            return await self._read_redis(self._redis, queues)
+        return await asyncio.wait_for(
+            asyncio.to_thread(self._read_amqp, queues), self._timeout + 0.5
+        )
 
-    async def _read_redis(self, client: aioredis.Redis) -> dict[str, int]:
+    async def _read_redis(self, client: aioredis.Redis, queues: list[str]) -> dict[str, int]:
         async with client.pipeline(transaction=False) as pipe:
-            for queue in self._queues:
+            for queue in queues:
                 pipe.llen(queue)
                 for step in _PRIORITY_STEPS:
                     pipe.llen(f"{queue}{_PRIORITY_SEP}{step}")
@@ -153,10 +166,10 @@ class QueueDepth:
         per_queue = len(_PRIORITY_STEPS) + 1
         return {
             queue: sum(int(n) for n in lengths[i * per_queue : (i + 1) * per_queue])
-            for i, queue in enumerate(self._queues)
+            for i, queue in enumerate(queues)
         }
 
-    def _read_amqp(self) -> dict[str, int]:
+    def _read_amqp(self, queues: list[str]) -> dict[str, int]:
         from kombu import Connection
 
         if not self._amqp_busy.acquire(blocking=False):
@@ -167,7 +180,7 @@ class QueueDepth:
                 self._amqp = Connection(self._url, connect_timeout=self._timeout)
             connection = self._amqp
             depths = {}
-            for queue in self._queues:
+            for queue in queues:
                 channel: Any = connection.channel()  # the stubs miss queue_declare
                 try:
                     # passive: report the queue, never create it; a missing queue holds nothing.

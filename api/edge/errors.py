@@ -135,7 +135,18 @@ _MEANING: dict[int, tuple[str, dict[str, Any]]] = {
             "or 'X-API-Key: <key>'",
         },
     ),
-    404: ("No job has this id.", {"error": "JobNotFound", "detail": "no job '5c0f9a'"}),
+    403: (
+        "Not allowed here: admin changes need API keys on.",
+        {"error": "Forbidden", "detail": "PUT /v1/admin/aliases needs API keys on"},
+    ),
+    404: (
+        "No job has this id, or no model or alias has this name (the detail lists them).",
+        {
+            "error": "ModelNotFound",
+            "detail": "no model or alias 'sentimant'; models: sentiment-minilm, toxicity; "
+            "aliases: sentiment",
+        },
+    ),
     409: (
         "The request contradicts the job's state, or reuses an Idempotency-Key with another body.",
         {"error": "JobConflict", "detail": "this Idempotency-Key was used with a different body"},

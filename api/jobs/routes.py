@@ -24,6 +24,7 @@ from api.jobs.input import (
 )
 from api.jobs.results import MEDIA_TYPES, ResultFormat, render
 from api.jobs.schemas import JobCreated, JobRequest, JobView
+from api.models.schemas import MAX_MODEL_CHARS
 from shared.config import Settings
 from shared.errors import InvalidInput
 from shared.jobs import JobSummary
@@ -34,7 +35,7 @@ router = APIRouter(prefix="/v1", tags=["jobs"])
 MAX_KEY_CHARS = 255
 READ_BYTES = 64 * 1024  # of a spooled upload at a time
 
-SUBMIT_ERRORS = documented(400, 401, 409, 413, 415, 422, 429, 503)
+SUBMIT_ERRORS = documented(400, 401, 404, 409, 413, 415, 422, 429, 503)
 JOB_ERRORS = documented(401, 404, 410, 422, 429, 503)
 # Answers as /docs shows them (a unit test checks that they parse as their models).
 CREATED_EXAMPLE = {
@@ -122,8 +123,13 @@ def _read_upload(
 
 
 async def _texts_and_callback(
-    request: Request, resources: ResourcesDep, text_column: str, callback_url: str | None
-) -> tuple[list[str], str | None]:
+    request: Request,
+    resources: ResourcesDep,
+    text_column: str,
+    callback_url: str | None,
+    model: str | None,
+) -> tuple[list[str], str | None, str | None]:
+    """The job's texts, callback URL and model (the JSON body's, else the query's)."""
     settings = resources.settings
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     # The body's size is capped once, for every content type, by the body limit
@@ -140,7 +146,8 @@ async def _texts_and_callback(
         del data  # freed before the normalized copies are made
         texts = job_texts(body.texts, settings)
         url = body.callback_url or callback_url
-        return texts, check_callback_url(url, allow_private=settings.webhook_allow_private)
+        checked = check_callback_url(url, allow_private=settings.webhook_allow_private)
+        return texts, checked, body.model or model
     if media == "multipart/form-data":
         # Starlette's parser reads the request's own stream and spools the file to a
         # temporary file past 1 MiB; the file is then read from there in chunks.
@@ -172,7 +179,8 @@ async def _texts_and_callback(
             )
         finally:
             await stream.aclose()
-    return texts, check_callback_url(callback_url, allow_private=settings.webhook_allow_private)
+    checked = check_callback_url(callback_url, allow_private=settings.webhook_allow_private)
+    return texts, checked, model
 
 
 @router.post(
@@ -188,16 +196,26 @@ async def submit_job(
     response: Response,
     text_column: Annotated[str, Query(description="The text column of a CSV/JSONL file.")] = "text",
     callback_url: Annotated[str | None, Query(description="Webhook for the summary.")] = None,
+    model: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=MAX_MODEL_CHARS,
+            description='A model name or alias for a file upload; a JSON body says "model".',
+        ),
+    ] = None,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JobCreated:
     """Submit texts (JSON) or a CSV/JSONL file as a job; poll its status URL."""
     if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_KEY_CHARS:
         raise InvalidInput(f"Idempotency-Key: 1 to {MAX_KEY_CHARS} characters")
     check_parameter("Idempotency-Key", idempotency_key)
-    texts, callback = await _texts_and_callback(request, resources, text_column, callback_url)
+    texts, callback, model = await _texts_and_callback(
+        request, resources, text_column, callback_url, model
+    )
     if callback is not None and resources.settings.webhook_secret is None:
         raise InvalidInput("callback_url: webhooks are off (SPECTRUM_WEBHOOK_SECRET is not set)")
-    submitted = await resources.jobs.submit(texts, callback, idempotency_key)
+    submitted = await resources.jobs.submit(texts, callback, idempotency_key, model)
     job = submitted.job
     status_url, results_url = _urls(job.id)
     response.headers["Location"] = status_url

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
+from api.models.schemas import ModelField
 from shared.jobs import JobSummary
 
 
@@ -14,6 +15,7 @@ class JobRequest(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        protected_namespaces=(),
         json_schema_extra={
             "examples": [{"texts": ["What a wonderful film.", "Dull and far too long."]}]
         },
@@ -23,6 +25,7 @@ class JobRequest(BaseModel):
     callback_url: StrictStr | None = Field(
         default=None, description="http(s) URL that gets the signed job summary when it ends."
     )
+    model: ModelField = None
 
 
 class JobCreated(BaseModel):

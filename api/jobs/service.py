@@ -6,7 +6,12 @@ published, so a worker never sees a chunk of a job that does not exist yet, and
 sealed in one step once every chunk is published; workers compute chunks of
 sealed jobs only. If publishing fails the job is aborted (its chunks already
 queued are dropped unrun) and the client gets a 503 to retry. A job is refused
-with 503 NoWorkerAvailable while no live worker takes the bulk lane.
+with 503 NoWorkerAvailable while no live worker takes its model's bulk lane (unless that
+lane scales from zero: settings.bulk_scales_to_zero).
+
+A job runs whole on one model: the one it names, or the default. A job that names
+an alias goes to one of its targets, chosen with the alias's weights from the
+job's fingerprint (so the same submission always picks the same version).
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ import structlog
 from celery import Celery
 
 from api.edge.admission import LaneAdmission
-from api.models.served import ServedModels
+from api.models.catalog import Catalog, ModelStatus
+from api.observability import metrics
 from shared.config import Settings
 from shared.contracts import JOB_CHUNK_TASK, JobChunkPayload, redacted_args
 from shared.errors import (
@@ -34,6 +40,8 @@ from shared.errors import (
     JobConflict,
     JobExpired,
     JobNotFound,
+    NoWorkerAvailable,
+    SpectrumError,
 )
 from shared.jobs import (
     ABORT,
@@ -53,6 +61,7 @@ from shared.jobs import (
     new_record,
     submission,
 )
+from shared.registry import model_queue
 
 log = structlog.get_logger(__name__)
 
@@ -74,7 +83,7 @@ class JobService:
         settings: Settings,
         celery: Celery,
         backend: aioredis.Redis,
-        models: ServedModels,
+        models: Catalog,
         lanes: LaneAdmission,
     ) -> None:
         self._settings = settings
@@ -88,14 +97,24 @@ class JobService:
         self._release = backend.register_script(RELEASE_KEY)
 
     async def submit(
-        self, texts: Sequence[str], callback_url: str | None, key: str | None
+        self,
+        texts: Sequence[str],
+        callback_url: str | None,
+        key: str | None,
+        model: str | None = None,
     ) -> Submitted:
         """Create the job (or find the one this Idempotency-Key made) and queue its chunks."""
-        status = await self._models.require(lane="bulk")
+        digest = fingerprint(texts, callback_url, model)
+        route = await self._models.resolve(model)
+        name = route.alias.choose("", bytes.fromhex(digest)) if route.alias else route.name
+        try:
+            status = await self._job_model(name)
+            settings = self._settings
+            await self._lanes.admit(model_queue(name, "bulk"), limit=settings.max_bulk_queue_depth)
+        except SpectrumError as exc:
+            metrics.MODEL_ERRORS.labels(model=route.name, error=type(exc).__name__).inc()
+            raise
         assert status.card is not None  # require() guarantees it
-        settings = self._settings
-        await self._lanes.admit(settings.bulk_queue, limit=settings.max_bulk_queue_depth)
-        digest = fingerprint(texts, callback_url)
         job_id = new_job_id()
         try:
             if key is not None:
@@ -108,7 +127,7 @@ class JobService:
             seal_by = now + settings.job_seal_timeout_s
             record = new_record(
                 job_id=job_id,
-                model=self._models.name,
+                model=name,
                 labels=status.card.labels,
                 total=len(texts),
                 chunk_size=settings.job_chunk_size,
@@ -125,13 +144,17 @@ class JobService:
         except (aioredis.RedisError, OSError) as exc:
             raise BackendUnavailable(f"result backend unreachable: {type(exc).__name__}") from exc
         try:
-            await asyncio.to_thread(self._publish, job_id, list(texts), seal_by)
+            await asyncio.to_thread(self._publish, job_id, name, list(texts), seal_by)
         except Exception as exc:  # kombu and redis raise many kinds for one outage
             await self._abandon(job_id, key)
             raise BrokerUnavailable(f"broker unreachable: {type(exc).__name__}") from exc
         await self._seal_or_abort(job_id, key)
         log.info(
-            "job submitted", job_id=job_id, texts=len(texts), chunks=int(record["chunks_total"])
+            "job submitted",
+            job_id=job_id,
+            model=name,
+            texts=len(texts),
+            chunks=int(record["chunks_total"]),
         )
         return Submitted(JobSummary.from_hash(record), replayed=False)
 
@@ -167,9 +190,9 @@ class JobService:
             log.warning("job aborted: its chunks will be dropped unrun", job_id=job_id)
         return outcome
 
-    def _publish(self, job_id: str, texts: list[str], seal_by: float) -> None:
+    def _publish(self, job_id: str, model: str, texts: list[str], seal_by: float) -> None:
         """Every chunk through one producer connection (thousands of sends for a big job)."""
-        queue = self._settings.bulk_queue
+        queue = model_queue(model, "bulk")
         with self._celery.producer_or_acquire() as producer:
             for number, (start, end) in enumerate(
                 chunk_bounds(len(texts), self._settings.job_chunk_size)
@@ -182,7 +205,7 @@ class JobService:
                     chunk=number,
                     start=start,
                     texts=texts[start:end],
-                    model=self._models.name,
+                    model=model,
                 ).model_dump()
                 self._celery.send_task(
                     JOB_CHUNK_TASK,
@@ -191,6 +214,18 @@ class JobService:
                     producer=producer,
                     argsrepr=redacted_args(payload),
                 )
+
+    async def _job_model(self, name: str) -> ModelStatus:
+        """The model's status with a live bulk worker, or NoWorkerAvailable; where the bulk
+        lane scales from zero (bulk_scales_to_zero), a live interactive worker will do."""
+        try:
+            return await self._models.require(name, lane="bulk")
+        except NoWorkerAvailable:
+            if not self._settings.bulk_scales_to_zero:
+                raise
+            # The chunks this job queues start a bulk worker (KEDA); the card, with the
+            # labels the job record needs, comes from a worker on the interactive lane.
+            return await self._models.require(name, lane="interactive")
 
     async def _replay(self, key: str, digest: str) -> JobSummary:
         raw = await self._backend.get(idempotency_key(key))

@@ -2,14 +2,24 @@
 
 Request counts and latency are labelled by route *template* (`/v1/jobs/{job_id}`),
 never by raw path, so the number of series stays bounded; requests no route
-matched share the label `unmatched`. Queue depth, results pending in the waiter
-and live workers are read at scrape time (`ScrapeProbe.refresh`), so they are as
-fresh as the scrape and cost nothing between scrapes.
+matched share the label `unmatched`. Queue depth and live workers are read at
+scrape time (`ScrapeProbe.refresh`), so they are as fresh as the scrape and cost
+nothing between scrapes; results pending in the waiter are set as they change.
+
+Several gateway processes (SPECTRUM_API_PROCESSES, api/__main__.py) write their
+values into one directory (prometheus_client's multiprocess mode), and a scrape of
+any of them reports all: counters and histograms summed over every process that
+has run since the supervisor started, in-flight requests and pending results summed
+over the live ones, queue depth and live workers as last read (the same for all).
+The process_* metrics are absent then: they would describe only the process that
+happened to answer.
 """
 
 from __future__ import annotations
 
+import os
 import time
+from functools import lru_cache
 
 import structlog
 from prometheus_client import (
@@ -20,11 +30,12 @@ from prometheus_client import (
     Histogram,
     ProcessCollector,
     generate_latest,
+    multiprocess,
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.edge.admission import QueueDepth
-from api.models.served import ServedModels
+from api.models.catalog import LANES, Catalog
 from api.predict.waiter import ResultWaiter
 from shared.errors import (
     DeadlineExceeded,
@@ -35,6 +46,7 @@ from shared.errors import (
     NotFound,
     PoisonMessage,
 )
+from shared.registry import model_queue
 
 log = structlog.get_logger(__name__)
 
@@ -60,6 +72,7 @@ REQUEST_SECONDS = Histogram(
 IN_FLIGHT = Gauge(
     "spectrum_http_requests_in_flight",
     "HTTP requests being served right now.",
+    multiprocess_mode="livesum",
     registry=REGISTRY,
 )
 CACHE_HITS = Counter(
@@ -91,19 +104,70 @@ EXPIRED = Counter(
 )
 WAITER_PENDING = Gauge(
     "spectrum_waiter_pending_results",
-    "Results the gateway is waiting for (at scrape time).",
+    "Results the gateway is waiting for.",
+    multiprocess_mode="livesum",
     registry=REGISTRY,
 )
 QUEUE_DEPTH = Gauge(
     "spectrum_queue_depth",
-    "Messages waiting in the broker queue of each lane (at scrape time).",
-    ["queue"],
+    "Messages waiting in the broker queue of each model's lane (at scrape time).",
+    ["queue", "model", "lane"],
+    multiprocess_mode="mostrecent",
     registry=REGISTRY,
 )
 WORKERS_LIVE = Gauge(
     "spectrum_workers_live",
-    "Workers with a fresh heartbeat for the served model (at scrape time).",
+    "Workers with a fresh heartbeat on each model's lane (at scrape time).",
+    ["model", "lane"],
+    multiprocess_mode="mostrecent",
+    registry=REGISTRY,
+)
+MODEL_PREDICTIONS = Counter(
+    "spectrum_model_predictions",
+    "Texts answered by POST /v1/predict, per model and version, cached or computed.",
+    ["model", "version", "cached"],
+    registry=REGISTRY,
+)
+MODEL_REQUEST_SECONDS = Histogram(
+    "spectrum_model_request_duration_seconds",
+    "Time to answer a predict request, per model that answered part of it.",
     ["model"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0),
+    registry=REGISTRY,
+)
+MODEL_ERRORS = Counter(
+    "spectrum_model_errors",
+    "Predict, compare and job requests for a model (or alias) answered with an error, "
+    "by the error's name; a name nothing has is counted as model `unknown`.",
+    ["model", "error"],
+    registry=REGISTRY,
+)
+ALIAS_ROUTED = Counter(
+    "spectrum_alias_routed",
+    "Texts an alias sent to each of its models.",
+    ["alias", "model"],
+    registry=REGISTRY,
+)
+SHADOW_COMPARED = Counter(
+    "spectrum_shadow_compared",
+    "Texts answered by an alias's model and also by its shadow candidate, by whether "
+    "the two labels agreed; the candidate's answer is never returned.",
+    ["alias", "primary", "candidate", "agree"],
+    registry=REGISTRY,
+)
+SHADOW_SECONDS = Histogram(
+    "spectrum_shadow_duration_seconds",
+    "Time the shadow candidate took to answer a shadowed request's texts.",
+    ["candidate"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0),
+    registry=REGISTRY,
+)
+SHADOW_SKIPPED = Counter(
+    "spectrum_shadow_skipped",
+    "Requests not shadowed although picked: the candidate had no live worker "
+    "(no_worker), too many shadow calls were in flight (busy), or the call failed "
+    "(the error's name).",
+    ["alias", "candidate", "reason"],
     registry=REGISTRY,
 )
 SCRAPE_ERRORS = Counter(
@@ -142,6 +206,20 @@ for _reason in (
     "Overloaded",
 ):
     REJECTED.labels(reason=_reason)
+
+
+@lru_cache(maxsize=4096)
+def model_predictions(model: str, version: str, cached: bool) -> Counter:
+    """The child counter of one (model, version, cached): looked up once, not per request
+    (labels() takes a lock and builds its key every call). Labels are bounded: announced
+    models and their versions."""
+    return MODEL_PREDICTIONS.labels(model=model, version=version, cached=str(cached).lower())
+
+
+@lru_cache(maxsize=1024)
+def model_request_seconds(model: str) -> Histogram:
+    """The latency histogram of one model, looked up once (see model_predictions)."""
+    return MODEL_REQUEST_SECONDS.labels(model=model)
 
 
 def record_cache(*, hits: int, misses: int) -> None:
@@ -202,31 +280,52 @@ class RequestMetrics:
             )
 
 
+def scrape_registry() -> CollectorRegistry:
+    """What a scrape renders: this process's registry, or with several gateway processes
+    a fresh one that reads every process's values from their shared directory."""
+    # prometheus_client's own switch (api/__main__.py sets it for several processes).
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+    return registry
+
+
 class ScrapeProbe:
     """Reads what is only known at scrape time into the gauges, then renders them all."""
 
-    def __init__(self, waiter: ResultWaiter, models: ServedModels, depth: QueueDepth) -> None:
+    def __init__(self, waiter: ResultWaiter, models: Catalog, depth: QueueDepth) -> None:
         self._waiter = waiter
         self._models = models
         self._depth = depth
 
     async def render(self) -> bytes:
         await self.refresh()
-        return generate_latest(REGISTRY)
+        return generate_latest(scrape_registry())
 
     async def refresh(self) -> None:
         WAITER_PENDING.set(self._waiter.pending)
         try:
-            for queue, depth in (await self._depth.read()).items():
-                QUEUE_DEPTH.labels(queue=queue).set(depth)
+            view = await self._models.view(fresh=True)
+        except Exception as exc:  # BackendUnavailable, or redis' own errors
+            SCRAPE_ERRORS.labels(source="registry").inc()
+            log.warning("worker registry unreadable", error=type(exc).__name__)
+            names = [self._models.default]
+        else:
+            names = view.models
+            for name in names:
+                status = view.status(name)
+                for lane in LANES:
+                    WORKERS_LIVE.labels(model=name, lane=lane).set(status.live(lane))
+        lanes = {model_queue(name, lane): (name, lane) for name in names for lane in LANES}
+        try:
+            depths = await self._depth.read(list(lanes))
         except Exception as exc:  # any transport's outage: the scrape still answers
             QUEUE_DEPTH.clear()  # no depth rather than a stale one
             SCRAPE_ERRORS.labels(source="broker").inc()
             log.warning("queue depth unreadable", error=type(exc).__name__)
-        try:
-            status = await self._models.status(fresh=True)
-        except Exception as exc:  # BackendUnavailable, or redis' own errors
-            SCRAPE_ERRORS.labels(source="registry").inc()
-            log.warning("worker registry unreadable", error=type(exc).__name__)
-        else:
-            WORKERS_LIVE.labels(model=self._models.name).set(status.live_workers)
+            return
+        for queue, depth in depths.items():
+            name, lane = lanes[queue]
+            QUEUE_DEPTH.labels(queue=queue, model=name, lane=lane).set(depth)

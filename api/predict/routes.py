@@ -11,10 +11,11 @@ from api.predict.schemas import PredictRequest, PredictResponse
 
 router = APIRouter(prefix="/v1", tags=["predict"])
 
-ERRORS = documented(400, 401, 413, 422, 429, 502, 503, 504)
+ERRORS = documented(400, 401, 404, 413, 422, 429, 502, 503, 504)
 # An answer as /docs shows it (a unit test checks that it parses as a PredictResponse).
 EXAMPLE = {
     "model": {"name": "sentiment-minilm", "version": "90611237ea62"},
+    "alias": None,
     "predictions": [
         {
             "label": "POSITIVE",
@@ -22,6 +23,7 @@ EXAMPLE = {
             "probabilities": {"NEGATIVE": 0.0051, "POSITIVE": 0.9949},
             "cached": False,
             "truncated": False,
+            "model": {"name": "sentiment-minilm", "version": "90611237ea62"},
         }
     ],
 }
@@ -33,5 +35,5 @@ EXAMPLE = {
     responses={200: {"content": {"application/json": {"example": EXAMPLE}}}, **ERRORS},
 )
 async def predict(body: PredictRequest, resources: ResourcesDep) -> PredictResponse:
-    """Classify one text or a list of texts; cached answers skip the workers."""
-    return await resources.predictor.predict(body.items, current_request_id())
+    """Classify one text or a list of texts with a model or alias; cached answers skip workers."""
+    return await resources.predictor.predict(body.items, current_request_id(), body.model)

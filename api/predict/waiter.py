@@ -63,9 +63,18 @@ class Subscriber(Protocol):
 class ResultWaiter:
     """Matches result documents to the callers waiting for them."""
 
-    def __init__(self, subscriber: Subscriber, channel_for: Callable[[str], str]) -> None:
+    def __init__(
+        self,
+        subscriber: Subscriber,
+        channel_for: Callable[[str], str],
+        *,
+        observe_pending: Callable[[int], None] = lambda _count: None,
+    ) -> None:
         self._subscriber = subscriber
         self._channel_for = channel_for
+        # Told the count whenever it changes: a gauge that several gateway processes
+        # sum must be current in each, not only in the one a scrape reaches.
+        self._observe_pending = observe_pending
         self._pending: dict[str, asyncio.Future[ResultDocument]] = {}
         self._cleanups: set[asyncio.Task[None]] = set()
 
@@ -86,6 +95,7 @@ class ResultWaiter:
         channel = self._channel_for(task_id)
         future: asyncio.Future[ResultDocument] = loop.create_future()
         self._pending[channel] = future
+        self._observe_pending(len(self._pending))
         try:
             async with asyncio.timeout_at(deadline):
                 await self._subscriber.subscribe(channel)
@@ -94,6 +104,7 @@ class ResultWaiter:
                 return await future
         finally:
             self._pending.pop(channel, None)
+            self._observe_pending(len(self._pending))
             future.cancel()
             # Unsubscribing must not delay the answer (nor hang while Redis is away).
             cleanup = asyncio.create_task(self._forget(channel))

@@ -18,6 +18,9 @@ from spectrum_client.client import SpectrumClient
 from spectrum_client.errors import SpectrumError
 from spectrum_client.retry import NO_RETRY, Retry
 from spectrum_client.schemas import (
+    AliasInfo,
+    Catalog,
+    CompareAnswer,
     Health,
     Job,
     JobCreated,
@@ -29,7 +32,10 @@ from spectrum_client.schemas import (
 
 __all__ = [
     "NO_RETRY",
+    "AliasInfo",
     "AsyncSpectrumClient",
+    "Catalog",
+    "CompareAnswer",
     "Health",
     "Job",
     "JobCreated",

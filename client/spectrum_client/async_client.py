@@ -16,6 +16,8 @@ from spectrum_client.errors import SpectrumError, error_of, raise_for
 from spectrum_client.retry import Retry
 from spectrum_client.schemas import (
     FINAL_STATES,
+    Catalog,
+    CompareAnswer,
     Health,
     Job,
     JobCreated,
@@ -86,8 +88,13 @@ class AsyncSpectrumClient:
         raise_for(answer)
         return answer.json()
 
-    async def predict(self, texts: str | Sequence[str]) -> PredictAnswer:
-        return cast(PredictAnswer, await self._json(calls.predict(texts)))
+    async def predict(
+        self, texts: str | Sequence[str], *, model: str | None = None
+    ) -> PredictAnswer:
+        return cast(PredictAnswer, await self._json(calls.predict(texts, model)))
+
+    async def compare(self, texts: str | Sequence[str], models: Sequence[str]) -> CompareAnswer:
+        return cast(CompareAnswer, await self._json(calls.compare(texts, models)))
 
     async def max_texts_per_request(self) -> int:
         if self._max_texts is None:
@@ -98,16 +105,18 @@ class AsyncSpectrumClient:
         return self._max_texts
 
     async def predict_many(
-        self, texts: Iterable[str], *, batch_size: int | None = None
+        self, texts: Iterable[str], *, batch_size: int | None = None, model: str | None = None
     ) -> AsyncIterator[Prediction]:
         size = batch_size or await self.max_texts_per_request()
         for batch in calls.batches(texts, size):
-            for prediction in (await self.predict(batch))["predictions"]:
+            for prediction in (await self.predict(batch, model=model))["predictions"]:
                 yield prediction
 
     async def models(self) -> list[ModelInfo]:
-        body = cast(dict[str, list[ModelInfo]], await self._json(calls.models()))
-        return body["models"]
+        return (await self.catalog())["models"]
+
+    async def catalog(self) -> Catalog:
+        return calls.catalog(await self._json(calls.models()))
 
     async def health(self) -> Health:
         return calls.readiness(await self._send(calls.health()))
@@ -120,8 +129,9 @@ class AsyncSpectrumClient:
         text_column: str = "text",
         callback_url: str | None = None,
         idempotency_key: str | None = None,
+        model: str | None = None,
     ) -> JobCreated:
-        call = calls.submit(texts, file, text_column, callback_url, idempotency_key)
+        call = calls.submit(texts, file, text_column, callback_url, idempotency_key, model)
         return cast(JobCreated, await self._json(call))
 
     async def status(self, job_id: str) -> Job:

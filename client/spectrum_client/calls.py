@@ -17,7 +17,7 @@ import httpx
 
 from spectrum_client.errors import error_of
 from spectrum_client.inputs import file_texts
-from spectrum_client.schemas import Health
+from spectrum_client.schemas import Catalog, Health
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 # What a server answers when /v1/ui-config cannot be read (the API's own default).
@@ -45,10 +45,23 @@ def auth_headers(api_key: str | None) -> dict[str, str]:
     return {"X-API-Key": api_key} if api_key else {}
 
 
-def predict(texts: str | Sequence[str]) -> Call:
+def _texts_body(texts: str | Sequence[str]) -> dict[str, Any]:
+    return {"text": texts} if isinstance(texts, str) else {"texts": list(texts)}
+
+
+def predict(texts: str | Sequence[str], model: str | None = None) -> Call:
+    """`model`: a model name or an alias; None leaves the choice to the server's default."""
     # Classifying is a pure function of the text: sending it twice costs, never harms.
-    body = {"text": texts} if isinstance(texts, str) else {"texts": list(texts)}
+    body = _texts_body(texts)
+    if model is not None:
+        body["model"] = model
     return Call("POST", "/v1/predict", options={"json": body})
+
+
+def compare(texts: str | Sequence[str], models: Sequence[str]) -> Call:
+    # Like predict, a pure function of the texts: safe to send twice.
+    body = {**_texts_body(texts), "models": list(models)}
+    return Call("POST", "/v1/compare", options={"json": body})
 
 
 def models() -> Call:
@@ -83,8 +96,12 @@ def submit(
     text_column: str,
     callback_url: str | None,
     idempotency_key: str | None,
+    model: str | None = None,
 ) -> Call:
-    """POST /v1/jobs with texts as JSON, a .txt's lines as JSON, or a .csv/.jsonl upload."""
+    """POST /v1/jobs with texts as JSON, a .txt's lines as JSON, or a .csv/.jsonl upload.
+
+    `model` goes in the JSON body, or as `?model=` with an upload.
+    """
     if (texts is None) == (file is None):
         raise ValueError("give exactly one of texts or file")
     # A key made for this call when the caller gives none: a retry after a lost
@@ -95,18 +112,22 @@ def submit(
         body: dict[str, Any] = {"texts": list(texts)}
         if callback_url:
             body["callback_url"] = callback_url
+        if model is not None:
+            body["model"] = model
         return Call("POST", "/v1/jobs", {"json": body, "headers": headers})
     path = Path(file)  # type: ignore[arg-type]
     suffix = path.suffix.lower()
     if suffix == ".txt":  # one text per line
         lines = list(file_texts(path, "txt"))
-        return submit(lines, None, text_column, callback_url, idempotency_key)
+        return submit(lines, None, text_column, callback_url, idempotency_key, model)
     media = UPLOAD_TYPES.get(suffix)
     if media is None:
         raise ValueError(f"{path.name}: give a .csv, .jsonl, .ndjson or .txt file")
     params = {"text_column": text_column}
     if callback_url:
         params["callback_url"] = callback_url
+    if model is not None:
+        params["model"] = model
     upload = {"file": (path.name, path.read_bytes(), media)}
     return Call("POST", "/v1/jobs", {"params": params, "headers": headers, "files": upload})
 
@@ -143,3 +164,16 @@ def readiness(answer: httpx.Response) -> Health:
     if answer.status_code in (200, 503) and isinstance(body, dict) and "checks" in body:
         return cast(Health, body)
     raise error_of(answer)
+
+
+def catalog(body: object) -> Catalog:
+    """GET /v1/models's body with `default` and `aliases` filled in for older servers."""
+    if not isinstance(body, dict) or not isinstance(body.get("models"), list):
+        raise ValueError("GET /v1/models did not answer a list of models")
+    default = body.get("default")
+    aliases = body.get("aliases")
+    return {
+        "default": default if isinstance(default, str) else None,
+        "models": body["models"],
+        "aliases": aliases if isinstance(aliases, list) else [],
+    }

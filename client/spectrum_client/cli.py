@@ -2,8 +2,10 @@
 """The `spectrum` command: predict now, or submit a job, watch it, and fetch its results.
 
     spectrum predict "What a wonderful film."
+    spectrum predict --model emotion "What a day!"
     spectrum predict --file reviews.txt --format jsonl
-    spectrum submit reviews.csv --column text --wait -o results.csv
+    spectrum compare --models sentiment-minilm,sentiment-vader "Not bad at all."
+    spectrum submit reviews.csv --column text --model toxicity --wait -o results.csv
     spectrum status JOB_ID
     spectrum results JOB_ID -o out.csv
     spectrum cancel JOB_ID
@@ -35,9 +37,17 @@ from spectrum_client.calls import DEFAULT_URL, batches
 from spectrum_client.client import SpectrumClient
 from spectrum_client.errors import SpectrumError
 from spectrum_client.inputs import file_texts, stream_texts
-from spectrum_client.output import result_format, save_results, write_predictions
+from spectrum_client.output import (
+    percent,
+    result_format,
+    save_results,
+    split_of,
+    write_comparison,
+    write_predictions,
+    write_table,
+)
 from spectrum_client.progress import ProgressBar
-from spectrum_client.schemas import Prediction
+from spectrum_client.schemas import CompareResult, Prediction, ServedModel
 
 
 def version() -> str:
@@ -68,16 +78,17 @@ def _texts(args: argparse.Namespace) -> Iterator[str]:
 def _predict(client: SpectrumClient, args: argparse.Namespace) -> int:
     size = args.batch_size or client.max_texts_per_request()
     answers = (  # one request per batch, read and sent as the input arrives
-        (batch, client.predict(batch)) for batch in batches(_texts(args), size)
+        (batch, client.predict(batch, model=args.model)) for batch in batches(_texts(args), size)
     )
-    if args.json:  # one document: the first answer's model and every prediction
-        model, predictions = None, []
+    if args.json:  # one document: the first answer's model (and alias), every prediction
+        head: dict[str, Any] = {}
+        predictions = []
         for _, answer in answers:
-            model = model or answer["model"]
+            head = head or {key: answer[key] for key in ("model", "alias") if key in answer}
             predictions.extend(answer["predictions"])
-        if model is None:
+        if not head:
             raise ValueError("no texts to classify")
-        _print_json({"model": model, "predictions": predictions})
+        _print_json({**head, "predictions": predictions})
         return 0
 
     def pairs() -> Iterator[tuple[str, Prediction]]:
@@ -95,6 +106,7 @@ def _submit(client: SpectrumClient, args: argparse.Namespace) -> int:
         text_column=args.column,
         callback_url=args.callback_url,
         idempotency_key=args.idempotency_key,
+        model=args.model,
     )
     print(job["id"], flush=True)
     if not (args.wait or args.output):
@@ -132,25 +144,68 @@ def _cancel(client: SpectrumClient, args: argparse.Namespace) -> int:
 
 
 def _models(client: SpectrumClient, args: argparse.Namespace) -> int:
-    models = client.models()
+    catalog = client.catalog()
     if args.json:
-        _print_json(models)
+        _print_json(catalog)
         return 0
-    rows = [("NAME", "VERSION", "RUNTIME", "WORKERS", "LABELS")]
+    default = catalog["default"]
+    rows = [["NAME", "VERSION", "RUNTIME", "WORKERS", "ALIASES", "LABELS"]]
     rows += [
-        (
-            m["name"],
+        [
+            m["name"] + (" *" if m["name"] == default else ""),
             m["version"] or "-",
             m["runtime"] or "-",
             str(m["live_workers"]),
+            ",".join(m.get("aliases", [])) or "-",
             ",".join(m["labels"]),
-        )
-        for m in models
+        ]
+        for m in catalog["models"]
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        padded = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        print("  ".join([*padded, row[-1]]))
+    write_table(sys.stdout, rows)
+    if default is not None:
+        print(f"* the default model (a request that names none gets {default})")
+    if catalog["aliases"]:
+        print()
+        aliases = [["ALIAS", "SPLIT", "SHADOW"]]
+        for alias in catalog["aliases"]:
+            shadow = alias["shadow"]
+            also = f"{shadow['model']} {percent(shadow['share'])}" if shadow else "-"
+            aliases.append([alias["name"], split_of(alias), also])
+        write_table(sys.stdout, aliases)
+    return 0
+
+
+def _compare(client: SpectrumClient, args: argparse.Namespace) -> int:
+    names = [name.strip() for name in args.models.split(",")]
+    if len(names) < 2 or "" in names:
+        raise ValueError("--models takes two or more names or aliases, comma-separated")
+    size = args.batch_size or client.max_texts_per_request()
+    models: list[ServedModel] = []
+    pairs: list[tuple[str, CompareResult]] = []
+    agreed = counted = 0
+    comparable = True
+    for batch in batches(_texts(args), size):
+        answer = client.compare(batch, names)
+        models = models or answer["models"]
+        for result in answer["results"]:
+            pairs.append((batch[result["index"]], {**result, "index": len(pairs)}))
+            if result["agree"] is None:
+                comparable = False
+            agreed += bool(result["agree"])
+            counted += 1
+    if not pairs:
+        raise ValueError("no texts to compare")
+    # Over every batch, as the server counts it within one: null when label sets differ.
+    agreement = agreed / counted if comparable else None
+    if args.json:
+        results = [result for _, result in pairs]
+        _print_json({"models": models, "results": results, "agreement": agreement})
+        return 0
+    write_comparison(sys.stdout, [f"{m['name']} {m['version']}" for m in models], pairs)
+    if agreement is None:
+        print("agreement: - (the models have different labels)")
+    else:
+        print(f"agreement: {percent(agreement)} ({agreed} of {counted} texts)")
     return 0
 
 
@@ -163,6 +218,9 @@ def _health(client: SpectrumClient, args: argparse.Namespace) -> int:
         for name, outcome in health["checks"].items():
             print(f"  {name}: {outcome}")
     return 0 if health["status"] == "ready" else 1
+
+
+MODEL_HELP = "a model name or an alias (`spectrum models` lists them; default: the server's)"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -196,15 +254,33 @@ def parser() -> argparse.ArgumentParser:
         default="table",
         help="table: label, score, text; jsonl/csv: as a job's results",
     )
+    predict.add_argument("--model", help=MODEL_HELP)
     predict.add_argument("--json", action="store_true", help="print the whole answer")
     predict.add_argument(
         "--batch-size", type=int, help="texts per request (default: the server's limit)"
     )
     predict.set_defaults(run=_predict)
 
+    compare = commands.add_parser(
+        "compare", help="the same texts through two or more models, side by side"
+    )
+    compare.add_argument(
+        "--models", required=True, help="2 to 4 model names or aliases, comma-separated"
+    )
+    compare.add_argument("texts", nargs="*", help="none: read --file, else stdin")
+    compare.add_argument("--file", type=Path, help=".txt, .csv or .jsonl; - for stdin")
+    compare.add_argument("--input-format", choices=["txt", "csv", "jsonl"])
+    compare.add_argument("--column", default="text", help="the text column (CSV/JSONL)")
+    compare.add_argument("--json", action="store_true", help="print the answer as JSON")
+    compare.add_argument(
+        "--batch-size", type=int, help="texts per request (default: the server's limit)"
+    )
+    compare.set_defaults(run=_compare)
+
     submit = commands.add_parser("submit", help="submit a .csv, .jsonl or .txt file as a job")
     submit.add_argument("file", type=Path)
     submit.add_argument("--column", default="text", help="the text column (CSV/JSONL)")
+    submit.add_argument("--model", help=MODEL_HELP)
     submit.add_argument("--callback-url", help="POSTed the signed summary when the job ends")
     submit.add_argument("--idempotency-key", help="resubmitting with it returns the same job")
     submit.add_argument("--wait", action="store_true", help="show progress until it ends")
@@ -229,7 +305,9 @@ def parser() -> argparse.ArgumentParser:
     cancel.add_argument("job_id")
     cancel.set_defaults(run=_cancel)
 
-    models = commands.add_parser("models", help="the models the gateway serves")
+    models = commands.add_parser(
+        "models", help="the models the gateway serves, their labels and workers, and aliases"
+    )
     models.add_argument("--json", action="store_true", help="print them as JSON")
     models.set_defaults(run=_models)
 

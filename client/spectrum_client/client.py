@@ -22,6 +22,8 @@ from spectrum_client.errors import SpectrumError, error_of, raise_for
 from spectrum_client.retry import Retry
 from spectrum_client.schemas import (
     FINAL_STATES,
+    Catalog,
+    CompareAnswer,
     Health,
     Job,
     JobCreated,
@@ -101,9 +103,16 @@ class SpectrumClient:
         raise_for(answer)
         return answer.json()
 
-    def predict(self, texts: str | Sequence[str]) -> PredictAnswer:
-        """Classify now (POST /v1/predict): one text or up to the server's per-request limit."""
-        return cast(PredictAnswer, self._json(calls.predict(texts)))
+    def predict(self, texts: str | Sequence[str], *, model: str | None = None) -> PredictAnswer:
+        """Classify now (POST /v1/predict): one text or up to the server's per-request limit.
+
+        `model` names a model or an alias; None: the server's default model.
+        """
+        return cast(PredictAnswer, self._json(calls.predict(texts, model)))
+
+    def compare(self, texts: str | Sequence[str], models: Sequence[str]) -> CompareAnswer:
+        """The same texts through 2 to 4 models or aliases, side by side (POST /v1/compare)."""
+        return cast(CompareAnswer, self._json(calls.compare(texts, models)))
 
     def max_texts_per_request(self) -> int:
         """The server's limit on texts per predict (from /v1/ui-config; 64 if it does not say)."""
@@ -115,7 +124,7 @@ class SpectrumClient:
         return self._max_texts
 
     def predict_many(
-        self, texts: Iterable[str], *, batch_size: int | None = None
+        self, texts: Iterable[str], *, batch_size: int | None = None, model: str | None = None
     ) -> Iterator[Prediction]:
         """Classify any number of texts, one predict per batch: predictions in input order.
 
@@ -124,12 +133,15 @@ class SpectrumClient:
         """
         size = batch_size or self.max_texts_per_request()
         for batch in calls.batches(texts, size):
-            yield from self.predict(batch)["predictions"]
+            yield from self.predict(batch, model=model)["predictions"]
 
     def models(self) -> list[ModelInfo]:
         """The models this gateway serves (GET /v1/models)."""
-        body = cast(dict[str, list[ModelInfo]], self._json(calls.models()))
-        return body["models"]
+        return self.catalog()["models"]
+
+    def catalog(self) -> Catalog:
+        """GET /v1/models whole: the models, the default model's name and the aliases."""
+        return calls.catalog(self._json(calls.models()))
 
     def health(self) -> Health:
         """Readiness (GET /readyz): `status` "ready", or "not ready" with the failing checks."""
@@ -143,9 +155,13 @@ class SpectrumClient:
         text_column: str = "text",
         callback_url: str | None = None,
         idempotency_key: str | None = None,
+        model: str | None = None,
     ) -> JobCreated:
-        """Create a job from texts or a .csv/.jsonl/.txt file; answers its id and URLs."""
-        call = calls.submit(texts, file, text_column, callback_url, idempotency_key)
+        """Create a job from texts or a .csv/.jsonl/.txt file; answers its id and URLs.
+
+        `model` names a model or an alias for every text of the job.
+        """
+        call = calls.submit(texts, file, text_column, callback_url, idempotency_key, model)
         return cast(JobCreated, self._json(call))
 
     def status(self, job_id: str) -> Job:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Literal, TextIO
 
 from spectrum_client.client import SpectrumClient
-from spectrum_client.schemas import Prediction
+from spectrum_client.schemas import AliasInfo, CompareResult, Prediction
 
 PredictFormat = Literal["table", "jsonl", "csv"]
 ResultFormat = Literal["ndjson", "csv"]
@@ -46,6 +46,41 @@ def csv_row(index: int, prediction: Prediction, labels: list[str]) -> list[objec
         "true" if prediction.get("truncated") else "false",
         "",
     ]
+
+
+def write_table(out: TextIO, rows: Sequence[Sequence[str]]) -> None:
+    """Rows as aligned columns, two spaces apart; the last column is not padded."""
+    if not rows:
+        return
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        padded = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        out.write("  ".join([*padded, row[-1]]).rstrip() + "\n")
+
+
+def percent(share: float) -> str:
+    """A share (0..1) as a person reads it: 0.9 -> "90%", 1/3 -> "33.3%"."""
+    return f"{round(100 * share, 1):g}%"
+
+
+def split_of(alias: AliasInfo) -> str:
+    """An alias's traffic split: "a 90%, b 10%" (weights as shares of their sum)."""
+    total = sum(target["weight"] for target in alias["targets"]) or 1
+    return ", ".join(f"{t['model']} {percent(t['weight'] / total)}" for t in alias["targets"])
+
+
+def write_comparison(
+    out: TextIO, names: Sequence[str], pairs: Iterable[tuple[str, CompareResult]]
+) -> None:
+    """One row per text: whether the models agree ("-": their label sets differ), then
+    each model's label and score, then the text."""
+    rows = [["AGREE", *names, "TEXT"]]
+    for text, result in pairs:
+        agree = result["agree"]
+        cells = [f"{a['label']} {a['score']:.3f}" for a in result["answers"]]
+        mark = "-" if agree is None else "yes" if agree else "NO"
+        rows.append([mark, *cells, shown(text)])
+    write_table(out, rows)
 
 
 def write_predictions(

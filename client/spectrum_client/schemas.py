@@ -26,11 +26,13 @@ class Prediction(TypedDict):
     probabilities: dict[str, float]
     cached: bool
     truncated: NotRequired[bool]  # absent from servers older than the field
+    model: NotRequired[ServedModel]  # the model that produced it (servers with many models)
 
 
 class PredictAnswer(TypedDict):
-    model: ServedModel
+    model: ServedModel  # the first prediction's model
     predictions: list[Prediction]
+    alias: NotRequired[str | None]  # the alias the request named, if any
 
 
 class ModelInfo(TypedDict):
@@ -43,6 +45,58 @@ class ModelInfo(TypedDict):
     metrics: dict[str, float]
     queue: str
     live_workers: int
+    # Absent from servers that serve one model:
+    family: NotRequired[str]
+    bulk_queue: NotRequired[str]
+    bulk_workers: NotRequired[int]
+    aliases: NotRequired[list[str]]  # the aliases that route to this model
+
+
+class AliasTarget(TypedDict):
+    model: str
+    weight: float  # a share of the alias's traffic: weight / the sum of its targets' weights
+
+
+class Shadow(TypedDict):
+    model: str
+    share: float  # of the alias's requests, also sent to `model` and only compared
+
+
+class AliasInfo(TypedDict):
+    name: str
+    targets: list[AliasTarget]
+    shadow: Shadow | None
+
+
+class Catalog(TypedDict):
+    """GET /v1/models as the client gives it: `default` is None and `aliases` empty when
+    the server predates them (one model, no aliases)."""
+
+    default: str | None
+    models: list[ModelInfo]
+    aliases: list[AliasInfo]
+
+
+class CompareAnswerItem(TypedDict):
+    model: ServedModel
+    label: str
+    score: float
+    probabilities: dict[str, float]
+    cached: bool
+
+
+class CompareResult(TypedDict):
+    index: int
+    answers: list[CompareAnswerItem]  # one per model, in the order the request named them
+    agree: bool | None  # None when the models' label sets differ
+
+
+class CompareAnswer(TypedDict):
+    """POST /v1/compare: the same texts through 2 to 4 models, answers side by side."""
+
+    models: list[ServedModel]
+    results: list[CompareResult]
+    agreement: float | None  # share of texts all models agree on; None as for `agree`
 
 
 class Health(TypedDict):

@@ -146,8 +146,8 @@ def worker_task_total(stack: Stack) -> int:
         replies = app.control.inspect(timeout=3).stats() or {}
     finally:
         app.close()
-    # Worker node names are <model>.<pid>@<host> (worker/__main__.py).
-    ours = [stats for node, stats in replies.items() if node.startswith(f"{stack.model_name}.")]
+    # Worker node names are <model>-<n>@<host> (worker/__main__.py).
+    ours = [stats for node, stats in replies.items() if node.startswith(f"{stack.model_name}-")]
     if not ours:
         raise RuntimeError(f"no worker of {stack.model_name} answered the stats request")
     return sum(int(sum(stats.get("total", {}).values())) for stats in ours)

@@ -30,7 +30,7 @@ from shared.jobs import (
     new_record,
 )
 from tests.integration.job_runs import texts, wait_until_ended
-from tests.integration.metrics_scrape import scrape, value
+from tests.integration.metrics_scrape import scrape, total
 from tests.integration.stack import Stack
 from worker.runtimes.lexicon import load_lexicon
 
@@ -50,7 +50,7 @@ def aborted_job_id(api: Process) -> str:
 
 
 def dropped(port: int, reason: str = "aborted") -> float:
-    return value(scrape(f"http://127.0.0.1:{port}/metrics"), DROPPED, reason=reason)
+    return total(scrape(f"http://127.0.0.1:{port}/metrics"), DROPPED, reason=reason)
 
 
 def nothing_stored(stack: Stack, job_id: str, chunks: int) -> None:
@@ -79,7 +79,7 @@ def test_a_submit_failing_midway_computes_no_chunk_and_a_normal_job_completes(
         assert refused.json()["error"] == "BrokerUnavailable"
         job_id = aborted_job_id(api)
         wait_for(lambda: dropped(port) == 3, 30, "the 3 queued chunks to be dropped")
-        assert value(scrape(f"http://127.0.0.1:{port}/metrics"), COMPUTED) == 0
+        assert total(scrape(f"http://127.0.0.1:{port}/metrics"), COMPUTED) == 0
         nothing_stored(stack, job_id, 4)
         assert client.get(f"/v1/jobs/{job_id}").status_code == 404  # it was never accepted
 
@@ -88,7 +88,8 @@ def test_a_submit_failing_midway_computes_no_chunk_and_a_normal_job_completes(
         created = client.post("/v1/jobs", json={"texts": batch})
         assert created.status_code == 202, created.text
         job = wait_until_ended(client, created.json()["id"])
-        (model,) = client.get("/v1/models").json()["models"]
+        listed = client.get("/v1/models").json()["models"]  # every model on this Redis
+        (model,) = [m for m in listed if m["name"] == stack.model_name]
 
     assert job["state"] == "succeeded", job
     assert job["progress"]["done"] == len(batch)
@@ -116,7 +117,7 @@ def test_a_gateway_killed_mid_submit_leaves_no_chunk_computed(make_stack: type[S
 
     wait_for(lambda: not api.alive(), 10, "the gateway to die mid-submit")
     wait_for(lambda: dropped(port) == 2, 30, "the 2 queued chunks to be dropped")
-    assert value(scrape(f"http://127.0.0.1:{port}/metrics"), COMPUTED) == 0
+    assert total(scrape(f"http://127.0.0.1:{port}/metrics"), COMPUTED) == 0
 
     stack.start_api()
     with stack.client() as client:
@@ -129,7 +130,7 @@ def test_a_gateway_killed_mid_submit_leaves_no_chunk_computed(make_stack: type[S
 
     assert job["state"] == "succeeded", job
     assert job["progress"]["done"] == len(batch)
-    assert value(scrape(f"http://127.0.0.1:{port}/metrics"), COMPUTED) == len(batch)
+    assert total(scrape(f"http://127.0.0.1:{port}/metrics"), COMPUTED) == len(batch)
 
 
 def test_a_job_needs_a_live_bulk_worker(make_stack: type[Stack]) -> None:
@@ -166,7 +167,8 @@ def test_a_job_has_the_models_labels_from_queued_to_finished(make_stack: type[St
     batch = texts(2 * CHUNK)
 
     with stack.client() as client:
-        (model,) = client.get("/v1/models").json()["models"]
+        listed = client.get("/v1/models").json()["models"]  # every model on this Redis
+        (model,) = [m for m in listed if m["name"] == stack.model_name]
         predicted = client.post("/v1/predict", json={"text": batch[0]}).json()["predictions"][0]
         created = client.post("/v1/jobs", json={"texts": batch})
         assert created.status_code == 202, created.text

@@ -85,7 +85,12 @@ def test_metrics_after_real_traffic(stack: Stack) -> None:
     after = scrape(f"{stack.base_url}/metrics")
     wait_for(
         lambda: (
-            value(scrape(worker_url(stack)), "spectrum_worker_tasks_total", state="EXPIRED")
+            value(
+                scrape(worker_url(stack)),
+                "spectrum_worker_tasks_total",
+                model=stack.model_name,
+                state="EXPIRED",
+            )
             >= FROZEN
         ),
         15,
@@ -127,34 +132,47 @@ def test_metrics_after_real_traffic(stack: Stack) -> None:
     assert during["spectrum_waiter_pending_results"] == FROZEN
     assert value(after, "spectrum_waiter_pending_results") == 0
     assert during["queue_depth"] >= 1
-    assert value(after, "spectrum_queue_depth", queue=stack.queue) == 0
-    assert value(after, "spectrum_queue_depth", queue=f"{stack.model_name}.bulk") == 0
-    assert value(after, "spectrum_workers_live", model=stack.model_name) == 1
+    name = stack.model_name
+    assert (
+        value(after, "spectrum_queue_depth", queue=stack.queue, model=name, lane="interactive") == 0
+    )
+    assert (
+        value(after, "spectrum_queue_depth", queue=stack.bulk_queue, model=name, lane="bulk") == 0
+    )
+    assert value(after, "spectrum_workers_live", model=name, lane="interactive") == 1
+    # Per model: every text answered, by version and cached or not.
+    assert total(after, "spectrum_model_predictions_total", model=name, cached="false") == 6
+    assert total(after, "spectrum_model_predictions_total", model=name, cached="true") == 3
+    assert value(after, "spectrum_model_errors_total", model=name, error="DeadlineExceeded") == (
+        FROZEN
+    )
     # Rejected (the empty list and the broken body) and expired (the 504s).
     assert value(after, "spectrum_requests_rejected_total", reason="InvalidInput") == 2
     assert value(after, "spectrum_requests_rejected_total", reason="NoWorkerAvailable") == 0
     assert value(after, "spectrum_requests_expired_total") == FROZEN
 
-    # The worker: outcomes by state, sizes, tokens, times, model.
-    assert value(worker, "spectrum_worker_tasks_total", state="SUCCESS") == 3
-    assert value(worker, "spectrum_worker_tasks_total", state="EXPIRED") == FROZEN
-    assert value(worker, "spectrum_worker_tasks_total", state="FAILURE") == 0
-    assert value(worker, "spectrum_worker_task_texts_count") == 3
-    assert value(worker, "spectrum_worker_task_texts_sum") == 6
-    assert value(worker, "spectrum_worker_task_duration_seconds_count") == 3
-    inference = value(worker, "spectrum_worker_inference_seconds_sum")
-    assert 0 < inference < value(worker, "spectrum_worker_task_duration_seconds_sum")
-    assert value(worker, "spectrum_worker_inference_seconds_count") == 3
+    # The worker: outcomes by state, sizes, tokens, times, model; each sample names the
+    # model its process serves.
+    m = stack.model_name
+    assert value(worker, "spectrum_worker_tasks_total", model=m, state="SUCCESS") == 3
+    assert value(worker, "spectrum_worker_tasks_total", model=m, state="EXPIRED") == FROZEN
+    assert value(worker, "spectrum_worker_tasks_total", model=m, state="FAILURE") == 0
+    assert value(worker, "spectrum_worker_task_texts_count", model=m) == 3
+    assert value(worker, "spectrum_worker_task_texts_sum", model=m) == 6
+    assert value(worker, "spectrum_worker_task_duration_seconds_count", model=m) == 3
+    inference = value(worker, "spectrum_worker_inference_seconds_sum", model=m)
+    assert 0 < inference < value(worker, "spectrum_worker_task_duration_seconds_sum", model=m)
+    assert value(worker, "spectrum_worker_inference_seconds_count", model=m) == 3
     # batch_size 32: each task is one forward pass here.
-    assert value(worker, "spectrum_worker_forward_batch_texts_count") == 3
-    assert value(worker, "spectrum_worker_forward_batch_texts_sum") == 6
-    assert 0 < value(worker, "spectrum_worker_forward_seconds_sum") <= inference
-    real = value(worker, "spectrum_worker_tokens_total", kind="real")
-    padded = value(worker, "spectrum_worker_tokens_total", kind="padded")
-    assert value(worker, "spectrum_worker_forward_batch_tokens_sum") == padded
+    assert value(worker, "spectrum_worker_forward_batch_texts_count", model=m) == 3
+    assert value(worker, "spectrum_worker_forward_batch_texts_sum", model=m) == 6
+    assert 0 < value(worker, "spectrum_worker_forward_seconds_sum", model=m) <= inference
+    real = value(worker, "spectrum_worker_tokens_total", model=m, kind="real")
+    padded = value(worker, "spectrum_worker_tokens_total", model=m, kind="padded")
+    assert value(worker, "spectrum_worker_forward_batch_tokens_sum", model=m) == padded
     assert 6 * 3 <= real <= padded  # at least [CLS] word [SEP] per text
     assert 0.5 < real / padded <= 1  # padding efficiency of length-sorted batches
-    assert 0 < value(worker, "spectrum_worker_model_load_seconds") < 120
+    assert 0 < value(worker, "spectrum_worker_model_load_seconds", model=m) < 120
     (info,) = [labels for (name, labels) in worker if name == "spectrum_worker_model_info"]
     assert dict(info)["model"] == stack.model_name
     assert dict(info)["runtime"].startswith("openvino")
@@ -177,7 +195,13 @@ def frozen_worker_request(stack: Stack) -> dict[str, float]:
             seen.update(
                 spectrum_waiter_pending_results=value(samples, "spectrum_waiter_pending_results"),
                 spectrum_http_requests_in_flight=value(samples, "spectrum_http_requests_in_flight"),
-                queue_depth=value(samples, "spectrum_queue_depth", queue=stack.queue),
+                queue_depth=value(
+                    samples,
+                    "spectrum_queue_depth",
+                    queue=stack.queue,
+                    model=stack.model_name,
+                    lane="interactive",
+                ),
             )
             # The frozen worker's BRPOP, issued before SIGSTOP, takes the first task off
             # the queue into its socket; the next one stays queued.

@@ -24,11 +24,11 @@ async def test_depths_come_over_one_kept_connection() -> None:
         producer = connection.Producer()
         for n in range(3):
             producer.publish({"n": n}, exchange=queue.exchange, routing_key=name, declare=[queue])
-    depth = QueueDepth(RABBITMQ_URL, [name, missing], timeout=2.0)
+    depth = QueueDepth(RABBITMQ_URL, timeout=2.0)
     try:
-        first = await depth.read()
+        first = await depth.read([name, missing])
         kept = depth._amqp
-        second = await depth.read()
+        second = await depth.read([name, missing])
 
         assert first == second == {name: 3, missing: 0}
         # The same connection served both reads (and the missing queue did not break it).

@@ -27,7 +27,8 @@ def test_the_shipped_model_answers_like_make_eval(make_stack: type[Stack]) -> No
     stack.start_api()
     with stack.client() as client:
         answer = client.post("/v1/predict", json={"texts": TEXTS})
-        (model,) = client.get("/v1/models").json()["models"]
+        listed = client.get("/v1/models").json()["models"]  # every model on this Redis
+        (model,) = [m for m in listed if m["name"] == stack.model_name]
 
     assert answer.status_code == 200, answer.text
     settings = Settings(model_id=str(MODEL_DIR), model_name="sentiment-minilm-it")

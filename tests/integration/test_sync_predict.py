@@ -153,8 +153,9 @@ def test_probes_and_model_list(client: httpx.Client, stack: Stack) -> None:
     ready = client.get("/readyz")
     assert ready.status_code == 200, ready.text
     assert ready.json()["checks"] == {"broker": "ok", "backend": "ok", "workers": "ok"}
-    (model,) = client.get("/v1/models").json()["models"]
-    assert model["name"] == stack.model_name
+    listed = client.get("/v1/models").json()  # every model on this Redis, the default first
+    model = listed["models"][0]
+    assert listed["default"] == model["name"] == stack.model_name
     assert model["labels"] == ["NEGATIVE", "POSITIVE"]
     assert model["runtime"] == "lexicon"
     assert model["live_workers"] == 1

@@ -21,7 +21,8 @@ def test_tiny_distilbert_round_trip(make_stack: type[Stack], tiny_model_dir: Pat
 
     with stack.client() as client:
         answer = client.post("/v1/predict", json={"texts": texts})
-        (model,) = client.get("/v1/models").json()["models"]
+        listed = client.get("/v1/models").json()["models"]  # every model on this Redis
+        (model,) = [m for m in listed if m["name"] == stack.model_name]
 
     assert answer.status_code == 200, answer.text
     body = answer.json()

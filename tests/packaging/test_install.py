@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CLIENT_INSTALL = "pip install ./client"
 # The lexicon-only worker image's install (Dockerfile.worker with EXTRAS=worker).
 WORKER_INSTALL = 'pip install -c requirements/lock.txt ".[worker]"'
+# A worker for the built-in `toxicity` model (README, Installation).
+TOXICITY_INSTALL = 'pip install -c requirements/lock.txt ".[worker,sklearn]"'
 
 pytestmark = [pytest.mark.packaging, pytest.mark.timeout(600)]
 
@@ -86,7 +88,9 @@ def test_the_readme_client_install_gives_the_cli_and_no_server_stack(tmp_path: P
     assert present.stdout.split() == ["httpx", "spectrum_client"]
 
 
-def test_the_lexicon_worker_image_install_imports_and_loads_vader(tmp_path: Path) -> None:
+def test_the_lexicon_worker_image_install_imports_and_loads_vader_and_emotion(
+    tmp_path: Path,
+) -> None:
     src = tmp_path / "src"
     # What Dockerfile.worker copies before its install.
     copy_tree(["pyproject.toml", "README.md", "requirements/lock.txt"], src)
@@ -105,9 +109,53 @@ def test_the_lexicon_worker_image_install_imports_and_loads_vader(tmp_path: Path
         "assert card.runtime == 'lexicon', card\n"
         "rows = runtime.predict(['What a wonderful film.'])\n"
         "assert rows[0][1] > 0.5, rows\n"
+        # The emotion lexicon comes with the worker extra too, and needs no corpus download.
+        "runtime, card = load_runtime(Settings(model_id='emotion'))\n"
+        "assert card.runtime == 'emotion-lexicon', card\n"
+        "rows = runtime.predict(['I am afraid of the dark.'])\n"
+        "assert abs(sum(rows[0]) - 1) < 1e-9 and rows[0][card.labels.index('fear')] > 0, rows\n"
         "missing = [m for m in ('numpy', 'torch', 'openvino', 'fastapi')"
         " if importlib.util.find_spec(m)]\n"
         "assert not missing, f'more than the worker extra: {missing}'\n"
+        "print('ok')\n"
+    )
+    env = {k: v for k, v in env.items() if not k.startswith("SPECTRUM_")}
+    ran = subprocess.run(
+        [str(tmp_path / "venv" / "bin" / "python"), "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert ran.stdout.strip().endswith("ok")
+
+
+def test_the_toxicity_worker_install_loads_the_packaged_classifier_without_torch(
+    tmp_path: Path,
+) -> None:
+    assert TOXICITY_INSTALL in (ROOT / "README.md").read_text(encoding="utf-8")
+    src = tmp_path / "src"
+    copy_tree(["pyproject.toml", "README.md", "requirements/lock.txt"], src)
+    copy_tree(["api", "shared", "worker", "scripts"], src)
+    env = venv_env(fresh_venv(tmp_path / "venv"))
+
+    installed = sh(TOXICITY_INSTALL, src, env)
+    assert installed.returncode == 0, installed.stderr[-3000:]
+
+    script = (
+        "import importlib.util, warnings\n"
+        # A pickle from another scikit-learn release warns: the pin must hold.
+        "warnings.simplefilter('error')\n"
+        "from shared.config import Settings\n"
+        "from worker.runtimes import load_runtime\n"
+        "runtime, card = load_runtime(Settings(model_id='toxicity'))\n"
+        "assert card.runtime == 'sklearn' and card.labels == ['NON_TOXIC', 'TOXIC'], card\n"
+        "rows = runtime.predict(['have a nice day', 'shut up you idiot'])\n"
+        "assert rows[0][0] > 0.5 and rows[1][1] > 0.5, rows\n"
+        "extra = [m for m in ('torch', 'openvino', 'fastapi') if importlib.util.find_spec(m)]\n"
+        "assert not extra, f'more than the worker and sklearn extras: {extra}'\n"
         "print('ok')\n"
     )
     env = {k: v for k, v in env.items() if not k.startswith("SPECTRUM_")}

@@ -17,8 +17,8 @@ import httpx
 
 from api.app.factory import create_app
 from api.app.resources import Resources
+from api.models.catalog import CatalogView, ModelStatus
 from api.models.schemas import ServedModel
-from api.models.served import ModelStatus
 from api.predict.schemas import Prediction, PredictResponse
 from shared.config import Settings
 from shared.contracts import ModelCard
@@ -73,21 +73,27 @@ CARD = ModelCard(
 
 
 class FakeModels:
-    """ServedModels as the routes see it: a name, a queue and a status."""
+    """The catalog as the routes see it: one model (the default), its status, no aliases."""
 
     def __init__(self, card: ModelCard | None = CARD, live: int = 1) -> None:
-        self.name = card.name if card else "m"
-        self.queue = f"{self.name}.interactive"
-        self.bulk_queue = f"{self.name}.bulk"
-        self._status = ModelStatus(card=card, live_workers=live, bulk_workers=live)
+        self.default = card.name if card else "m"
+        cards = {card.name: card} if card else {}
+        live_by_queue = {f"{self.default}.interactive": live, f"{self.default}.bulk": live}
+        self.cached = CatalogView(self.default, cards, live_by_queue)
 
-    async def status(self, *, fresh: bool = False) -> ModelStatus:
-        return self._status
+    async def view(self, *, fresh: bool = False) -> CatalogView:
+        return self.cached
 
-    async def require(self, *, fresh: bool = False, lane: str = "interactive") -> ModelStatus:
-        if self._status.card is None or self._status.live_workers == 0:
-            raise NoWorkerAvailable(f"no worker is consuming queue {self.queue!r}")
-        return self._status
+    async def status(self, name: str | None = None, *, fresh: bool = False) -> ModelStatus:
+        return self.cached.status(name or self.default)
+
+    async def require(
+        self, name: str | None = None, *, fresh: bool = False, lane: str = "interactive"
+    ) -> ModelStatus:
+        status = self.cached.status(name or self.default)
+        if status.card is None or status.live_workers == 0:
+            raise NoWorkerAvailable(f"no worker is consuming queue '{self.default}.interactive'")
+        return status
 
 
 class FakePredictor:
@@ -96,16 +102,18 @@ class FakePredictor:
     def __init__(self, error: Exception | None = None) -> None:
         self.error = error
         self.calls: list[tuple[list[str], str | None]] = []
+        self.models: list[str | None] = []  # the "model" of each call
 
-    async def predict(self, texts: list[str], request_id: str | None) -> PredictResponse:
+    async def predict(
+        self, texts: list[str], request_id: str | None, model: str | None = None
+    ) -> PredictResponse:
         self.calls.append((list(texts), request_id))
+        self.models.append(model)
         if self.error is not None:
             raise self.error
         probabilities = {"NEGATIVE": 0.25, "POSITIVE": 0.75}
+        served = ServedModel(name=CARD.name, version=CARD.version)
         prediction = Prediction(
-            label="POSITIVE", score=0.75, probabilities=probabilities, cached=False
+            label="POSITIVE", score=0.75, probabilities=probabilities, cached=False, model=served
         )
-        return PredictResponse(
-            model=ServedModel(name=CARD.name, version=CARD.version),
-            predictions=[prediction] * len(texts),
-        )
+        return PredictResponse(model=served, predictions=[prediction] * len(texts))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import pytest
 
@@ -26,18 +27,22 @@ class Depths:
         self.value = {"m.interactive": 0, "m.bulk": 0}
         self.reads = 0
         self.fail = False
+        self.asked: list[list[str]] = []
 
-    async def __call__(self) -> dict[str, int]:
+    async def __call__(self, queues: Sequence[str]) -> dict[str, int]:
         self.reads += 1
+        self.asked.append(list(queues))
         if self.fail:
             raise ConnectionError("broker away")
-        return dict(self.value)
+        return {queue: self.value.get(queue, 0) for queue in queues}
 
 
 async def test_a_full_lane_is_refused_and_others_are_not() -> None:
     now = [0.0]
     depths = Depths()
-    lanes = LaneAdmission(depths, max_depth=5, ttl_s=0.2, clock=lambda: now[0])
+    lanes = LaneAdmission(
+        depths, queues=["m.interactive", "m.bulk"], max_depth=5, ttl_s=0.2, clock=lambda: now[0]
+    )
     depths.value["m.bulk"] = 5
     await lanes.admit("m.interactive")
     with pytest.raises(Overloaded, match=r"'m\.bulk' holds 5"):
@@ -47,7 +52,9 @@ async def test_a_full_lane_is_refused_and_others_are_not() -> None:
 async def test_depth_is_read_once_per_ttl() -> None:
     now = [0.0]
     depths = Depths()
-    lanes = LaneAdmission(depths, max_depth=5, ttl_s=0.2, clock=lambda: now[0])
+    lanes = LaneAdmission(
+        depths, queues=["m.interactive", "m.bulk"], max_depth=5, ttl_s=0.2, clock=lambda: now[0]
+    )
     for _ in range(10):
         await lanes.admit("m.interactive")
     assert depths.reads == 1
@@ -67,13 +74,15 @@ async def test_no_request_waits_for_a_refresh_once_a_depth_is_known() -> None:
     release = asyncio.Event()
     reads = []
 
-    async def slow_broker() -> dict[str, int]:
+    async def slow_broker(queues: Sequence[str]) -> dict[str, int]:
         reads.append(now[0])
         if len(reads) > 1:
             await release.wait()  # a slow broker: the refresh hangs until released
         return {"m.interactive": len(reads) * 10}
 
-    lanes = LaneAdmission(slow_broker, max_depth=15, ttl_s=0.2, clock=lambda: now[0])
+    lanes = LaneAdmission(
+        slow_broker, queues=["m.interactive"], max_depth=15, ttl_s=0.2, clock=lambda: now[0]
+    )
     await lanes.admit("m.interactive")  # the first read is waited for: depth 10
     now[0] = 1.0
     for _ in range(5):  # stale, the refresh hangs: each is answered at once, on 10
@@ -90,5 +99,23 @@ async def test_no_request_waits_for_a_refresh_once_a_depth_is_known() -> None:
 async def test_an_unreadable_depth_admits() -> None:
     depths = Depths()
     depths.fail = True
-    lanes = LaneAdmission(depths, max_depth=1, ttl_s=0.0, clock=lambda: 0.0)
+    lanes = LaneAdmission(
+        depths, queues=["m.interactive", "m.bulk"], max_depth=1, ttl_s=0.0, clock=lambda: 0.0
+    )
     await lanes.admit("m.interactive")
+
+
+async def test_a_queue_not_watched_yet_is_read_at_once_and_watched_after() -> None:
+    now = [0.0]
+    depths = Depths()
+    depths.value["other.interactive"] = 5
+    lanes = LaneAdmission(
+        depths, queues=["m.interactive", "m.bulk"], max_depth=5, ttl_s=10, clock=lambda: now[0]
+    )
+    await lanes.admit("m.interactive")
+    assert depths.asked == [["m.interactive", "m.bulk"]]
+    with pytest.raises(Overloaded, match=r"'other\.interactive' holds 5"):
+        await lanes.admit("other.interactive")  # inside the ttl, but a new queue: read
+    assert depths.asked[-1] == ["m.interactive", "m.bulk", "other.interactive"]
+    await lanes.admit("m.interactive")  # another model's full lane refuses nothing here
+    assert depths.reads == 2

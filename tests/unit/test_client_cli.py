@@ -119,11 +119,14 @@ def test_models_prints_a_table(api: FakeApi, capsys: pytest.CaptureFixture[str])
     code, out, _ = run(capsys, "models")
 
     assert code == 0
+    # A gateway of one model: no default named, no aliases.
     assert [line.split() for line in out.splitlines()] == [
-        ["NAME", "VERSION", "RUNTIME", "WORKERS", "LABELS"],
-        ["fake", "abc123", "lexicon", "2", "NEGATIVE,POSITIVE"],
+        ["NAME", "VERSION", "RUNTIME", "WORKERS", "ALIASES", "LABELS"],
+        ["fake", "abc123", "lexicon", "2", "-", "NEGATIVE,POSITIVE"],
     ]
-    assert json.loads(run(capsys, "models", "--json")[1])[0]["queue"] == "fake.interactive"
+    listed = json.loads(run(capsys, "models", "--json")[1])
+    assert listed["models"][0]["queue"] == "fake.interactive"
+    assert (listed["default"], listed["aliases"]) == (None, [])
 
 
 def test_health_exits_1_when_not_ready(api: FakeApi, capsys: pytest.CaptureFixture[str]) -> None:

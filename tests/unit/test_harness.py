@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.harness import Harness, StackFailed, child_env, wait_for
+from scripts.harness import Harness, StackFailed, child_env, start_time, wait_for
 
 # A child that says it is up, and on SIGTERM writes its name to a shared file after a
 # short delay (a process that takes a moment to finish), then exits.
@@ -29,6 +29,16 @@ STUBBORN = """
 import signal, time
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
 print("up", flush=True)
+time.sleep(60)
+"""
+
+# A supervisor in miniature: starts a child that ignores SIGTERM, prints its PID, and
+# exits at once on SIGTERM, leaving that child behind (as a killed supervisor would).
+LEAVES_A_CHILD = """
+import signal, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", sys.argv[1]])
+print("child", child.pid, flush=True)
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 time.sleep(60)
 """
 
@@ -80,3 +90,16 @@ def test_children_get_only_the_settings_named_unless_they_inherit(
     assert child_env({"port": 8011})["SPECTRUM_PORT"] == "8011"
     assert "SPECTRUM_MODEL_ID" not in child_env({"port": 8011})
     assert child_env(inherit_settings=True)["SPECTRUM_MODEL_ID"] == "from-the-caller"
+
+
+def test_children_a_process_leaves_behind_are_killed_by_pid(tmp_path: Path) -> None:
+    with Harness(tmp_path) as harness:
+        parent = harness.start(
+            "supervisor", [sys.executable, "-c", LEAVES_A_CHILD, STUBBORN], child_env()
+        )
+        wait_for(lambda: "child" in parent.log() and "up" in parent.log(), 10, "both up")
+        (line,) = [row for row in parent.log().splitlines() if row.startswith("child")]
+        orphan = int(line.split()[1])
+        assert start_time(orphan) is not None
+    assert parent.popen.returncode == 0  # it exited on SIGTERM, its child did not
+    assert start_time(orphan) is None  # killed by its PID after its parent was gone

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +24,7 @@ from celery import Celery
 
 from api.edge.admission import LaneAdmission
 from api.jobs.service import JobService
-from api.models.served import ServedModels
+from api.models.catalog import Catalog
 from shared.celery_app import create_celery
 from shared.config import Settings
 from shared.contracts import JOB_CHUNK_TASK, JobChunkPayload
@@ -80,7 +80,7 @@ class Gateway:
             store.close()
 
 
-async def no_depths() -> dict[str, int]:
+async def no_depths(_queues: Sequence[str]) -> dict[str, int]:
     return {}
 
 
@@ -105,24 +105,24 @@ async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 
 
 async def open_gateway(
-    stack: AsyncExitStack, redis: aioredis.Redis, settings: Settings, *, bulk_workers: int
+    stack: AsyncExitStack,
+    redis: aioredis.Redis,
+    settings: Settings,
+    *,
+    bulk_workers: int,
+    interactive_workers: int = 0,
 ) -> Gateway:
     name, queue, bulk = settings.served_model_name, settings.interactive_queue, settings.bulk_queue
     await redis.hset(MODELS_KEY, name, CARD.model_copy(update={"name": name}).model_dump_json())
     stack.push_async_callback(redis.hdel, MODELS_KEY, name)
-    if bulk_workers:
-        now = time.time()
-        await redis.zadd(workers_key(bulk), {f"test:{i}": now for i in range(bulk_workers)})
-        stack.push_async_callback(redis.delete, workers_key(bulk))
+    for lane_queue, count in ((bulk, bulk_workers), (queue, interactive_workers)):
+        if count:
+            now = time.time()
+            await redis.zadd(workers_key(lane_queue), {f"test:{i}": now for i in range(count)})
+            stack.push_async_callback(redis.delete, workers_key(lane_queue))
     celery = create_celery(settings)
     stack.callback(celery.close)
-    served = ServedModels(
-        redis,
-        name=name,
-        queue=queue,
-        bulk_queue=bulk,
-        stale_after_s=settings.worker_stale_s,
-    )
+    served = Catalog(redis, default=name, stale_after_s=settings.worker_stale_s)
     lanes = LaneAdmission(no_depths, max_depth=100, ttl_s=0.0, clock=time.monotonic)
     jobs = JobService(settings, celery, redis, served, lanes)
     client = await stack.enter_async_context(serve(resources(settings, jobs=jobs)))
@@ -289,4 +289,79 @@ async def test_a_job_without_a_bulk_worker_is_a_503(redis_url: str, redis: aiore
         assert answer.status_code == 503
         assert answer.json()["error"] == "NoWorkerAvailable"
         assert "retry-after" in answer.headers
+        assert gateway.published() == []
+
+
+async def test_a_job_names_its_model_and_a_bad_or_unknown_one_is_refused(
+    gateway: Gateway,
+) -> None:
+    name = gateway.settings.served_model_name
+    created = await submit(gateway, json={"texts": TEXTS, "model": name})
+    status = (await gateway.client.get(created["status_url"])).json()
+    assert status["model"] == name
+    assert {c.model for c in gateway.published()} == {name}
+    upload = b'{"text": "one"}\n'
+    await submit(
+        gateway,
+        content=upload,
+        params={"model": name},
+        headers={"Content-Type": "application/x-ndjson"},
+    )
+    assert [c.model for c in gateway.published()] == [name]
+
+    refusals = [
+        await gateway.client.post("/v1/jobs", json={"texts": TEXTS, "model": ""}),
+        await gateway.client.post("/v1/jobs", json={"texts": TEXTS, "model": 3}),
+        await gateway.client.post(
+            "/v1/jobs",
+            content=upload,
+            params={"model": "x" * 129},
+            headers={"Content-Type": "application/x-ndjson"},
+        ),
+    ]
+    assert [r.status_code for r in refusals] == [422, 422, 422]
+    unknown = await gateway.client.post("/v1/jobs", json={"texts": TEXTS, "model": "no-such"})
+    assert unknown.status_code == 404
+    assert unknown.json()["error"] == "ModelNotFound"
+    assert name in unknown.json()["detail"]
+    assert gateway.published() == []
+
+
+async def test_a_job_is_refused_without_a_bulk_worker_even_with_interactive_ones(
+    redis_url: str, redis: aioredis.Redis
+) -> None:
+    async with AsyncExitStack() as stack:
+        settings = gateway_settings(redis_url)
+        gateway = await open_gateway(stack, redis, settings, bulk_workers=0, interactive_workers=1)
+        answer = await gateway.client.post("/v1/jobs", json={"texts": TEXTS})
+
+        assert answer.status_code == 503
+        assert gateway.published() == []
+
+
+async def test_a_bulk_lane_that_scales_from_zero_queues_a_job_with_no_bulk_worker(
+    redis_url: str, redis: aioredis.Redis
+) -> None:
+    async with AsyncExitStack() as stack:
+        settings = gateway_settings(redis_url).model_copy(update={"bulk_scales_to_zero": True})
+        gateway = await open_gateway(stack, redis, settings, bulk_workers=0, interactive_workers=1)
+        body = await submit(gateway, json={"texts": TEXTS})
+
+        assert body["state"] == "queued"
+        assert [(c.job_id, c.chunk) for c in gateway.published()] == [
+            (body["id"], 0),
+            (body["id"], 1),
+        ]
+
+
+async def test_a_bulk_lane_that_scales_from_zero_still_needs_a_worker_of_the_model(
+    redis_url: str, redis: aioredis.Redis
+) -> None:
+    async with AsyncExitStack() as stack:
+        settings = gateway_settings(redis_url).model_copy(update={"bulk_scales_to_zero": True})
+        gateway = await open_gateway(stack, redis, settings, bulk_workers=0)
+        answer = await gateway.client.post("/v1/jobs", json={"texts": TEXTS})
+
+        assert answer.status_code == 503
+        assert answer.json()["error"] == "NoWorkerAvailable"
         assert gateway.published() == []

@@ -7,7 +7,7 @@ over fake sources.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 
 import pytest
 import redis.asyncio as aioredis
@@ -121,10 +121,10 @@ class FakeDepth:
     def __init__(self, depths: dict[str, int] | None) -> None:
         self._depths = depths
 
-    async def read(self) -> dict[str, int]:
+    async def read(self, queues: Sequence[str]) -> dict[str, int]:
         if self._depths is None:
             raise ConnectionError("broker down")
-        return self._depths
+        return {queue: self._depths.get(queue, 0) for queue in queues}
 
 
 def probe(depths: dict[str, int] | None) -> ScrapeProbe:
@@ -139,9 +139,9 @@ async def test_metrics_render_what_is_read_at_scrape_time() -> None:
     assert answer.status_code == 200
     assert answer.headers["content-type"] == CONTENT_TYPE
     lines = answer.text.splitlines()
-    assert 'spectrum_queue_depth{queue="m.interactive"} 4.0' in lines
+    assert 'spectrum_queue_depth{lane="interactive",model="m",queue="m.interactive"} 4.0' in lines
     assert "spectrum_waiter_pending_results 2.0" in lines
-    assert 'spectrum_workers_live{model="m"} 1.0' in lines
+    assert 'spectrum_workers_live{lane="interactive",model="m"} 1.0' in lines
 
 
 async def test_metrics_still_answer_without_a_broker_and_leave_no_stale_depth() -> None:

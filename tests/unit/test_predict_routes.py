@@ -30,6 +30,7 @@ async def test_one_text_is_answered_in_the_documented_shape() -> None:
     assert answer.status_code == 200, answer.text
     assert answer.json() == {
         "model": {"name": "m", "version": "v1"},
+        "alias": None,
         "predictions": [
             {
                 "label": "POSITIVE",
@@ -37,6 +38,7 @@ async def test_one_text_is_answered_in_the_documented_shape() -> None:
                 "probabilities": {"NEGATIVE": 0.25, "POSITIVE": 0.75},
                 "cached": False,
                 "truncated": False,
+                "model": {"name": "m", "version": "v1"},
             }
         ],
     }
@@ -62,11 +64,25 @@ async def test_a_list_of_texts_is_passed_on_in_order() -> None:
         b'{"text": "a", "texts": ["b"]}',
         b'{"text": 5}',
         b'{"texts": "not a list"}',
-        b'{"text": "a", "model": "other"}',
+        b'{"text": "a", "modle": "other"}',
+        b'{"text": "a", "model": ""}',
+        b'{"text": "a", "model": 7}',
+        b'{"text": "a", "model": "' + b"x" * 129 + b'"}',
         b'{"text": "a"',
         b'["a"]',
     ],
-    ids=["neither", "both", "not-a-string", "not-a-list", "unknown-field", "broken-json", "list"],
+    ids=[
+        "neither",
+        "both",
+        "not-a-string",
+        "not-a-list",
+        "unknown-field",
+        "empty-model",
+        "model-not-a-string",
+        "model-too-long",
+        "broken-json",
+        "list",
+    ],
 )
 async def test_a_body_outside_the_contract_is_a_422_that_never_reaches_the_predictor(
     body: bytes,
@@ -149,3 +165,13 @@ async def test_past_its_burst_a_caller_gets_429_with_retry_after_and_ratelimit_h
     assert refused.headers["retry-after"] == "60"
     assert refused.headers["ratelimit-remaining"] == "0"
     assert len(predictor.calls) == 2
+
+
+async def test_the_model_named_reaches_the_predictor() -> None:
+    predictor = FakePredictor()
+    async with serve(resources(SETTINGS, predictor=predictor)) as client:
+        named = await client.post("/v1/predict", json={"text": "a", "model": "emotion"})
+        plain = await client.post("/v1/predict", json={"text": "a"})
+
+    assert (named.status_code, plain.status_code) == (200, 200)
+    assert predictor.models == ["emotion", None]

@@ -52,13 +52,7 @@ def test_the_shipped_model_is_the_default() -> None:
     settings = Settings()
     assert settings.model_id == "models/sentiment-minilm"
     assert settings.served_model_name == "sentiment-minilm"
-    assert not settings.uses_lexicon
-
-
-def test_runtime_choice() -> None:
-    assert Settings(model_id="vader").uses_lexicon
-    assert not Settings(model_id="/models/minilm").uses_lexicon
-    assert Settings(model_id="/models/minilm", runtime="lexicon").uses_lexicon
+    assert settings.model_list == ["models/sentiment-minilm", "toxicity", "emotion"]
 
 
 def test_result_backend_must_be_redis(monkeypatch: pytest.MonkeyPatch) -> None:

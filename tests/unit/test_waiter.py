@@ -178,3 +178,21 @@ def test_a_connection_closed_under_a_command_is_a_redis_connection_error(
     with pytest.raises(RedisConnectionError) as raised:
         asyncio.run(RedisSubscriber._command(command, "celery-task-meta-t"))
     assert raised.value.__cause__ is lost
+
+
+async def test_tells_the_pending_count_each_time_it_changes_whatever_the_outcome() -> None:
+    seen: list[int] = []
+    waiter = ResultWaiter(FakeSubscriber(), channel_for, observe_pending=seen.append)
+
+    async def send_then_wait_inside() -> None:
+        seen.append(-1)  # the count was told before the send
+        waiter.deliver("celery-task-meta-4", document("SUCCESS"))
+
+    async def never_answered() -> None:
+        pass
+
+    await waiter.wait("4", send_then_wait_inside, limit_s=5)
+    with pytest.raises(TimeoutError):
+        await waiter.wait("5", never_answered, limit_s=0)
+
+    assert seen == [1, -1, 0, 1, 0]

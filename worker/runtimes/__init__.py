@@ -1,74 +1,77 @@
-"""Pick and load the runtime the settings ask for."""
+"""Which runtime serves the configured model: one table of runtime kinds, one of built-in ids.
+
+A new kind of model is one new module in this folder with a
+`load(settings) -> (Runtime, ModelCard)` function, and one line in `RUNTIMES`
+(plus one in `BUILT_IN_MODELS` if it has a model id of its own). A kind's module
+is imported only when a worker serves it, so torch, openvino or scikit-learn are
+needed only by the workers that use them.
+"""
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 from pathlib import Path
+from typing import Protocol, cast
 
-from shared.config import FIXED_MODEL_ID, Settings
+from shared.config import Settings
 from shared.contracts import ModelCard
 from worker.runtimes.base import Runtime
 from worker.runtimes.model_dir import OPENVINO_FILE
 
+# Runtime kind (SPECTRUM_RUNTIME, the card's runtime family) -> the module that loads it.
+RUNTIMES: dict[str, str] = {
+    "lexicon": "worker.runtimes.lexicon",
+    "openvino": "worker.runtimes.ov",
+    "torch": "worker.runtimes.hf",
+    "sklearn": "worker.runtimes.sklearn_text",
+    "emotion-lexicon": "worker.runtimes.emotion",
+    "fixed": "worker.runtimes.fixed",
+}
+
+# Model ids that name a model shipped inside a package, not a directory -> their kind.
+BUILT_IN_MODELS: dict[str, str] = {
+    "vader": "lexicon",
+    "toxicity": "sklearn",
+    "emotion": "emotion-lexicon",
+    "fixed": "fixed",  # make scale's stand-in: sleeps instead of computing
+}
+
+
+class Loader(Protocol):
+    def __call__(self, settings: Settings) -> tuple[Runtime, ModelCard]: ...
+
+
+class UnknownRuntime(ValueError):
+    """SPECTRUM_RUNTIME names no kind in RUNTIMES."""
+
 
 def choose_runtime(settings: Settings) -> str:
-    """lexicon, fixed (the capacity-test stand-in), openvino or torch.
+    """The runtime kind that serves `settings.model_id`.
 
-    `auto` serves a model directory that carries an OpenVINO IR with OpenVINO
-    (the fastest runtime measured for the shipped model, see its model card)
-    when openvino is installed, and everything else with PyTorch.
+    An explicit SPECTRUM_RUNTIME wins. `auto` serves a built-in model id with its
+    own kind, a model directory that carries an OpenVINO IR with OpenVINO (the
+    fastest runtime measured for the shipped model, see its model card) when
+    openvino is installed, and everything else with PyTorch.
     """
-    if settings.uses_lexicon:
-        return "lexicon"
     if settings.runtime != "auto":
-        return settings.runtime
-    if settings.model_id == FIXED_MODEL_ID:
-        return "fixed"
-    has_ir = (Path(settings.model_id) / OPENVINO_FILE).is_file()
-    if has_ir and importlib.util.find_spec("openvino") is not None:
-        return "openvino"
-    return "torch"
+        kind = settings.runtime
+    elif settings.model_id in BUILT_IN_MODELS:
+        kind = BUILT_IN_MODELS[settings.model_id]
+    elif (Path(settings.model_id) / OPENVINO_FILE).is_file() and importlib.util.find_spec(
+        "openvino"
+    ) is not None:
+        kind = "openvino"
+    else:
+        kind = "torch"
+    if kind not in RUNTIMES:
+        known = ", ".join(["auto", *RUNTIMES])
+        raise UnknownRuntime(f"SPECTRUM_RUNTIME={kind!r} is not a runtime kind; known: {known}")
+    return kind
 
 
 def load_runtime(settings: Settings) -> tuple[Runtime, ModelCard]:
-    """Load the configured model; torch or openvino is imported only when it is used."""
-    name = settings.served_model_name
-    runtime = choose_runtime(settings)
-    if runtime == "lexicon":
-        from worker.runtimes.lexicon import load_lexicon
-
-        return load_lexicon(name)
-    if runtime == "fixed":
-        from worker.runtimes.fixed import load_fixed
-
-        return load_fixed(
-            name,
-            pass_ms=settings.fixed_pass_ms,
-            text_ms=settings.fixed_text_ms,
-            batch_size=settings.batch_size,
-        )
-    if runtime == "openvino":
-        from worker.runtimes.ov import load_openvino
-
-        return load_openvino(
-            Path(settings.model_id),
-            name,
-            precision=settings.precision,
-            threads=settings.effective_threads,
-            max_tokens=settings.max_tokens,
-            batch_size=settings.batch_size,
-            token_budget=settings.token_budget,
-            cache_capacity=settings.openvino_cache_capacity,
-        )
-    from worker.runtimes.hf import load_torch
-
-    return load_torch(
-        settings.model_id,
-        name,
-        device=settings.device,
-        precision=settings.precision,
-        threads=settings.effective_threads,
-        max_tokens=settings.max_tokens,
-        batch_size=settings.batch_size,
-        token_budget=settings.token_budget,
-    )
+    """Load the configured model; a kind's module (and its libraries) is imported only here."""
+    module = importlib.import_module(RUNTIMES[choose_runtime(settings)])
+    loader = cast(Loader, module.load)
+    return loader(settings)

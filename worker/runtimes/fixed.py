@@ -15,6 +15,7 @@ import hashlib
 import time
 from collections.abc import Callable, Sequence
 
+from shared.config import Settings
 from shared.contracts import ModelCard
 
 # The shipped model's labels (models/sentiment-minilm/config.json), so that a client
@@ -84,3 +85,14 @@ def load_fixed(
         ),
     )
     return runtime, card
+
+
+def load(settings: Settings) -> tuple[FixedCostRuntime, ModelCard]:
+    """The registry's entry point (worker/runtimes/__init__.py): the costs from the
+    settings, passes of at most SPECTRUM_BATCH_SIZE texts."""
+    return load_fixed(
+        settings.served_model_name,
+        pass_ms=settings.fixed_pass_ms,
+        text_ms=settings.fixed_text_ms,
+        batch_size=settings.batch_size,
+    )

@@ -9,6 +9,7 @@ import structlog
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+from shared.config import Settings
 from shared.contracts import ModelCard
 from worker.runtimes.batching import BatchedRuntime, Feeds
 from worker.runtimes.cpu import bf16_support
@@ -120,3 +121,17 @@ def load_torch(
         threads=threads,
     )
     return runtime, card
+
+
+def load(settings: Settings) -> tuple[TorchRuntime, ModelCard]:
+    """The registry's entry point (worker/runtimes/__init__.py)."""
+    return load_torch(
+        settings.model_id,
+        settings.served_model_name,
+        device=settings.device,
+        precision=settings.precision,
+        threads=settings.effective_threads,
+        max_tokens=settings.max_tokens,
+        batch_size=settings.batch_size,
+        token_budget=settings.token_budget,
+    )

@@ -7,6 +7,7 @@ from importlib.metadata import version
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from shared.config import Settings
 from shared.contracts import ModelCard
 
 LABELS = ["NEGATIVE", "POSITIVE"]
@@ -48,3 +49,8 @@ def load_lexicon(name: str) -> tuple[LexiconRuntime, ModelCard]:
         ),
     )
     return LexiconRuntime(), card
+
+
+def load(settings: Settings) -> tuple[LexiconRuntime, ModelCard]:
+    """The registry's entry point (worker/runtimes/__init__.py): VADER whatever the model id."""
+    return load_lexicon(settings.served_model_name)

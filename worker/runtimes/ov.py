@@ -15,6 +15,7 @@ import numpy as np
 import openvino as ov
 import structlog
 
+from shared.config import Settings
 from shared.contracts import ModelCard
 from worker.runtimes.batching import BatchedRuntime, Feeds
 from worker.runtimes.cpu import bf16_support
@@ -118,3 +119,17 @@ def load_openvino(
         threads=threads,
     )
     return runtime, card
+
+
+def load(settings: Settings) -> tuple[OpenVinoRuntime, ModelCard]:
+    """The registry's entry point (worker/runtimes/__init__.py)."""
+    return load_openvino(
+        Path(settings.model_id),
+        settings.served_model_name,
+        precision=settings.precision,
+        threads=settings.effective_threads,
+        max_tokens=settings.max_tokens,
+        batch_size=settings.batch_size,
+        token_budget=settings.token_budget,
+        cache_capacity=settings.openvino_cache_capacity,
+    )

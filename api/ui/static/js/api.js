@@ -83,30 +83,33 @@ function failure(response, body) {
 
 export const getJson = (path) => call(path);
 
+const postJson = (path, body) => call(path, {
+  method: "POST",
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify(body),
+});
+
+// `model` (a name or an alias) is left out when null: a gateway of one model refuses it.
+const withModel = (body, model) => (model ? { ...body, model } : body);
+
 /** POST /v1/predict with a list of texts; resolves to the API's answer. */
-export function predict(texts) {
-  return call("/v1/predict", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ texts }),
-  });
-}
+export const predict = (texts, model = null) => postJson("/v1/predict", withModel({ texts }, model));
+
+/** POST /v1/compare: one text through two or more models, answers side by side. */
+export const compare = (text, models) => postJson("/v1/compare", { text, models });
 
 /**
  * POST /v1/jobs: a list of texts as JSON, or a File sent as it is (multipart), so that
- * the API's own reader, the only one, decides what the file holds.
+ * the API's own reader, the only one, decides what the file holds (its model: ?model=).
  */
-export function submitJob(source) {
+export function submitJob(source, model = null) {
   if (source instanceof Blob) {
     const form = new FormData();
     form.append("file", source, source.name ?? "upload.csv");
-    return call("/v1/jobs", { method: "POST", body: form });
+    const query = model ? `?${new URLSearchParams({ model })}` : "";
+    return call(`/v1/jobs${query}`, { method: "POST", body: form });
   }
-  return call("/v1/jobs", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ texts: source }),
-  });
+  return postJson("/v1/jobs", withModel({ texts: source }, model));
 }
 
 /** GET /v1/jobs/{id}: state and progress. */

@@ -1,6 +1,8 @@
-// Entry point: read the page's settings from the API, then wire up both forms.
+// Entry point: read the page's settings and models from the API, then wire up the forms.
 import { explain, getJson } from "./api.js";
 import { setUpBatch } from "./batch.js";
+import { setUpCompare } from "./compare.js";
+import { choices, describe, fillPicker, loadCatalog, modelParam } from "./models.js";
 import { setUpSingle } from "./single.js";
 
 // The API's defaults, used only if /v1/ui-config cannot be read.
@@ -15,6 +17,21 @@ function link(id, url) {
   }
 }
 
+const plural = (n, word, many = `${word}s`) => `${n} ${n === 1 ? word : many}`;
+
+function servedLine(catalog) {
+  if (catalog.models.length === 1) {
+    const [model] = catalog.models;
+    const labels = model.labels.length ? model.labels.join(", ") : "labels unknown yet";
+    return `Serving ${model.name} ${model.version ?? ""} (${labels}) · `
+      + `${plural(model.live_workers, "live worker")}`;
+  }
+  const workers = catalog.models.reduce((sum, m) => sum + m.live_workers, 0);
+  return `Serving ${plural(catalog.models.length, "model")}`
+    + (catalog.aliases.length ? ` and ${plural(catalog.aliases.length, "alias", "aliases")}` : "")
+    + ` · ${plural(workers, "live worker")}`;
+}
+
 async function main() {
   const served = document.getElementById("served");
   let config = FALLBACK;
@@ -25,19 +42,32 @@ async function main() {
   }
   link("flower-link", config.flower_url);
   link("grafana-link", config.grafana_url);
-  setUpSingle();
-  setUpBatch();
-  document.body.dataset.ready = "true"; // handlers are attached: the page is usable
+  const picker = document.getElementById("model-picker");
+  let catalog = null;
+  const model = () => modelParam(catalog, picker);
+  setUpSingle(model);
+  setUpBatch(model);
 
   try {
-    const { models } = await getJson("/v1/models");
-    const [model] = models;
-    const labels = model.labels.length ? model.labels.join(", ") : "labels unknown yet";
-    served.textContent = `Serving ${model.name} ${model.version ?? ""} (${labels}) · `
-      + `${model.live_workers} live worker${model.live_workers === 1 ? "" : "s"}`;
+    catalog = await loadCatalog();
   } catch (error) {
+    // Without the list the page still classifies with the gateway's own model.
     served.textContent = explain(error);
   }
+  if (catalog !== null) {
+    served.textContent = servedLine(catalog);
+    fillPicker(picker, catalog, catalog.default);
+    const about = document.getElementById("model-about");
+    const tell = () => { about.textContent = describe(catalog, picker.value); };
+    picker.addEventListener("change", tell);
+    tell();
+    // One model and no alias: nothing to choose, the page looks as it always did.
+    if (choices(catalog) >= 2) {
+      document.getElementById("model-bar").hidden = false;
+      setUpCompare(catalog);
+    }
+  }
+  document.body.dataset.ready = "true"; // handlers are attached and the pickers filled
 }
 
 main();

@@ -76,7 +76,8 @@ function render(items, results, labels) {
 }
 
 
-export function setUpBatch() {
+/** `model()` says what to send as "model" for a job (null: none). */
+export function setUpBatch(model) {
   // A loaded file while it is the source, else the textarea is: {blob, items, asFile}.
   let file = null;
   let running = false;
@@ -138,6 +139,7 @@ export function setUpBatch() {
     showError("");
     $("batch-output").hidden = true;
     $("batch-job").textContent = "";
+    const chosen = model(); // the job keeps the model it was submitted with
     running = true;
     $("batch-submit").disabled = true;
     $("batch-progress").value = 0;
@@ -145,7 +147,7 @@ export function setUpBatch() {
     $("batch-count").textContent = `Submitting${note}…`;
     let created = null;
     try {
-      created = await patiently(() => submitJob(payload), showError);
+      created = await patiently(() => submitJob(payload, chosen), showError);
       $("batch-job").textContent = `job ${created.id}`;
       let job = await patiently(() => getJob(created.status_url), showError);
       const cancelButton = $("batch-cancel");

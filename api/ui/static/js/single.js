@@ -1,5 +1,6 @@
-// One text: classify on Enter, draw a bar per label.
+// One text: classify on Enter with the picked model, draw a bar per label.
 import { explain, predict } from "./api.js";
+import { drawBars, percent } from "./bars.js";
 
 const EXAMPLES = [
   "What a wonderful film, I loved every minute.",
@@ -7,8 +8,6 @@ const EXAMPLES = [
   "The acting was fine but the plot made no sense.",
   "Not bad at all!",
 ];
-
-const percent = (p) => `${(100 * p).toFixed(1)}%`;
 
 function item(term, value, id) {
   const wrap = document.createElement("div");
@@ -23,42 +22,24 @@ function item(term, value, id) {
 
 function draw(answer, latencyMs) {
   const prediction = answer.predictions[0];
+  // Each prediction names its model on a gateway of many models; the top level on any.
+  const model = prediction.model ?? answer.model;
+  const via = answer.alias ? ` (alias ${answer.alias})` : "";
   const summary = document.getElementById("single-summary");
   const list = document.createElement("dl");
   list.append(
     item("Label", `${prediction.label} (${percent(prediction.score)})`, "single-label"),
-    item("Model", `${answer.model.name} ${answer.model.version}`, "single-model"),
+    item("Model", `${model.name} ${model.version}${via}`, "single-model"),
     item("Cached", prediction.cached ? "yes, from the cache" : "no, a worker computed it",
       "single-cached"),
     item("Latency", `${Math.round(latencyMs)} ms round trip`, "single-latency"),
   );
   summary.replaceChildren(list);
-
-  const bars = document.getElementById("bars");
-  bars.replaceChildren(...Object.entries(prediction.probabilities).map(([label, p]) => {
-    const row = document.createElement("li");
-    row.dataset.label = label;
-    row.dataset.probability = String(p);
-    row.classList.toggle("winner", label === prediction.label);
-    const name = document.createElement("span");
-    name.className = "bar-label";
-    name.textContent = label;
-    const track = document.createElement("span");
-    track.className = "bar-track";
-    track.setAttribute("aria-hidden", "true"); // the number beside it says the same
-    const fill = document.createElement("span");
-    fill.className = "bar-fill";
-    fill.style.width = percent(p);
-    track.append(fill);
-    const value = document.createElement("span");
-    value.className = "bar-value";
-    value.textContent = percent(p);
-    row.append(name, track, value);
-    return row;
-  }));
+  drawBars(document.getElementById("bars"), prediction.probabilities, prediction.label);
 }
 
-export function setUpSingle() {
+/** `model()` says what to send as "model" (null: none, the gateway's default). */
+export function setUpSingle(model) {
   const form = document.getElementById("single-form");
   const input = document.getElementById("single-text");
   const error = document.getElementById("single-error");
@@ -71,7 +52,7 @@ export function setUpSingle() {
     result.setAttribute("aria-busy", "true");
     const started = performance.now();
     try {
-      const answer = await predict([input.value]);
+      const answer = await predict([input.value], model());
       if (request === latest) draw(answer, performance.now() - started);
     } catch (failure) {
       if (request !== latest) return;
