@@ -28,9 +28,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import redis
 
-from loadtest.local_stack import live_workers
 from loadtest.procstats import cpu_seconds, machine_busy_seconds
 from loadtest.scale_plan import ScalePlan
 from loadtest.wrk import Load, run_wrk
@@ -53,6 +53,13 @@ def probe_texts(prefix: str, count: int, seed: int = 15) -> list[str]:
     return [
         f"{prefix}-{i} " + " ".join(rng.choices(WORDS, k=rng.randint(4, 59))) for i in range(count)
     ]
+
+
+def live_workers(url: str, model: str) -> int:
+    """Workers the gateway counts live for `model` (the Redis may know other models:
+    the ceiling's, the other broker's)."""
+    models = httpx.get(f"{url}/v1/models", timeout=5).json()["models"]
+    return sum(int(m["live_workers"]) for m in models if m["name"] == model)
 
 
 def write_bodies(texts: Sequence[str], path: Path) -> Path:
@@ -243,7 +250,9 @@ def measure_curve(
             for worker in new:
                 harness.wait_registered(worker, servers.redis_url, queue, READY_TIMEOUT_S)
             workers += new
-            wait_for(lambda n=count: live_workers(url) >= n, READY_TIMEOUT_S, f"{count} workers")
+            wait_for(
+                lambda n=count: live_workers(url, name) >= n, READY_TIMEOUT_S, f"{count} workers"
+            )
             up_s = time.monotonic() - started
             connections = plan.connections(count)
             rate_bound = count * plan.worker_rate()
