@@ -195,7 +195,8 @@ class Settings(BaseSettings):
     """Queue depth is read from the broker at most this often (one read serves every
     request in between), not once per request; once a depth is known, requests are
     admitted on it while the next read runs in the background, never waiting on the
-    broker."""
+    broker. 0: every request waits for a read of its own (an exact cap, a broker round
+    trip per request)."""
 
     # Delivery.
     task_max_deliveries: int = Field(default=3, ge=1)

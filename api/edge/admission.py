@@ -101,10 +101,11 @@ class LaneAdmission:
         answer is served while one refresh runs in the background, so no request waits
         on the broker: a read on AMQP (a thread and a few broker round trips) held up
         every request arriving during it, which left RabbitMQ workers idle in make scale
-        (README, "Scaling curve"). Served depths are at most `ttl_s` + one read old."""
+        (README, "Scaling curve"). Served depths are at most `ttl_s` + one read old.
+        With `ttl_s` 0 every call waits for a read of its own: the exact cap asked for."""
         if self._clock() - self._read_at < self._ttl_s:
             return self._depths
-        if self._read_at == float("-inf"):
+        if self._read_at == float("-inf") or self._ttl_s <= 0:
             await self._refresh()
         elif self._refreshing is None or self._refreshing.done():
             self._refreshing = asyncio.create_task(self._refresh())

@@ -96,6 +96,16 @@ async def test_no_request_waits_for_a_refresh_once_a_depth_is_known() -> None:
         await lanes.admit("m.interactive")
 
 
+async def test_a_ttl_of_zero_reads_the_depth_for_every_request() -> None:
+    depths = Depths()
+    lanes = LaneAdmission(depths, queues=["m.interactive"], max_depth=5, ttl_s=0, clock=lambda: 0.0)
+    await lanes.admit("m.interactive")
+    depths.value["m.interactive"] = 9
+    with pytest.raises(Overloaded):  # no stale answer: the exact cap asked for
+        await lanes.admit("m.interactive")
+    assert depths.reads == 2
+
+
 async def test_an_unreadable_depth_admits() -> None:
     depths = Depths()
     depths.fail = True
