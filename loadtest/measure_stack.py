@@ -1,9 +1,13 @@
-"""Steps 2-4 and 6 of `make bench`: the stack uncached, its overhead, the cached path, memory.
+"""Steps 2-4, 6, 7 of `make bench`: the stack uncached, its overhead, the cached path, mixed
+models (loadtest/mixed.py), memory.
 
 The stack is `local_stack` (as `make run` starts it, on a private Redis, so every
-text is a miss until step 3 sends texts again). CPU time of every stack process and
-of Redis comes from /proc; the workers' own time inside the runtime comes from the
-totals each worker publishes with its heartbeat (`spectrum:worker-stats`).
+text is a miss until step 3 sends texts again), with one worker for each light model
+beside the default model's workers; those stay idle until the mixed level, the last.
+CPU time of every stack process and of Redis comes from /proc; the workers' own time
+inside the runtime comes from the totals each worker publishes with its heartbeat
+(`spectrum:worker-stats`). The overhead figure counts the default model's workers only,
+as before the light ones existed.
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import redis
 
 from loadtest.local_stack import local_stack
+from loadtest.mixed import LIGHT_MODELS, measure_mixed
 from loadtest.plan import CONCURRENCY, Plan
 from loadtest.procstats import cpu_seconds, peak_rss_mb
 from loadtest.progress import say
@@ -63,6 +69,7 @@ def measure_stack(
             local_stack(
                 workdir,
                 workers,
+                light_models=LIGHT_MODELS,
                 bench_routes="true",
                 worker_heartbeat_s="0.5",  # fresh runtime totals for the overhead figure
             )
@@ -70,7 +77,9 @@ def measure_stack(
         client = redis.Redis.from_url(stack.redis_url)
         cleanup.callback(client.close)
         url, api, worker_procs = stack.url, stack.api, stack.workers
-        while len(client.hkeys(STATS_KEY)) < workers:  # every worker publishes its totals
+        # Every worker publishes its totals, the light ones too (theirs stay at zero until
+        # the mixed level, so the overhead at c32 is the sentiment workers' alone).
+        while len(client.hkeys(STATS_KEY)) < workers + len(stack.light_workers):
             time.sleep(0.3)
         redis_pid = int(client.info("server")["process_id"])
         stack_pids = [api.pid, *(w.pid for w in worker_procs), redis_pid]
@@ -127,9 +136,14 @@ def measure_stack(
                         (cpu_seconds(api.pid) - before) / runs[-1].requests * 1000
                     )
             say(f"cached c{level}: {cached[-1].req_per_s:.0f} req/s, bare {bare[-1].req_per_s:.0f}")
+        default_model = httpx.get(f"{url}/v1/models", timeout=5).json()["default"]
+        mixed = measure_mixed(url, plan, mix["mixed"], default_model)
         memory = {
             "api_peak_rss_mb": peak_rss_mb(api.pid),
             "worker_peak_rss_mb": [peak_rss_mb(w.pid) for w in worker_procs],
+            "light_worker_peak_rss_mb": {
+                model: peak_rss_mb(w.pid) for model, w in stack.light_workers.items()
+            },
             "redis_peak_rss_mb": peak_rss_mb(redis_pid),
         }
         return {
@@ -138,5 +152,6 @@ def measure_stack(
             "bare": [asdict(x) for x in bare],
             "overhead_c32": asdict(overhead) if overhead else None,
             "api_cpu_ms_per_request_c32": api_cpu_c32,
+            "mixed": mixed,
             "memory": memory,
         }

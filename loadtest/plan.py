@@ -25,6 +25,8 @@ class Plan:
     )
     bulk_sync_s: float = 15.0
     bulk_job_texts: int = 20_000
+    mixed_concurrency: int = 32
+    mixed_texts: int = 8000  # unique texts of the mixed level: more than it answers (no wraps)
 
     @classmethod
     def quick(cls) -> Plan:
@@ -39,6 +41,7 @@ class Plan:
             texts_per_level={1: 600, 8: 3000, 32: 3500, 128: 3500},
             bulk_sync_s=5.0,
             bulk_job_texts=2000,
+            mixed_texts=3000,
         )
 
     def texts(self) -> dict[str, list[str]]:
@@ -49,6 +52,8 @@ class Plan:
         bulk_sync = 200 + int(200 * self.bulk_sync_s)
         sizes |= {"bulk_job": self.bulk_job_texts}
         sizes |= {"bulk_alone": bulk_sync, "bulk_during": bulk_sync}
+        # Last, so that adding it left every earlier set as it was (same seed, same prefix).
+        sizes |= {"mixed": self.mixed_texts}
         remaining = text_mix(sum(sizes.values()), seed=SEED)
         mix: dict[str, list[str]] = {}
         for name, size in sizes.items():

@@ -5,6 +5,6 @@ from __future__ import annotations
 import sys
 
 
-def say(message: str) -> None:
-    sys.stderr.write(f"[bench] {message}\n")
+def say(message: str, tag: str = "bench") -> None:
+    sys.stderr.write(f"[{tag}] {message}\n")
     sys.stderr.flush()

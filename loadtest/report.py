@@ -106,13 +106,33 @@ def table(report: dict[str, Any]) -> str:
             f"API alone on the cached route {api_cpu['cached']:.2f}, "
             f"on the bare route {api_cpu['bare']:.2f}",
         ]
+    mixed = stack.get("mixed") if stack is not None else None
+    if mixed is not None:
+        lines += [
+            "",
+            "mixed models (" + ", ".join(f"{m} {s:.0%}" for m, s in mixed["shares"].items()) + ")",
+            "",
+            "| scenario | model | conc. | req/s | share | p50 ms | p95 ms | p99 ms | errors |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for row in [*mixed["uncached"], *mixed["cached"]]:
+            lines.append(
+                f"| {row['scenario']} | {row['tag']} | {row['concurrency']} | "
+                f"{row['req_per_s']:.0f} | {row['share']:.0%} | {row['p50_ms']:.1f} | "
+                f"{row['p95_ms']:.1f} | {row['p99_ms']:.1f} | {row['errors']}"
+                f"{' (wrapped)' if row['wraps'] else ''} |"
+            )
     if stack is not None:
         memory = stack["memory"]
         workers_rss = ", ".join(f"{m:.0f}" for m in memory["worker_peak_rss_mb"])
+        light = "".join(
+            f", {model} worker {mb:.0f} MB"
+            for model, mb in memory.get("light_worker_peak_rss_mb", {}).items()
+        )
         lines += [
             "",
-            f"peak RSS: API {memory['api_peak_rss_mb']:.0f} MB, worker(s) {workers_rss} MB, "
-            f"Redis {memory['redis_peak_rss_mb']:.0f} MB",
+            f"peak RSS: API {memory['api_peak_rss_mb']:.0f} MB, worker(s) {workers_rss} MB"
+            f"{light}, Redis {memory['redis_peak_rss_mb']:.0f} MB",
         ]
     lines += [
         "",

@@ -62,7 +62,8 @@ class Settings(BaseSettings):
     """What this worker serves: the shipped model (a directory, relative to the working
     directory), a built-in id (`vader`: the sentiment lexicon; `toxicity`:
     alt-profanity-check's linear classifier; `emotion`: the NRC emotion lexicon; none
-    needs torch), or any other local model directory or Hugging Face hub id."""
+    needs torch; `fixed`: `make scale`'s capacity-test stand-in, which sleeps instead of
+    computing), or any other local model directory or Hugging Face hub id."""
     models: str = f"{SHIPPED_MODEL_ID},toxicity,emotion"
     """Model ids this deployment serves, comma-separated: `make run` starts workers for
     each (the shipped model with SPECTRUM_WORKER_PROCESSES, every other model one light
@@ -89,7 +90,7 @@ class Settings(BaseSettings):
     shadow traffic can never pile up behind a slow candidate. `0`: no shadow traffic."""
     runtime: str = "auto"
     """Runtime kind (worker/runtimes/__init__.py lists them: `lexicon`, `openvino`,
-    `torch`, `sklearn`, `emotion-lexicon`). `auto`: a built-in model id's own kind,
+    `torch`, `sklearn`, `emotion-lexicon`, `fixed`). `auto`: a built-in model id's own kind,
     OpenVINO for a model directory with an OpenVINO IR (when openvino is installed),
     PyTorch otherwise. `sklearn` also serves a local scikit-learn text pipeline (a
     `.joblib` file, or a directory with `model.joblib` and an optional
@@ -112,6 +113,15 @@ class Settings(BaseSettings):
     machine lets the process use evenly among its SPECTRUM_WORKER_PROCESSES."""
     max_tokens: int = Field(default=256, ge=8)
     """Longest input, in tokens, the transformer sees; longer texts are truncated."""
+    fixed_pass_ms: float = Field(default=5.0, ge=0)
+    """The `fixed` stand-in only: milliseconds one forward pass (up to SPECTRUM_BATCH_SIZE
+    texts) sleeps besides SPECTRUM_FIXED_TEXT_MS per text. A sleep, not work, so that
+    two cores can host many workers (`make scale`, whose README section says why its
+    costs were chosen)."""
+    fixed_text_ms: float = Field(default=25.0, ge=0)
+    """The `fixed` stand-in only: milliseconds each text adds to its pass. Text cost
+    dominating pass cost keeps a worker's rate nearly independent of how the gateway
+    happened to batch (16 texts: ~39/s, 1 text: ~33/s with the defaults)."""
     openvino_cache_capacity: int = Field(default=200, ge=0)
     """Input shapes whose compiled kernels the OpenVINO CPU plugin keeps. Its default
     (5000) lets a worker grow by several hundred MB as new (rows, width) shapes arrive:
@@ -183,7 +193,10 @@ class Settings(BaseSettings):
     a new job is refused (503) instead of waiting behind days of work."""
     queue_depth_ttl_ms: float = Field(default=200.0, ge=0)
     """Queue depth is read from the broker at most this often (one read serves every
-    request in between), not once per request."""
+    request in between), not once per request; once a depth is known, requests are
+    admitted on it while the next read runs in the background, never waiting on the
+    broker. 0: every request waits for a read of its own (an exact cap, a broker round
+    trip per request)."""
 
     # Delivery.
     task_max_deliveries: int = Field(default=3, ge=1)

@@ -18,6 +18,7 @@ Two caps, both answered 503 `Overloaded` before any work is queued:
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -76,6 +77,7 @@ class LaneAdmission:
         self._depths: dict[str, int] = {}
         self._read_at = float("-inf")
         self._lock = asyncio.Lock()
+        self._refreshing: asyncio.Task[None] | None = None
 
     async def admit(self, queue: str, limit: int | None = None) -> None:
         """Return when `queue` may take more messages; raise Overloaded otherwise.
@@ -95,18 +97,30 @@ class LaneAdmission:
             )
 
     async def depths(self) -> dict[str, int]:
+        """The depths read last. Only the first read is waited for; after it, a stale
+        answer is served while one refresh runs in the background, so no request waits
+        on the broker: a read on AMQP (a thread and a few broker round trips) held up
+        every request arriving during it, which left RabbitMQ workers idle in make scale
+        (README, "Scaling curve"). Served depths are at most `ttl_s` + one read old.
+        With `ttl_s` 0 every call waits for a read of its own: the exact cap asked for."""
         if self._clock() - self._read_at < self._ttl_s:
             return self._depths
+        if self._read_at == float("-inf") or self._ttl_s <= 0:
+            await self._refresh()
+        elif self._refreshing is None or self._refreshing.done():
+            self._refreshing = asyncio.create_task(self._refresh())
+        return self._depths
+
+    async def _refresh(self) -> None:
         async with self._lock:  # one read at a time; the others reuse its answer
             if self._clock() - self._read_at < self._ttl_s:
-                return self._depths
+                return
             try:
                 self._depths = await self._read(list(self._queues))
             except Exception as exc:  # any transport's outage: admit, the send will tell
                 log.debug("queue depth unreadable", error=type(exc).__name__)
                 self._depths = {}
             self._read_at = self._clock()
-        return self._depths
 
 
 def lane_queues(settings: Settings) -> list[str]:
@@ -122,6 +136,13 @@ class QueueDepth:
         self._url = broker_url
         self._timeout = timeout
         self._redis: aioredis.Redis | None = None
+        # AMQP: one connection, kept between reads. A new one per read (every
+        # SPECTRUM_QUEUE_DEPTH_TTL_MS) cost a TCP and AMQP handshake each time, and
+        # requests wait for the read: on a busy machine that stalled the gateway often
+        # enough to leave RabbitMQ workers idle (make scale, README "Scaling curve").
+        self._amqp: Any = None
+        # Reads run in a worker thread and may outlive their timeout: one at a time.
+        self._amqp_busy = threading.Lock()
         if broker_url.startswith(("redis://", "rediss://", "unix://")):
             self._redis = aioredis.Redis.from_url(
                 broker_url, socket_timeout=timeout, socket_connect_timeout=timeout
@@ -152,8 +173,14 @@ class QueueDepth:
     def _read_amqp(self, queues: list[str]) -> dict[str, int]:
         from kombu import Connection
 
-        depths = {}
-        with Connection(self._url, connect_timeout=self._timeout) as connection:
+        if not self._amqp_busy.acquire(blocking=False):
+            # The last read is still stuck on a slow broker: this one is unreadable too.
+            raise TimeoutError("the previous queue-depth read has not finished")
+        try:
+            if self._amqp is None:
+                self._amqp = Connection(self._url, connect_timeout=self._timeout)
+            connection = self._amqp
+            depths = {}
             for queue in queues:
                 channel: Any = connection.channel()  # the stubs miss queue_declare
                 try:
@@ -164,8 +191,20 @@ class QueueDepth:
                     depths[queue] = 0
                 finally:
                     channel.close()
-        return depths
+            return depths
+        except BaseException:
+            self._drop_amqp()  # a broken connection is opened afresh by the next read
+            raise
+        finally:
+            self._amqp_busy.release()
+
+    def _drop_amqp(self) -> None:
+        connection, self._amqp = self._amqp, None
+        if connection is not None:
+            connection.release()
 
     async def close(self) -> None:
         if self._redis is not None:
             await self._redis.aclose()
+        if self._amqp is not None:
+            await asyncio.to_thread(self._drop_amqp)

@@ -29,11 +29,11 @@ import httpx
 import pytest
 import redis
 
+from scripts import rabbitmq_node
 from scripts.harness import Process, wait_for
+from scripts.netns import NetnsLink, NetnsUnavailable
 from scripts.private_redis import PrivateRedis
 from shared.jobs import JobSummary, chunks_done_key, job_key
-from tests.integration import rabbitmq_node
-from tests.integration.netns import NetnsLink, NetnsUnavailable
 from tests.integration.stack import Stack
 from worker.runtimes.lexicon import load_lexicon
 

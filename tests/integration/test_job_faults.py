@@ -15,9 +15,9 @@ import httpx
 import pytest
 import redis
 
+from scripts import rabbitmq_node
 from scripts.harness import Process, wait_for
 from shared.jobs import chunks_done_key
-from tests.integration import rabbitmq_node
 from tests.integration.job_runs import submit, texts, wait_until_ended
 from tests.integration.stack import Stack
 from worker.runtimes.lexicon import load_lexicon

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from scripts import rabbitmq_node
 from scripts.private_redis import tcp_reachable
-from tests.integration import rabbitmq_node
 from tests.integration.stack import Stack
 
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 import pytest
@@ -61,7 +62,46 @@ async def test_depth_is_read_once_per_ttl() -> None:
     now[0] = 0.1
     await lanes.admit("m.interactive")  # still the cached depth
     now[0] = 0.25
+    await lanes.admit("m.interactive")  # stale: served while a refresh starts
+    await asyncio.sleep(0)  # the refresh runs
     with pytest.raises(Overloaded):
+        await lanes.admit("m.interactive")
+    assert depths.reads == 2
+
+
+async def test_no_request_waits_for_a_refresh_once_a_depth_is_known() -> None:
+    now = [0.0]
+    release = asyncio.Event()
+    reads = []
+
+    async def slow_broker(queues: Sequence[str]) -> dict[str, int]:
+        reads.append(now[0])
+        if len(reads) > 1:
+            await release.wait()  # a slow broker: the refresh hangs until released
+        return {"m.interactive": len(reads) * 10}
+
+    lanes = LaneAdmission(
+        slow_broker, queues=["m.interactive"], max_depth=15, ttl_s=0.2, clock=lambda: now[0]
+    )
+    await lanes.admit("m.interactive")  # the first read is waited for: depth 10
+    now[0] = 1.0
+    for _ in range(5):  # stale, the refresh hangs: each is answered at once, on 10
+        await asyncio.wait_for(lanes.admit("m.interactive"), timeout=1)
+    await asyncio.sleep(0)
+    assert len(reads) == 2  # one refresh at a time, however many requests came
+    release.set()
+    for _ in range(3):  # the refresh wakes, stores its answer and ends
+        await asyncio.sleep(0)
+    with pytest.raises(Overloaded, match="holds 20"):
+        await lanes.admit("m.interactive")
+
+
+async def test_a_ttl_of_zero_reads_the_depth_for_every_request() -> None:
+    depths = Depths()
+    lanes = LaneAdmission(depths, queues=["m.interactive"], max_depth=5, ttl_s=0, clock=lambda: 0.0)
+    await lanes.admit("m.interactive")
+    depths.value["m.interactive"] = 9
+    with pytest.raises(Overloaded):  # no stale answer: the exact cap asked for
         await lanes.admit("m.interactive")
     assert depths.reads == 2
 

@@ -26,6 +26,7 @@ RUNTIMES: dict[str, str] = {
     "torch": "worker.runtimes.hf",
     "sklearn": "worker.runtimes.sklearn_text",
     "emotion-lexicon": "worker.runtimes.emotion",
+    "fixed": "worker.runtimes.fixed",
 }
 
 # Model ids that name a model shipped inside a package, not a directory -> their kind.
@@ -33,6 +34,7 @@ BUILT_IN_MODELS: dict[str, str] = {
     "vader": "lexicon",
     "toxicity": "sklearn",
     "emotion": "emotion-lexicon",
+    "fixed": "fixed",  # make scale's stand-in: sleeps instead of computing
 }
 
 

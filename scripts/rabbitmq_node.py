@@ -4,6 +4,10 @@ The machine's RabbitMQ on 5672 is shared by other tests and must never be
 restarted; this node has its own name, ports, data and logs in a temporary
 directory, no plugins, and is stopped by PID. Needs the `rabbitmq-server`
 package (Debian's); `available()` says whether it is there.
+
+`make scale` also listens on `extra_bind` addresses (the host's side of the network
+namespaces its workers run in); the guest user may then log in from those addresses
+too (RabbitMQ lets it in from loopback only by default).
 """
 
 from __future__ import annotations
@@ -29,19 +33,27 @@ class PrivateRabbitMQ:
     """`start()`, `stop()` (SIGTERM to the node, which stops cleanly), and again `start()`:
     the same name, port and data directory, so durable queues and their messages survive."""
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(
+        self, workdir: Path, port: int | None = None, *, extra_bind: tuple[str, ...] = ()
+    ) -> None:
         self.workdir = workdir
         self.port = port or free_port()
         self.dist_port = free_port()
         self.name = f"spectrum-test-{self.port}@localhost"
+        self.extra_bind = extra_bind
         self.url = f"amqp://guest:guest@127.0.0.1:{self.port}//"
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         workdir.mkdir(parents=True, exist_ok=True)
         (workdir / "enabled_plugins").write_text("[].\n")
-        (workdir / "rabbitmq.conf").write_text(
-            f"listeners.tcp.default = 127.0.0.1:{self.port}\nloopback_users.guest = true\n"
-        )
+        listeners = [
+            f"listeners.tcp.{i + 1} = {address}:{self.port}"
+            for i, address in enumerate(("127.0.0.1", *extra_bind))
+        ]
+        # A guest login from a namespace's address is not loopback: allowed only when the
+        # node listens there, which only a private node on this machine does.
+        guest = "loopback_users = none" if extra_bind else "loopback_users.guest = true"
+        (workdir / "rabbitmq.conf").write_text("\n".join([*listeners, guest]) + "\n")
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -85,6 +97,11 @@ class PrivateRabbitMQ:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+    def vm_pid(self) -> int:
+        """The Erlang VM's process id, which the node writes to its pid file once it
+        runs (the server script may start the VM as a child), for its CPU time."""
+        return int((self.workdir / "node.pid").read_text().split()[0])
 
     def log(self) -> str:
         path = self.workdir / "server.out"
