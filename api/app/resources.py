@@ -30,11 +30,12 @@ from api.edge.ratelimit import RateLimiter
 from api.jobs.service import JobService
 from api.models.alias_sources import AliasSources
 from api.models.catalog import Catalog
-from api.observability.metrics import WAITER_PENDING, ScrapeProbe
+from api.observability.metrics import PREDICTION_LOG_DROPPED, WAITER_PENDING, ScrapeProbe
 from api.predict.predictor import Predictor
 from api.predict.waiter import RedisSubscriber, ResultWaiter
 from shared.celery_app import create_celery
 from shared.config import Settings
+from shared.predlog.stream import StreamLog
 
 
 @dataclass
@@ -105,7 +106,12 @@ async def open_resources(settings: Settings, stack: AsyncExitStack) -> Resources
         ttl_s=settings.queue_depth_ttl_ms / 1000,
         clock=time.monotonic,
     )
-    predictor = Predictor(settings, celery, waiter, served, cache, lanes)
+    predlog = None
+    if settings.prediction_log:
+        predlog = StreamLog.from_settings(settings, backend, on_dropped=PREDICTION_LOG_DROPPED.inc)
+        # Pushed before the predictor: closed after it, so the last answers' rows are sent.
+        stack.push_async_callback(predlog.close)
+    predictor = Predictor(settings, celery, waiter, served, cache, lanes, predlog)
     stack.push_async_callback(predictor.close)
     limit = settings.rate_limit(keys_on=KeyRing.from_settings(settings).enabled)
     return Resources(
