@@ -395,6 +395,38 @@ class Settings(BaseSettings):
     """Logs as JSON lines (`true`) or for a terminal (`false`); unset: JSON when stderr
     is not a terminal."""
 
+    # The prediction log (shared/predlog): a Redis stream off the request path, a writer.
+    prediction_log: bool = True
+    """Log every answered text (model, version, label, probabilities, latency, cached, ids,
+    the text's hash) to the result-backend Redis stream that `python -m
+    shared.predlog.writer` inserts into SPECTRUM_DATABASE_URL; `false`: nothing is sent."""
+    database_url: str = "sqlite:///var/spectrum.db"
+    """Database of the prediction log: an SQLite file by default (relative to the working
+    directory, created on first use) so `make run` needs nothing, or PostgreSQL
+    (`postgresql://user@host:5432/db`, driver psycopg 3 from the `postgres` extra)."""
+    log_texts: bool = False
+    """Store each text itself in the prediction log; off by default: only its sha256 is kept
+    (texts are the users' data and often personal)."""
+    prediction_log_days: int = Field(default=30, ge=1)
+    """Days a prediction log row is kept; the writer deletes older rows every
+    SPECTRUM_PREDICTION_LOG_RETENTION_EVERY_S."""
+    prediction_log_retention_every_s: float = Field(default=3600.0, gt=0)
+    """Seconds between the writer's retention passes (an hour: deleting is cheap with the
+    `at` index, and a day's rows leave within the hour after they expire)."""
+    prediction_log_buffer: int = Field(default=100_000, ge=1)
+    """Rows the writer holds while the database is down; beyond it, new rows are dropped and
+    counted (`spectrum_prediction_log_dropped_rows_total`). 100 000 rows are about 50 MB."""
+    prediction_log_stream_max: int = Field(default=100_000, ge=100)
+    """Approximate bound on the Redis stream's entries (one per request or job chunk): the
+    durable backlog while the writer is down; older entries are trimmed unread beyond it."""
+    prediction_log_batch: int = Field(default=1000, ge=1)
+    """Most rows the writer inserts in one transaction (one executemany)."""
+    prediction_log_flush_ms: float = Field(default=50.0, gt=0)
+    """Gateway: how long rows wait in the process's buffer before one pipelined XADD sends
+    them, so a request never waits on the log's Redis round trip."""
+    prediction_log_metrics_port: int = Field(default=9109, ge=0, le=65535)
+    """Port of the writer's Prometheus /metrics (rows written, dropped, buffered); 0: none."""
+
     @classmethod
     def settings_customise_sources(
         cls,

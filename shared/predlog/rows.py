@@ -1,0 +1,97 @@
+"""Prediction log rows: built from answers where they are made, sent as one stream entry.
+
+A row is a plain dict with the table's columns (shared/predlog/schema.py) except `id`;
+`at` travels as epoch seconds (float) and becomes a UTC datetime at insert. One stream
+entry carries every row of one request (or job chunk) as a JSON list in field `rows`,
+so a request costs one XADD whatever its size. `text` is present only when texts are
+logged (SPECTRUM_LOG_TEXTS); `text_hash` always is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.predictions import Answer
+
+Row = dict[str, Any]
+ROWS_FIELD = "rows"
+# Key ids are digests (api/edge/keys.py); a prefix identifies a key among a handful
+# and cannot be used as one.
+KEY_ID_CHARS = 16
+
+
+def text_hash(normalized_text: str) -> str:
+    """sha256 hex of the normalized text: the digest the cache keys use."""
+    return hashlib.sha256(normalized_text.encode("utf-8")).hexdigest()
+
+
+def key_id(key_digest: str | None) -> str | None:
+    """What identifies a key in the log: the start of its digest (never the key)."""
+    return key_digest[:KEY_ID_CHARS] if key_digest else None
+
+
+def rows_for(
+    texts: Sequence[str],
+    answers: Sequence[Answer],
+    versions: Sequence[str],
+    *,
+    model: str,
+    source: str,
+    at: float,
+    latency_ms: float | None,
+    log_texts: bool,
+    alias: str | None = None,
+    request_id: str | None = None,
+    job_id: str | None = None,
+    key: str | None = None,
+) -> list[Row]:
+    """One row per (normalized) text, in order; `texts`, `answers`, `versions` align."""
+    rows = []
+    for text, answer, version in zip(texts, answers, versions, strict=True):
+        row: Row = {
+            "at": at,
+            "model": model,
+            "version": version,
+            "label": answer.label,
+            "score": answer.score,
+            "probabilities": answer.probabilities,
+            "latency_ms": latency_ms,
+            "cached": answer.cached,
+            "truncated": answer.truncated,
+            "source": source,
+            "alias": alias,
+            "request_id": request_id,
+            "job_id": job_id,
+            "key_id": key,
+            "text_hash": text_hash(text),
+        }
+        if log_texts:
+            row["text"] = text
+        rows.append(row)
+    return rows
+
+
+def encode_rows(rows: Iterable[Row]) -> str:
+    return json.dumps(list(rows), separators=(",", ":"))
+
+
+def decode_rows(raw: bytes | str) -> list[Row]:
+    """The rows of one stream entry; raises ValueError when it is not a list of objects."""
+    rows = json.loads(raw)
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise ValueError("a prediction log entry must be a JSON list of objects")
+    return rows
+
+
+def for_insert(row: Row) -> Row:
+    """A row as the table takes it: `at` as a UTC datetime, `text` present (maybe None)."""
+    out = dict(row)
+    out["at"] = datetime.fromtimestamp(float(row["at"]), tz=UTC)
+    out.setdefault("text", None)
+    for column in ("alias", "request_id", "job_id", "key_id", "latency_ms"):
+        out.setdefault(column, None)
+    return out
