@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Row, Select, and_, case, distinct, func, select
+from sqlalchemy import Engine, Select, and_, case, distinct, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from api.analytics.figures import percentile, psi, shares
@@ -59,9 +59,10 @@ def in_window(window: Window, model: str | None = None, version: str | None = No
     return and_(*clauses)
 
 
-def fetch_bounded(engine: Engine, query: Select[Any], limit: int) -> Sequence[Row[Any]]:
+def fetch_bounded(engine: Engine, query: Select[Any], limit: int) -> list[tuple[Any, ...]]:
+    """The query's rows, at most `limit` of them: one more raises TooManyRows."""
     with engine.connect() as conn:
-        rows = conn.execute(query.limit(limit + 1)).all()
+        rows = [tuple(row) for row in conn.execute(query.limit(limit + 1))]
     if len(rows) > limit:
         raise TooManyRows(limit)
     return rows
@@ -166,9 +167,7 @@ def latency(
             LatencyPoint(begins, len(values), latency_percentiles(values))
             for begins, values in sorted(buckets.items())
         ]
-        answer.append(
-            LatencySeries(name, version, len(every), latency_percentiles(every), points)
-        )
+        answer.append(LatencySeries(name, version, len(every), latency_percentiles(every), points))
     return answer
 
 

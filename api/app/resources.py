@@ -23,6 +23,7 @@ from typing import Annotated, Any
 import redis.asyncio as aioredis
 from celery import Celery
 from fastapi import Depends, Request
+from sqlalchemy import Engine
 
 from api.edge.admission import LaneAdmission, QueueDepth, lane_queues
 from api.edge.keys import KeyRing
@@ -35,6 +36,7 @@ from api.predict.predictor import Predictor
 from api.predict.waiter import RedisSubscriber, ResultWaiter
 from shared.celery_app import create_celery
 from shared.config import Settings
+from shared.predlog.db import engine_for
 
 
 @dataclass
@@ -47,6 +49,7 @@ class Resources:
     probe: ScrapeProbe
     jobs: JobService
     limiter: RateLimiter | None = None  # None: no rate limit
+    predlog: Engine | None = None  # the prediction log's database; None: the log is off
 
 
 async def get_resources(request: Request) -> Resources:
@@ -108,6 +111,11 @@ async def open_resources(settings: Settings, stack: AsyncExitStack) -> Resources
     predictor = Predictor(settings, celery, waiter, served, cache, lanes)
     stack.push_async_callback(predictor.close)
     limit = settings.rate_limit(keys_on=KeyRing.from_settings(settings).enabled)
+    predlog = None
+    if settings.prediction_log:
+        # Read by /v1/analytics and the drift gauge; the writer process owns the inserts.
+        predlog = engine_for(settings.database_url)
+        stack.callback(predlog.dispose)
     return Resources(
         settings=settings,
         celery=celery,
@@ -118,6 +126,7 @@ async def open_resources(settings: Settings, stack: AsyncExitStack) -> Resources
         jobs=JobService(settings, celery, backend, served, lanes),
         # Kept in the cache Redis: losing counters to eviction only loosens a limit.
         limiter=None if limit is None else RateLimiter(cache, per_s=limit[0], burst=limit[1]),
+        predlog=predlog,
     )
 
 
