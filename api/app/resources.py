@@ -25,6 +25,7 @@ from celery import Celery
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 
+from api.analytics.drift_gauge import DriftGauge
 from api.edge.admission import LaneAdmission, QueueDepth, lane_queues
 from api.edge.keys import KeyRing
 from api.edge.ratelimit import RateLimiter
@@ -50,6 +51,7 @@ class Resources:
     jobs: JobService
     limiter: RateLimiter | None = None  # None: no rate limit
     predlog: Engine | None = None  # the prediction log's database; None: the log is off
+    drift: DriftGauge | None = None  # spectrum_drift_psi, refreshed by /metrics
 
 
 async def get_resources(request: Request) -> Resources:
@@ -127,6 +129,7 @@ async def open_resources(settings: Settings, stack: AsyncExitStack) -> Resources
         # Kept in the cache Redis: losing counters to eviction only loosens a limit.
         limiter=None if limit is None else RateLimiter(cache, per_s=limit[0], burst=limit[1]),
         predlog=predlog,
+        drift=None if predlog is None else DriftGauge(predlog, clock=time.monotonic),
     )
 
 
