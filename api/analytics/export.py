@@ -31,7 +31,7 @@ PAGE_ROWS = 1000
 
 
 def read_page(
-    engine: Engine, window: Window, model: str | None, after: int, page: int = PAGE_ROWS
+    engine: Engine, window: Window, model: str | None, after: int, page: int
 ) -> Sequence[Row[Any]]:
     """The next `page` rows of the window with an id above `after`, in id order."""
     query = (

@@ -250,7 +250,7 @@ async def export_rows(
     """The log's rows in the window, in id order, as CSV (with a header) or NDJSON."""
     window = Window.of(since, until, now=now())
     # The first page is read before the answer starts, so an unreachable database is a 503.
-    first = await in_thread(export.read_page, engine, window, model, 0)
+    first = await in_thread(export.read_page, engine, window, model, 0, export.PAGE_ROWS)
 
     async def body() -> AsyncIterator[bytes]:
         page = first
@@ -259,7 +259,10 @@ async def export_rows(
             yield export.encode(page, format)
             if len(page) < export.PAGE_ROWS:
                 return
-            page = await in_thread(export.read_page, engine, window, model, page[-1].id)
+            after = page[-1].id
+            page = await in_thread(
+                export.read_page, engine, window, model, after, export.PAGE_ROWS
+            )
 
     name = f"prediction-log.{format}"
     return StreamingResponse(
