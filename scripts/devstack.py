@@ -1,4 +1,5 @@
-"""`make run`: Redis (a private one if none is reachable), the workers, the API and Flower.
+"""`make run`: Redis (a private one if none is reachable), the workers, the prediction log's
+writer, the API and Flower.
 
 Ctrl-C (or SIGTERM) stops all, in the harness's order (scripts/harness.py): the API
 (all its processes, with SPECTRUM_API_PROCESSES above 1) and Flower, then the workers,
@@ -113,6 +114,8 @@ def run(
             name=f"{served.served_model_name}-worker",
         )
         ports += range(first, first + count)
+    if settings.prediction_log:
+        stack.start_writer(env)
     stack.start_api(env)
     stack.start("flower", [sys.executable, "-m", "scripts.flower"], env)
     base_url = f"http://{settings.host}:{settings.port}"
@@ -135,6 +138,13 @@ def run(
     host = settings.worker_metrics_host
     workers = ", ".join(f"http://{host}:{port}/metrics" for port in ports)
     say(f"metrics: {base_url}/metrics (API), {workers} (workers)")
+    if settings.prediction_log:
+        say(
+            f"prediction log: {settings.database_url} (texts "
+            f"{'kept' if settings.log_texts else 'not kept'}); writer metrics at "
+            f"http://{settings.prediction_log_metrics_host}:"
+            f"{settings.prediction_log_metrics_port}/metrics"
+        )
     say("Ctrl-C stops everything")
     while not interrupted():
         if (exited := stack.first_exited()) is not None:

@@ -309,6 +309,13 @@ class Harness:
             started.append(self.start_worker(worker_env, name=f"{name}-{lanes}"))
         return started
 
+    def start_writer(self, env: dict[str, str], *, name: str = "predlog-writer") -> Process:
+        """The prediction log's writer (`python -m shared.predlog.writer`); it migrates its
+        database at start. Stopped with the workers, after the API: what the API sent last
+        is written, or stays pending in the stream for the next writer."""
+        argv = [sys.executable, "-m", "shared.predlog.writer"]
+        return self.start(name, argv, env, role="worker")
+
     def start_api(self, env: dict[str, str], *, name: str = "api") -> Process:
         """A `python -m api` (its host and port in `env`)."""
         return self.start(name, [sys.executable, "-m", "api"], env)

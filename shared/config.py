@@ -426,6 +426,11 @@ class Settings(BaseSettings):
     them, so a request never waits on the log's Redis round trip."""
     prediction_log_metrics_port: int = Field(default=9109, ge=0, le=65535)
     """Port of the writer's Prometheus /metrics (rows written, dropped, buffered); 0: none."""
+    prediction_log_metrics_host: str = "127.0.0.1"
+    """Address the writer's /metrics binds (`0.0.0.0` in a container)."""
+    prediction_log_stream: str = "spectrum:predlog"
+    """Redis stream (in the result-backend Redis) the gateway and workers append to and the
+    writer reads with consumer group `predlog-writer`; tests give each run its own."""
 
     @classmethod
     def settings_customise_sources(

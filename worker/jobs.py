@@ -37,6 +37,8 @@ from shared.jobs import (
     known_key,
 )
 from shared.predictions import computed_rows, merge, misses
+from shared.predlog.rows import rows_for
+from shared.predlog.stream import send_sync
 from shared.signing import signed_headers, signing_keys
 from worker import metrics
 from worker.service import ModelService
@@ -57,7 +59,7 @@ class JobStore:
     """A worker process's connection to job records (the result backend's Redis)."""
 
     def __init__(self, settings: Settings) -> None:
-        self._settings = settings
+        self._settings = self.settings = settings
         self._redis = redis.Redis.from_url(
             settings.result_backend_url, socket_timeout=5, socket_connect_timeout=2
         )
@@ -119,6 +121,16 @@ class JobStore:
             pipe.hset(job_key(job_id), mapping=fields)  # type: ignore[arg-type]
             pipe.execute()
 
+    def log_predictions(self, rows: list[dict[str, Any]]) -> None:
+        """One XADD of a chunk's rows to the prediction log's stream; failures only logged."""
+        if self._settings.prediction_log:
+            send_sync(
+                self._redis,
+                rows,
+                stream_max=self._settings.prediction_log_stream_max,
+                stream=self._settings.prediction_log_stream,
+            )
+
     def close(self) -> None:
         self._redis.close()
 
@@ -136,16 +148,34 @@ def run_chunk(service: ModelService, store: JobStore, chunk: JobChunkPayload) ->
     if state == "cancelled":
         return store.finish(chunk, [], skipped=len(chunk.texts))
     service.require_model(chunk.model)
+    started = time.perf_counter()
     found = service.lookup(chunk.texts)
     missing = misses(chunk.texts, found)
     computed: dict[str, CachedPrediction] = {}
+    version = service.card.version
     if missing:
         outcome = service.predict(PredictPayload(texts=missing, model=chunk.model))
         computed = dict(zip(missing, computed_rows(outcome), strict=True))
+        version = outcome.version
     answers = merge(chunk.texts, found, computed)
     items = [answered(chunk.start + offset, answer) for offset, answer in enumerate(answers)]
     cached = sum(answer.cached for answer in answers)
-    return store.finish(chunk, items, done=len(items), cached=cached)
+    answer = store.finish(chunk, items, done=len(items), cached=cached)
+    if answer != ALREADY_COUNTED:  # a redelivered chunk was logged the first time
+        store.log_predictions(
+            rows_for(
+                chunk.texts,
+                answers,
+                [version] * len(answers),
+                model=chunk.model,
+                source="job",
+                at=time.time(),
+                latency_ms=round((time.perf_counter() - started) * 1000, 3),
+                log_texts=store.settings.log_texts,
+                job_id=chunk.job_id,
+            )
+        )
+    return answer
 
 
 def chunk_retry_delay(settings: Settings, tries: int) -> float:

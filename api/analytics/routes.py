@@ -36,11 +36,11 @@ DEFAULT_REFERENCE = timedelta(days=7)
 
 
 async def log_engine(resources: ResourcesDep) -> Engine:
-    if resources.predlog is None:
+    if resources.log_db is None:
         raise PredictionLogOff(
             "the prediction log is off (SPECTRUM_PREDICTION_LOG=false): nothing to analyse"
         )
-    return resources.predlog
+    return resources.log_db
 
 
 EngineDep = Annotated[Engine, Depends(log_engine)]

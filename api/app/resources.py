@@ -32,12 +32,13 @@ from api.edge.ratelimit import RateLimiter
 from api.jobs.service import JobService
 from api.models.alias_sources import AliasSources
 from api.models.catalog import Catalog
-from api.observability.metrics import WAITER_PENDING, ScrapeProbe
+from api.observability.metrics import PREDICTION_LOG_DROPPED, WAITER_PENDING, ScrapeProbe
 from api.predict.predictor import Predictor
 from api.predict.waiter import RedisSubscriber, ResultWaiter
 from shared.celery_app import create_celery
 from shared.config import Settings
 from shared.predlog.db import engine_for
+from shared.predlog.stream import StreamLog
 
 
 @dataclass
@@ -50,7 +51,7 @@ class Resources:
     probe: ScrapeProbe
     jobs: JobService
     limiter: RateLimiter | None = None  # None: no rate limit
-    predlog: Engine | None = None  # the prediction log's database; None: the log is off
+    log_db: Engine | None = None  # the prediction log's database; None: the log is off
     drift: DriftGauge | None = None  # spectrum_drift_psi, refreshed by /metrics
 
 
@@ -110,14 +111,21 @@ async def open_resources(settings: Settings, stack: AsyncExitStack) -> Resources
         ttl_s=settings.queue_depth_ttl_ms / 1000,
         clock=time.monotonic,
     )
-    predictor = Predictor(settings, celery, waiter, served, cache, lanes)
-    stack.push_async_callback(predictor.close)
-    limit = settings.rate_limit(keys_on=KeyRing.from_settings(settings).enabled)
     predlog = None
     if settings.prediction_log:
+        predlog = StreamLog.from_settings(
+            settings, backend, on_dropped=PREDICTION_LOG_DROPPED.inc
+        )
+        # Pushed before the predictor: closed after it, so the last answers' rows are sent.
+        stack.push_async_callback(predlog.close)
+    predictor = Predictor(settings, celery, waiter, served, cache, lanes, predlog)
+    stack.push_async_callback(predictor.close)
+    limit = settings.rate_limit(keys_on=KeyRing.from_settings(settings).enabled)
+    log_db = None
+    if settings.prediction_log:
         # Read by /v1/analytics and the drift gauge; the writer process owns the inserts.
-        predlog = engine_for(settings.database_url)
-        stack.callback(predlog.dispose)
+        log_db = engine_for(settings.database_url)
+        stack.callback(log_db.dispose)
     return Resources(
         settings=settings,
         celery=celery,
@@ -128,8 +136,8 @@ async def open_resources(settings: Settings, stack: AsyncExitStack) -> Resources
         jobs=JobService(settings, celery, backend, served, lanes),
         # Kept in the cache Redis: losing counters to eviction only loosens a limit.
         limiter=None if limit is None else RateLimiter(cache, per_s=limit[0], burst=limit[1]),
-        predlog=predlog,
-        drift=None if predlog is None else DriftGauge(predlog, clock=time.monotonic),
+        log_db=log_db,
+        drift=None if log_db is None else DriftGauge(log_db, clock=time.monotonic),
     )
 
 

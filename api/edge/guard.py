@@ -10,6 +10,8 @@ when keys are on, and is rate-limited and counted against the in-flight cap.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.edge.admission import InFlight
@@ -34,6 +36,14 @@ OPEN_PATHS = frozenset(
 OPEN_PREFIXES = ("/static/",)
 # Work: keys, rate limits and the in-flight cap apply here.
 GUARDED_PREFIXES = ("/v1/", "/_bench/")
+
+# The digest of the key the current request was let in with (None: keys off or an
+# open path); the prediction log records a prefix of it, never the key.
+_caller: ContextVar[str | None] = ContextVar("caller", default=None)
+
+
+def current_key_digest() -> str | None:
+    return _caller.get()
 
 
 class Gate:
@@ -98,9 +108,11 @@ class GateMiddleware:
         except Overloaded as exc:
             await send_error(exc, scope, receive, send)
             return
+        token = _caller.set(caller)
         try:
             await self.app(scope, receive, _with_headers(send, decision))
         finally:
+            _caller.reset(token)
             gate.in_flight.leave()
 
 

@@ -194,6 +194,13 @@ INTERNAL_ERRORS = Counter(
     registry=REGISTRY,
 )
 
+PREDICTION_LOG_DROPPED = Counter(
+    "spectrum_prediction_log_send_dropped_rows",
+    "Prediction log rows the gateway could not hand to the stream (Redis down, or its "
+    "process buffer full); the answers themselves were not affected.",
+    registry=REGISTRY,
+)
+
 RATE_LIMIT_ERRORS = Counter(
     "spectrum_rate_limiter_errors",
     "Rate-limit checks Redis could not answer; those requests were let through.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from fastapi import APIRouter
 
@@ -45,6 +46,8 @@ async def compare_models(
     routes = [await predictor.route(model) for model in models]
     request_id = current_request_id()
 
+    started = time.perf_counter()
+
     async def one(index: int) -> list[Prediction]:
         route = routes[index]
         try:
@@ -52,6 +55,9 @@ async def compare_models(
         except SpectrumError as exc:
             metrics.MODEL_ERRORS.labels(model=route.name, error=type(exc).__name__).inc()
             raise
+        # Each model's own latency: the models answer concurrently, not one after another.
+        elapsed = time.perf_counter() - started
+        predictor.log_parts(parts, normalized, "compare", route.alias, request_id, elapsed)
         return predictions_of(normalized, parts)
 
     return list(await asyncio.gather(*(one(i) for i in range(len(routes)))))

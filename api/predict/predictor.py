@@ -26,6 +26,7 @@ from celery import Celery
 from pydantic import ValidationError
 
 from api.edge.admission import LaneAdmission
+from api.edge.guard import current_key_digest
 from api.models.aliases import Alias, text_digest
 from api.models.catalog import Catalog, Route
 from api.models.schemas import ServedModel
@@ -53,6 +54,8 @@ from shared.errors import (
     SpectrumError,
 )
 from shared.predictions import Answer, computed_rows, merge, misses
+from shared.predlog.rows import key_id, rows_for
+from shared.predlog.stream import StreamLog
 from shared.registry import model_queue
 from shared.text import request_texts
 
@@ -86,8 +89,10 @@ class Predictor:
         models: Catalog,
         cache: aioredis.Redis,
         lanes: LaneAdmission,
+        predlog: StreamLog | None = None,
     ) -> None:
         self._settings = self.settings = settings
+        self._predlog = predlog  # None: the prediction log is off
         self._celery = celery
         self._waiter = waiter
         self._models = models
@@ -145,6 +150,7 @@ class Predictor:
             for (version, cached), count in counts.items():
                 metrics.model_predictions(part.model, version, cached).inc(count)
         alias = route.alias
+        self.log_parts(parts, normalized, "predict", alias, request_id, elapsed)
         if alias is not None and alias.shadow is not None:
             self._shadow(alias, normalized, predictions)
         return PredictResponse(
@@ -152,6 +158,40 @@ class Predictor:
             alias=alias.name if alias is not None else None,
             predictions=predictions,
         )
+
+    def log_parts(
+        self,
+        parts: Sequence[Answered],
+        normalized: list[str],
+        source: str,
+        alias: Alias | None,
+        request_id: str | None,
+        elapsed_s: float,
+    ) -> None:
+        """Hand one request's rows to the prediction log (never waits, never raises)."""
+        if self._predlog is None:
+            return
+        rows = []
+        at = time.time()
+        key = key_id(current_key_digest())
+        for part in parts:
+            texts = (
+                [normalized[i] for i in part.positions] if isinstance(part, Placed) else normalized
+            )
+            rows += rows_for(
+                texts,
+                part.answers,
+                part.versions,
+                model=part.model,
+                source=source,
+                at=at,
+                latency_ms=round(elapsed_s * 1000, 3),
+                log_texts=self._settings.log_texts,
+                alias=alias.name if alias is not None else None,
+                request_id=request_id,
+                key=key,
+            )
+        self._predlog.append(rows)
 
     async def route(self, model: str | None) -> Route:
         """The route of a request's `"model"`; an unknown name is counted, then raised."""
@@ -279,6 +319,7 @@ class Predictor:
             return
         elapsed = time.perf_counter() - started
         metrics.SHADOW_SECONDS.labels(candidate=shadow.model).observe(elapsed)
+        self.log_parts([part], texts, "shadow", alias, None, elapsed)
         agreed = 0
         for mine, theirs in zip(given, part.answers, strict=True):
             agree = mine.label == theirs.label

@@ -87,11 +87,28 @@ def decode_rows(raw: bytes | str) -> list[Row]:
     return rows
 
 
+# Bounded columns (schema.py): a longer value (a client's request id) is cut, not refused.
+LIMITS = {
+    "model": 128,
+    "version": 64,
+    "label": 64,
+    "source": 16,
+    "alias": 128,
+    "request_id": 64,
+    "job_id": 64,
+    "key_id": 64,
+}
+OPTIONAL = ("alias", "request_id", "job_id", "key_id", "latency_ms", "text")
+
+
 def for_insert(row: Row) -> Row:
-    """A row as the table takes it: `at` as a UTC datetime, `text` present (maybe None)."""
+    """A row as the table takes it: `at` a UTC datetime, optional columns present, strings cut."""
     out = dict(row)
     out["at"] = datetime.fromtimestamp(float(row["at"]), tz=UTC)
-    out.setdefault("text", None)
-    for column in ("alias", "request_id", "job_id", "key_id", "latency_ms"):
+    for column in OPTIONAL:
         out.setdefault(column, None)
+    for column, limit in LIMITS.items():
+        value = out.get(column)
+        if isinstance(value, str) and len(value) > limit:
+            out[column] = value[:limit]
     return out

@@ -27,7 +27,6 @@ from shared.predlog.rows import ROWS_FIELD, Row, encode_rows
 
 log = structlog.get_logger(__name__)
 
-STREAM_KEY = "spectrum:predlog"
 # Rows a gateway process holds between flushes at most: past it (Redis unreachable
 # for long), new rows are dropped and counted rather than growing memory.
 PENDING_ROWS_MAX = 50_000
@@ -46,7 +45,7 @@ class StreamLog:
         *,
         stream_max: int,
         flush_s: float,
-        stream: str = STREAM_KEY,
+        stream: str,
         on_dropped: Callable[[int], None] = lambda _n: None,
     ) -> None:
         self._redis = redis_client
@@ -68,6 +67,7 @@ class StreamLog:
         return cls(
             redis_client,
             stream_max=settings.prediction_log_stream_max,
+            stream=settings.prediction_log_stream,
             flush_s=settings.prediction_log_flush_ms / 1000,
             on_dropped=on_dropped,
         )
@@ -123,7 +123,7 @@ def send_sync(
     rows: list[Row],
     *,
     stream_max: int,
-    stream: str = STREAM_KEY,
+    stream: str,
 ) -> bool:
     """One XADD of `rows` (a job chunk's); False when Redis refused it (logged, not raised)."""
     if not rows:

@@ -43,6 +43,10 @@ class Stack:
             "worker_bulk_nice": "0",
             # SPECTRUM_ENV_FILE empty: no .env in the checkout reaches the test's processes.
             "env_file": "",
+            # The stack's own prediction log stream (deleted at clean-up) and database.
+            "prediction_log_stream": f"spectrum:predlog:{self.model_name}",
+            "database_url": f"sqlite:///{workdir / 'spectrum.db'}",
+            "prediction_log_metrics_port": "0",
         }
         self.settings.update({key: str(value) for key, value in settings.items()})
         self.base_url = ""
@@ -130,7 +134,11 @@ class Stack:
         client = redis.Redis.from_url(self.settings["result_backend_url"], socket_timeout=2)
         try:
             client.hdel(MODELS_KEY, self.model_name)
-            client.delete(workers_key(self.queue), workers_key(self.bulk_queue))
+            client.delete(
+                workers_key(self.queue),
+                workers_key(self.bulk_queue),
+                self.settings["prediction_log_stream"],
+            )
         except redis.RedisError as exc:
             print(f"registry cleanup skipped: {type(exc).__name__}")
         finally:

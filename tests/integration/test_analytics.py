@@ -62,7 +62,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Engine]:
 
 @pytest.fixture
 async def api(engine: Engine) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve(resources(Settings(log_json=True), predlog=engine)) as client:
+    async with serve(resources(Settings(log_json=True), log_db=engine)) as client:
         yield client
 
 
@@ -437,7 +437,7 @@ async def test_windows_buckets_and_formats_beyond_the_bounds_are_422_with_a_reas
 
 async def test_analytics_need_a_key_when_keys_are_on(engine: Engine) -> None:
     settings = Settings(log_json=True, api_keys="analytics-key")
-    async with serve(resources(settings, predlog=engine)) as client:
+    async with serve(resources(settings, log_db=engine)) as client:
         refused = await client.get("/v1/analytics/volume", params=WINDOW)
         assert refused.status_code == 401
         refused = await client.get("/v1/analytics/export", params=WINDOW)

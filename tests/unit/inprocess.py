@@ -44,7 +44,7 @@ def resources(settings: Settings, **given: Any) -> Resources:
     parts.update(
         settings=settings,
         limiter=given.get("limiter"),
-        predlog=given.get("predlog"),
+        log_db=given.get("log_db"),
         drift=given.get("drift"),
     )
     return Resources(**parts)

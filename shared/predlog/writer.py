@@ -1,0 +1,316 @@
+"""The prediction log's writer: `python -m shared.predlog.writer`.
+
+Reads the stream (shared/predlog/stream.py) with a consumer group, inserts rows in
+bulk, acknowledges (and deletes) entries only after their rows are committed, and
+deletes rows past retention every SPECTRUM_PREDICTION_LOG_RETENTION_EVERY_S.
+
+Outage behaviour, the invariant the tests check: every row sent is either in the
+table or counted in `spectrum_prediction_log_dropped_rows_total`. While the database
+is down the writer keeps reading into its backlog (bounded by
+SPECTRUM_PREDICTION_LOG_BUFFER rows; entries that do not fit are counted as dropped
+and acknowledged), retries with jittered exponential backoff, and writes the backlog
+when the database answers again. Entries read but not committed stay pending in the
+consumer group, so a writer that dies is caught up by the next one: it first
+re-reads its consumer's pending entries, then new ones. Entries never read (writer
+down) wait in the stream, bounded by SPECTRUM_PREDICTION_LOG_STREAM_MAX.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Any
+
+import redis
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from sqlalchemy import Engine, insert
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+
+from shared.backoff import full_jitter
+from shared.config import Settings, get_settings
+from shared.logs import configure_logging
+from shared.predlog import migrate, retention
+from shared.predlog.backlog import Backlog, Entry
+from shared.predlog.db import engine_for
+from shared.predlog.rows import ROWS_FIELD, decode_rows, for_insert
+from shared.predlog.schema import prediction_log
+
+log = structlog.get_logger(__name__)
+
+GROUP = "predlog-writer"
+CONSUMER = "writer"  # one writer per deployment: a restart resumes the same consumer's pending
+READ_COUNT = 200  # entries per XREADGROUP
+BLOCK_MS = 200
+RETRY_BASE_S = 0.5
+RETRY_CAP_S = 30.0
+
+
+class WriterMetrics:
+    """The writer's own registry (it is its own process with its own /metrics port)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.written = Counter(
+            "spectrum_prediction_log_rows_written",
+            "Prediction log rows committed to the database.",
+            registry=self.registry,
+        )
+        self.dropped = Counter(
+            "spectrum_prediction_log_dropped_rows",
+            "Prediction log rows dropped: buffer_full (database down past the bound), "
+            "malformed (an unreadable entry), rejected (the database refused the rows).",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.trimmed = Counter(
+            "spectrum_prediction_log_trimmed_entries",
+            "Pending stream entries found already trimmed (the stream's bound was passed; "
+            "their rows are unknown).",
+            registry=self.registry,
+        )
+        self.buffered = Gauge(
+            "spectrum_prediction_log_buffered_rows",
+            "Rows read from the stream and not yet committed.",
+            registry=self.registry,
+        )
+        self.database_up = Gauge(
+            "spectrum_prediction_log_database_up",
+            "1 when the last write or retention pass reached the database.",
+            registry=self.registry,
+        )
+        for reason in ("buffer_full", "malformed", "rejected"):
+            self.dropped.labels(reason=reason)
+
+
+class Writer:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        client: redis.Redis | None = None,
+        engine: Engine | None = None,
+        metrics: WriterMetrics | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._settings = settings
+        self._redis = client or redis.Redis.from_url(
+            settings.result_backend_url, socket_timeout=5, socket_connect_timeout=2
+        )
+        self._engine = engine or engine_for(settings.database_url)
+        self.metrics = metrics or WriterMetrics()
+        self._clock = clock
+        self._stream = settings.prediction_log_stream
+        self.backlog = Backlog(settings.prediction_log_buffer)
+        self._migrated = False
+        self._failures = 0
+        self._retry_at = 0.0
+        self._retention_at = 0.0  # the first pass runs at start
+        self._read_id = "0"  # this consumer's pending entries first (catch-up), then ">"
+
+    # The loop ---------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        self._ensure_group()
+        log.info("prediction log writer started", stream=self._stream, group=GROUP)
+        while not stop.is_set():
+            self.step()
+        # Whatever is still in the backlog stays pending: the next writer re-reads it.
+        log.info("prediction log writer stopped", backlog_rows=self.backlog.rows)
+
+    def step(self) -> None:
+        """One turn: read what arrived, write a batch when the database may be tried."""
+        now = self._clock()
+        database_ready = now >= self._retry_at
+        wait_s = 0.0 if (self.backlog and database_ready) else BLOCK_MS / 1000
+        if not database_ready:
+            wait_s = min(wait_s, max(self._retry_at - now, 0.001))
+        try:
+            self._read(block_ms=max(int(wait_s * 1000), 1) if wait_s else None)
+        except (redis.RedisError, OSError) as exc:
+            log.warning("prediction log stream read failed", error=type(exc).__name__)
+            time.sleep(0.5)
+        if self.backlog and self._clock() >= self._retry_at:
+            self._write_batch()
+        if self._clock() >= self._retention_at and self._clock() >= self._retry_at:
+            self._retain()
+        self.metrics.buffered.set(self.backlog.rows)
+
+    # Reading ----------------------------------------------------------------------------
+
+    def _ensure_group(self) -> None:
+        try:
+            self._redis.xgroup_create(self._stream, GROUP, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def _read(self, block_ms: int | None) -> None:
+        catching_up = self._read_id != ">"
+        reply: Any = self._redis.xreadgroup(
+            GROUP,
+            CONSUMER,
+            {self._stream: self._read_id},
+            count=READ_COUNT,
+            # A pending re-read answers at once; blocking applies to new entries only.
+            block=None if catching_up else block_ms,
+        )
+        entries = reply[0][1] if reply else []
+        if catching_up and not entries:
+            self._read_id = ">"  # every pending entry was re-read: now the new ones
+            return
+        refused: list[str] = []
+        for raw_id, fields in entries:
+            entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+            if catching_up:
+                self._read_id = entry_id
+            if fields is None or not fields:  # pending, but trimmed from the stream
+                self.metrics.trimmed.inc()
+                refused.append(entry_id)
+                continue
+            raw = fields.get(ROWS_FIELD.encode()) or fields.get(ROWS_FIELD)
+            try:
+                rows = decode_rows(raw)
+            except (ValueError, TypeError):
+                log.warning("unreadable prediction log entry", entry=entry_id)
+                self.metrics.dropped.labels(reason="malformed").inc()
+                refused.append(entry_id)
+                continue
+            if not self.backlog.offer(Entry(entry_id, rows)):
+                self.metrics.dropped.labels(reason="buffer_full").inc(len(rows))
+                refused.append(entry_id)
+        if refused:
+            self._forget(refused)
+
+    def _forget(self, entry_ids: list[str]) -> None:
+        """Acknowledge and delete entries: written, or dropped and counted."""
+        with self._redis.pipeline(transaction=False) as pipe:
+            pipe.xack(self._stream, GROUP, *entry_ids)
+            pipe.xdel(self._stream, *entry_ids)
+            pipe.execute()
+
+    # Writing ----------------------------------------------------------------------------
+
+    def _write_batch(self) -> None:
+        entries = self.backlog.batch(self._settings.prediction_log_batch)
+        try:
+            self._ensure_migrated()
+            self._insert([row for entry in entries for row in entry.rows])
+        except DBAPIError as exc:
+            if _is_outage(exc):
+                self._outage(exc)
+                return
+            # The database refused the data itself: find the entries it refuses, keep the rest.
+            log.warning("prediction log batch refused", error=type(exc.orig).__name__)
+            self._write_one_by_one(entries)
+            return
+        except SQLAlchemyError as exc:
+            self._outage(exc)
+            return
+        self.metrics.written.inc(sum(len(e.rows) for e in entries))
+        self._committed(entries)
+
+    def _write_one_by_one(self, entries: list[Entry]) -> None:
+        """Each entry in its own transaction; the ones refused are dropped and counted."""
+        done: list[Entry] = []
+        for entry in entries:
+            try:
+                self._insert(entry.rows)
+            except DBAPIError as exc:
+                if _is_outage(exc):
+                    break  # the rest stays in the backlog
+                self.metrics.dropped.labels(reason="rejected").inc(len(entry.rows))
+            else:
+                self.metrics.written.inc(len(entry.rows))
+            done.append(entry)
+        if done:
+            self._committed(done)
+
+    def _insert(self, rows: list[dict[str, Any]]) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(insert(prediction_log), [for_insert(row) for row in rows])
+
+    def _committed(self, entries: list[Entry]) -> None:
+        """The first entries of the backlog are settled (written or counted): let them go."""
+        self.backlog.remove(entries)
+        self._ack(entries)
+        self._recovered()
+
+    def _ack(self, entries: list[Entry]) -> None:
+        try:
+            self._forget([e.id for e in entries])
+        except (redis.RedisError, OSError) as exc:
+            # Committed but not acknowledged: a restart would write these rows twice.
+            log.warning("prediction log ack failed", error=type(exc).__name__)
+
+    def _ensure_migrated(self) -> None:
+        if not self._migrated:
+            migrate.upgrade(self._settings.database_url)
+            self._migrated = True
+
+    def _outage(self, exc: Exception) -> None:
+        delay = full_jitter(RETRY_BASE_S, self._failures, RETRY_CAP_S)
+        self._failures += 1
+        self._retry_at = self._clock() + max(delay, 0.05)
+        self.metrics.database_up.set(0)
+        log.warning(
+            "prediction log database unavailable",
+            error=type(exc).__name__,
+            retry_in_s=round(delay, 2),
+            backlog_rows=self.backlog.rows,
+        )
+
+    def _recovered(self) -> None:
+        if self._failures:
+            log.info("prediction log database back", backlog_rows=self.backlog.rows)
+        self._failures = 0
+        self._retry_at = 0.0
+        self.metrics.database_up.set(1)
+
+    def _retain(self) -> None:
+        self._retention_at = self._clock() + self._settings.prediction_log_retention_every_s
+        try:
+            self._ensure_migrated()
+            gone = retention.delete_expired(
+                self._engine, datetime.now(UTC), self._settings.prediction_log_days
+            )
+        except SQLAlchemyError as exc:
+            self._outage(exc)
+            self._retention_at = 0.0  # try again once the database is back
+            return
+        self._recovered()
+        if gone:
+            log.info("prediction log retention", deleted=gone)
+
+
+def _is_outage(exc: DBAPIError) -> bool:
+    """Whether the database is unreachable (retry) rather than refusing the data (drop)."""
+    return exc.connection_invalidated or isinstance(exc, OperationalError)
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging(settings, "predlog-writer")
+    writer = Writer(settings)
+    if settings.prediction_log_metrics_port:
+        start_http_server(
+            settings.prediction_log_metrics_port,
+            addr=settings.prediction_log_metrics_host,
+            registry=writer.metrics.registry,
+        )
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    writer.run(stop)
+
+
+if __name__ == "__main__":
+    main()
