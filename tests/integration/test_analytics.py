@@ -14,18 +14,27 @@ import csv
 import io
 import json
 import math
+import sys
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
+from spectrum_client import cli
 from sqlalchemy import Engine, insert, text
 
 from api.analytics import export
 from api.analytics.drift_gauge import DriftGauge
+from api.app.factory import create_app
+from api.app.resources import Resources
 from api.observability.metrics import REGISTRY
+from scripts.private_redis import free_port
 from shared.config import Settings
 from shared.predlog.db import engine_for
 from shared.predlog.schema import metadata, prediction_log
@@ -38,7 +47,7 @@ WINDOW = {"since": SINCE.isoformat(), "until": UNTIL.isoformat()}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Engine]:
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     if request.param == "sqlite":
         made = engine_for(f"sqlite:///{tmp_path / 'spectrum.db'}")
         metadata.create_all(made)
@@ -456,3 +465,80 @@ async def test_analytics_answer_404_when_the_log_is_off() -> None:
     assert answer.status_code == 404
     assert answer.json()["error"] == "PredictionLogOff"
     assert "SPECTRUM_PREDICTION_LOG" in answer.json()["detail"]
+
+
+@pytest.fixture
+def served_log(engine: Engine) -> Iterator[str]:
+    """The gateway on a real port (uvicorn in a thread), reading `engine`: its base URL."""
+
+    async def open_given(settings: Settings, _stack: AsyncExitStack) -> Resources:
+        return resources(settings, log_db=engine)
+
+    app = create_app(Settings(log_json=True), open_resources=open_given)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(500):
+            if server.started:
+                break
+            thread.join(0.01)
+        assert server.started, "uvicorn did not start"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_spectrum_export_writes_csv_ndjson_and_parquet_of_the_rows(
+    served_log: str, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(export, "PAGE_ROWS", 50)
+    model = model_name("cli")
+    put(engine, known_traffic(model))
+    ids = sorted(
+        i
+        for (i,) in sql(
+            engine,
+            "SELECT id FROM prediction_log WHERE model = :m AND at >= :s AND at < :u",
+            m=model,
+            s=SINCE,
+            u=UNTIL,
+        )
+    )
+    window = ["--since", SINCE.isoformat(), "--until", UNTIL.isoformat(), "--model", model]
+    for name in ("log.csv", "log.ndjson"):
+        assert cli.main(["--url", served_log, "export", *window, "-o", str(tmp_path / name)]) == 0
+    with (tmp_path / "log.csv").open(encoding="utf-8") as handle:
+        assert [int(r["id"]) for r in csv.DictReader(handle)] == ids
+    lines = (tmp_path / "log.ndjson").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["id"] for line in lines] == ids
+    assert not list(tmp_path.glob("*.part"))
+
+    parquet = pytest.importorskip("pyarrow.parquet")
+    target = tmp_path / "log.parquet"
+    assert cli.main(["--url", served_log, "export", *window, "-o", str(target)]) == 0
+    table = parquet.read_table(target).to_pylist()
+    assert [r["id"] for r in table] == ids
+    by_id = {json.loads(line)["id"]: json.loads(line) for line in lines}
+    for r in table:
+        assert r["at"] == datetime.fromisoformat(by_id[r["id"]]["at"])
+        assert json.loads(r["probabilities"]) == by_id[r["id"]]["probabilities"]
+        assert (r["label"], r["latency_ms"], r["key_id"]) == (
+            by_id[r["id"]]["label"],
+            by_id[r["id"]]["latency_ms"],
+            by_id[r["id"]]["key_id"],
+        )
+
+
+def test_spectrum_export_to_parquet_without_pyarrow_names_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow raises ImportError
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    # No server at this URL: the check comes before any request.
+    code = cli.main(["--url", "http://127.0.0.1:9", "export", "-o", str(tmp_path / "x.parquet")])
+    assert code == 2
+    assert "pip install 'spectrum-client[parquet]'" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
