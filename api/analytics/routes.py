@@ -70,7 +70,7 @@ def now() -> datetime:
 
 
 @router.get("/volume", response_model=schemas.VolumeResponse, responses=ERRORS)
-async def volume(
+async def get_volume(
     engine: EngineDep,
     since: Since = None,
     until: Until = None,
@@ -107,7 +107,7 @@ async def volume(
 
 
 @router.get("/latency", response_model=schemas.LatencyResponse, responses=ERRORS)
-async def latency(
+async def get_latency(
     engine: EngineDep,
     since: Since = None,
     until: Until = None,
@@ -140,7 +140,7 @@ async def latency(
 
 
 @router.get("/keys", response_model=schemas.KeysResponse, responses=ERRORS)
-async def keys(
+async def get_key_volume(
     engine: EngineDep, since: Since = None, until: Until = None, model: ModelQuery = None
 ) -> schemas.KeysResponse:
     """Texts answered per API key id, busiest first."""
@@ -154,7 +154,7 @@ async def keys(
 
 
 @router.get("/agreement", response_model=schemas.AgreementResponse, responses=ERRORS)
-async def agreement(
+async def get_agreement(
     engine: EngineDep,
     a: Annotated[str, Query(max_length=MAX_MODEL_CHARS, description="Model A.")],
     b: Annotated[str, Query(max_length=MAX_MODEL_CHARS, description="Model B (may be A).")],
@@ -191,7 +191,7 @@ async def agreement(
 
 
 @router.get("/drift", response_model=schemas.DriftResponse, responses=ERRORS)
-async def drift(
+async def get_drift(
     engine: EngineDep,
     model: Annotated[str, Query(max_length=MAX_MODEL_CHARS)],
     version: Annotated[str | None, Query(max_length=64)] = None,
@@ -240,7 +240,7 @@ def _distribution(window: Window, found: queries.Distribution) -> schemas.Distri
         200: {"content": {m: {} for m in export.MEDIA_TYPES.values()}, "description": "Rows."},
     },
 )
-async def export_rows(
+async def export_log(
     engine: EngineDep,
     since: Since = None,
     until: Until = None,
