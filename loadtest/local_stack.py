@@ -1,4 +1,5 @@
-"""The stack as `make run` starts it, on a private Redis, for the load tests.
+"""The stack as `make run` starts it (the prediction log's writer too), on a private Redis,
+for the load tests.
 
 A thin layer on scripts/harness.py: the shipped settings (the caller's SPECTRUM_*
 variables are not passed on, except the worker lane settings named below), a
@@ -53,12 +54,19 @@ def local_stack(
                 # The lane settings of this process, so `SPECTRUM_WORKER_BULK_NICE=0
                 # make bench` compares without it.
                 "worker_bulk_nice": here.worker_bulk_nice,
+                # The prediction log as `make run` has it (on unless this process's
+                # SPECTRUM_PREDICTION_LOG=false), into a database of this run's own.
+                "prediction_log": str(here.prediction_log).lower(),
+                "database_url": f"sqlite:///{workdir / f'{label}spectrum.db'}",
+                "prediction_log_metrics_port": free_port(),
                 **settings,
             }
         )
         started = harness.start_workers(
             env, workers, here.interactive_only_workers, name=f"{label}worker"
         )
+        if here.prediction_log:
+            harness.start_writer(env, name=f"{label}predlog-writer")
         api = harness.start_api(env, name=f"{label}api")
         url = f"http://127.0.0.1:{port}"
         harness.wait_http(f"{url}/readyz", READY_TIMEOUT_S)

@@ -416,9 +416,11 @@ class Settings(BaseSettings):
     prediction_log_buffer: int = Field(default=100_000, ge=1)
     """Rows the writer holds while the database is down; beyond it, new rows are dropped and
     counted (`spectrum_prediction_log_dropped_rows_total`). 100 000 rows are about 50 MB."""
-    prediction_log_stream_max: int = Field(default=100_000, ge=100)
+    prediction_log_stream_max: int = Field(default=20_000, ge=100)
     """Approximate bound on the Redis stream's entries (one per request or job chunk): the
-    durable backlog while the writer is down; older entries are trimmed unread beyond it."""
+    backlog kept while no writer reads (older entries are trimmed unread). An entry is about
+    400 bytes a text: 20 000 one-text entries are ~8 MB and over two minutes of `make run`'s
+    peak rate; during a database outage the writer's own buffer holds the rows instead."""
     prediction_log_batch: int = Field(default=1000, ge=1)
     """Most rows the writer inserts in one transaction (one executemany)."""
     prediction_log_flush_ms: float = Field(default=50.0, gt=0)

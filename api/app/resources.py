@@ -113,9 +113,7 @@ async def open_resources(settings: Settings, stack: AsyncExitStack) -> Resources
     )
     predlog = None
     if settings.prediction_log:
-        predlog = StreamLog.from_settings(
-            settings, backend, on_dropped=PREDICTION_LOG_DROPPED.inc
-        )
+        predlog = StreamLog.from_settings(settings, backend, on_dropped=PREDICTION_LOG_DROPPED.inc)
         # Pushed before the predictor: closed after it, so the last answers' rows are sent.
         stack.push_async_callback(predlog.close)
     predictor = Predictor(settings, celery, waiter, served, cache, lanes, predlog)

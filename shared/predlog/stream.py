@@ -129,9 +129,7 @@ def send_sync(
     if not rows:
         return True
     try:
-        client.xadd(
-            stream, {ROWS_FIELD: encode_rows(rows)}, maxlen=stream_max, approximate=True
-        )
+        client.xadd(stream, {ROWS_FIELD: encode_rows(rows)}, maxlen=stream_max, approximate=True)
     except (redis.RedisError, OSError) as exc:
         log.warning("prediction log send failed", error=type(exc).__name__)
         return False

@@ -47,7 +47,7 @@ CONSUMER = "writer"  # one writer per deployment: a restart resumes the same con
 READ_COUNT = 200  # entries per XREADGROUP
 BLOCK_MS = 200
 RETRY_BASE_S = 0.5
-RETRY_CAP_S = 30.0
+RETRY_CAP_S = 10.0  # a database back after an outage is written to within 10 s
 
 
 class WriterMetrics:
@@ -111,15 +111,18 @@ class Writer:
         self._retry_at = 0.0
         self._retention_at = 0.0  # the first pass runs at start
         self._read_id = "0"  # this consumer's pending entries first (catch-up), then ">"
+        self._group_ready = False
 
     # The loop ---------------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
-        self._ensure_group()
         log.info("prediction log writer started", stream=self._stream, group=GROUP)
         while not stop.is_set():
             self.step()
-        # Whatever is still in the backlog stays pending: the next writer re-reads it.
+        # Write what is held while the database answers; the rest stays pending in the
+        # consumer group, and the next writer re-reads it.
+        while self.backlog and self._clock() >= self._retry_at:
+            self._write_batch()
         log.info("prediction log writer stopped", backlog_rows=self.backlog.rows)
 
     def step(self) -> None:
@@ -130,7 +133,15 @@ class Writer:
         if not database_ready:
             wait_s = min(wait_s, max(self._retry_at - now, 0.001))
         try:
+            if not self._group_ready:
+                self._ensure_group()
             self._read(block_ms=max(int(wait_s * 1000), 1) if wait_s else None)
+        except redis.ResponseError as exc:
+            if "NOGROUP" in str(exc):  # a restarted Redis without its data: make it again
+                self._group_ready = False
+            else:
+                log.warning("prediction log stream refused a read", error=str(exc))
+                time.sleep(0.5)
         except (redis.RedisError, OSError) as exc:
             log.warning("prediction log stream read failed", error=type(exc).__name__)
             time.sleep(0.5)
@@ -148,6 +159,7 @@ class Writer:
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
+        self._group_ready = True
 
     def _read(self, block_ms: int | None) -> None:
         catching_up = self._read_id != ">"

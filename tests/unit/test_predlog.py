@@ -11,6 +11,9 @@ from typing import Any
 
 import pytest
 
+from api.models.aliases import Alias
+from api.predict.predictor import Answered, Placed, Predictor
+from shared.config import Settings
 from shared.predictions import Answer
 from shared.predlog.backlog import Backlog, Entry
 from shared.predlog.retention import cutoff
@@ -40,14 +43,20 @@ def two_rows(*, log_texts: bool) -> list[dict[str, Any]]:
 def test_rows_carry_the_answer_and_the_texts_hash_but_not_the_text_by_default() -> None:
     first, second = two_rows(log_texts=False)
 
-    assert first["label"] == "POSITIVE" and first["score"] == 0.9
+    assert first["label"] == "POSITIVE"
+    assert first["score"] == 0.9
     assert first["probabilities"] == {"NEGATIVE": 0.1, "POSITIVE": 0.9}
     assert (first["version"], second["version"]) == ("v1", "v2")
     assert (second["cached"], second["truncated"]) == (True, True)
     assert first["text_hash"] == hashlib.sha256(b"good film").hexdigest()
-    assert "text" not in first and "good film" not in json.dumps(first)
+    assert "text" not in first
+    assert "good film" not in json.dumps(first)
     assert first["key_id"] == "ab" * 8  # a prefix of the digest, never the key
-    assert (first["alias"], first["request_id"], first["source"]) == ("sentiment", "req-1", "predict")
+    assert (first["alias"], first["request_id"], first["source"]) == (
+        "sentiment",
+        "req-1",
+        "predict",
+    )
 
 
 def test_rows_keep_the_text_only_when_asked() -> None:
@@ -63,7 +72,8 @@ def test_an_entry_round_trips_and_becomes_insertable() -> None:
     row = for_insert(rows[0])
 
     assert row["at"] == datetime.fromtimestamp(1_700_000_000.5, tz=UTC)
-    assert row["text"] is None and row["job_id"] is None
+    assert row["text"] is None
+    assert row["job_id"] is None
     assert row["model"] == "m"
 
 
@@ -75,7 +85,7 @@ def test_for_insert_cuts_strings_to_their_columns() -> None:
 
 @pytest.mark.parametrize("raw", ['{"a": 1}', "[1, 2]", "not json"])
 def test_an_entry_that_is_not_a_list_of_rows_is_refused(raw: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"JSON|Expecting"):
         decode_rows(raw)
 
 
@@ -89,7 +99,8 @@ def test_the_backlog_refuses_an_entry_that_would_pass_its_bound() -> None:
     assert backlog.offer(entry("1", 6))
     assert not backlog.offer(entry("2", 5))  # 11 > 10: refused whole
     assert backlog.offer(entry("3", 4))  # exactly 10 fits
-    assert backlog.rows == 10 and len(backlog) == 2
+    assert backlog.rows == 10
+    assert len(backlog) == 2
     assert not backlog.has_room()
 
 
@@ -103,7 +114,8 @@ def test_batches_take_the_oldest_entries_up_to_the_row_limit_and_at_least_one() 
     batch = backlog.batch(57)
     assert [e.id for e in batch] == ["a", "b", "c"]
     backlog.remove(batch)
-    assert backlog.rows == 1 and [e.id for e in backlog.batch(10)] == ["d"]
+    assert backlog.rows == 1
+    assert [e.id for e in backlog.batch(10)] == ["d"]
 
 
 def test_the_retention_cutoff_is_days_before_now() -> None:
@@ -184,3 +196,35 @@ def test_a_failed_send_and_a_full_buffer_are_counted_not_raised() -> None:
         return dropped
 
     assert asyncio.run(scenario()) == [2, 2, PENDING_ROWS_MAX]
+
+
+class RecordingLog:
+    def __init__(self) -> None:
+        self.entries: list[list[dict[str, Any]]] = []
+
+    def append(self, rows: list[dict[str, Any]]) -> None:
+        self.entries.append(rows)
+
+
+def test_an_alias_requests_rows_name_the_model_and_text_each_part_answered() -> None:
+    """Parts answer texts at their positions: each row gets its own text's hash and model."""
+    settings = Settings(log_json=True, model_name="a")
+    recorded = RecordingLog()
+    nothing: Any = None
+    predictor = Predictor(settings, nothing, nothing, nothing, nothing, nothing, recorded)  # type: ignore[arg-type]
+    normalized = ["first", "second", "third"]
+    parts = [
+        Placed(Answered("a", [POSITIVE, POSITIVE], ["va", "va"]), [0, 2]),
+        Placed(Answered("b", [NEGATIVE], ["vb"]), [1]),
+    ]
+    alias = Alias("sentiment", (("a", 50), ("b", 50)))
+
+    predictor.log_parts(parts, normalized, "predict", alias, "req-9", 0.0123)
+
+    (rows,) = recorded.entries  # one entry for the whole request
+    by_model = {(r["model"], r["text_hash"]) for r in rows}
+    digest = lambda t: hashlib.sha256(t.encode()).hexdigest()  # noqa: E731
+    assert by_model == {("a", digest("first")), ("a", digest("third")), ("b", digest("second"))}
+    assert {r["alias"] for r in rows} == {"sentiment"}
+    assert {r["latency_ms"] for r in rows} == {12.3}
+    assert {r["version"] for r in rows if r["model"] == "b"} == {"vb"}
