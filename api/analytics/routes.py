@@ -260,9 +260,7 @@ async def export_log(
             if len(page) < export.PAGE_ROWS:
                 return
             after = page[-1].id
-            page = await in_thread(
-                export.read_page, engine, window, model, after, export.PAGE_ROWS
-            )
+            page = await in_thread(export.read_page, engine, window, model, after, export.PAGE_ROWS)
 
     name = f"prediction-log.{format}"
     return StreamingResponse(
