@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 
 from api.analytics.figures import psi
 from api.analytics.queries import label_counts_by_model
-from api.analytics.window import Window
+from api.analytics.window import TooManyRows, Window
 from api.observability.metrics import DRIFT_PSI, SCRAPE_ERRORS
 
 log = structlog.get_logger(__name__)
@@ -71,10 +71,10 @@ class DriftGauge:
             self._last = started
             try:
                 figures = await asyncio.to_thread(drift_by_model, self._engine, self._now())
-            except DBAPIError as exc:
+            except (DBAPIError, TooManyRows) as exc:
                 DRIFT_PSI.clear()
                 SCRAPE_ERRORS.labels(source="predlog").inc()
-                log.warning("prediction log unreadable", error=type(exc.orig).__name__)
+                log.warning("drift not computed", error=type(exc).__name__)
                 return
             DRIFT_PSI.clear()
             for model, index in figures.items():

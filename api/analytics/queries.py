@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, and_, case, distinct, func, select
+from sqlalchemy import Engine, Select, and_, case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from api.analytics.figures import percentile, psi, shares
@@ -311,12 +311,6 @@ def drift(
         distribution(engine, reference, model, version),
         distribution(engine, recent, model, version),
     )
-
-
-def models_in(engine: Engine, window: Window) -> list[str]:
-    """The models with rows in the window (at most MAX_KEYS of them)."""
-    query = select(distinct(log.c.model)).where(in_window(window)).order_by(log.c.model)
-    return [name for (name,) in fetch_bounded(engine, query, MAX_KEYS)]
 
 
 def label_counts_by_model(engine: Engine, window: Window) -> dict[str, dict[str, int]]:

@@ -51,8 +51,11 @@ class Window:
         name: str = "since",
     ) -> Window:
         """The window asked for; absent ends default to `now` and `default_span` before it."""
-        end = as_utc(until) if until is not None else as_utc(now)
-        start = as_utc(since) if since is not None else end - default_span
+        try:
+            end = as_utc(until) if until is not None else as_utc(now)
+            start = as_utc(since) if since is not None else end - default_span
+        except OverflowError:  # within a day of year 1 or 9999: no window to speak of
+            raise refused(name, "a time out of range (years 1 to 9999, UTC)") from None
         if start >= end:
             raise refused(name, f"{name} must be before until: {start:%Y-%m-%dT%H:%M:%SZ}")
         if end - start > MAX_WINDOW:

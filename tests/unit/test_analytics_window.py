@@ -66,3 +66,8 @@ def test_more_than_the_bucket_bound_is_refused_with_the_count() -> None:
         wide.check_buckets("minute")
     wide.check_buckets("hour")
     Window.of(NOW - timedelta(days=31), NOW, now=NOW).check_buckets("hour")  # 745 buckets
+
+
+def test_a_window_at_the_edge_of_the_calendar_is_refused_not_an_error() -> None:
+    with pytest.raises(InvalidInput, match="out of range"):
+        Window.of(None, datetime(1, 1, 1, 12, tzinfo=UTC), now=NOW)
