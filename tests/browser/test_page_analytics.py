@@ -146,3 +146,20 @@ def test_the_analytics_view_charts_the_log(driver: Chrome, stack: Stack, artifac
     wait.until(lambda d: f"{OTHER}: " in d.find_element(By.ID, "analytics-summary").text)
     section = shown(driver, wait)
     assert "reference 0 texts" in driver.find_element(By.ID, "analytics-summary").text
+
+
+def test_the_view_is_hidden_when_the_log_is_off(
+    driver: Chrome, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    redis = PrivateRedis(tmp_path_factory.mktemp("redis-off")).start()
+    stack = Stack(tmp_path_factory.mktemp("log-off"), redis.url, prediction_log="false")
+    try:
+        stack.start_api()
+        driver.get(f"{stack.base_url}/")
+        wait = WebDriverWait(driver, 60, ignored_exceptions=[StaleElementReferenceException])
+        section = shown(driver, wait)
+        assert not section.is_displayed()
+        assert driver.find_element(By.ID, "single-form").is_displayed()
+    finally:
+        stack.stop()
+        redis.stop()
