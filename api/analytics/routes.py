@@ -61,7 +61,9 @@ async def in_thread(call: Callable[..., T], *args: Any) -> T:
     except DBAPIError as exc:
         log.warning("prediction log unreadable", error=type(exc.orig).__name__)
         raise DatabaseUnavailable(
-            f"the prediction log's database did not answer: {type(exc.orig).__name__}"
+            f"the prediction log's database did not answer: {type(exc.orig).__name__} "
+            "(a database that is down, or without its table yet: `make migrate`, or the "
+            "writer at its start, creates it)"
         ) from exc
 
 

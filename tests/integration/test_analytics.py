@@ -547,3 +547,20 @@ def test_spectrum_export_to_parquet_without_pyarrow_names_the_extra(
     assert code == 2
     assert "pip install 'spectrum-client[parquet]'" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+async def test_a_database_without_the_table_is_a_503_that_says_what_to_do(
+    tmp_path: Path,
+) -> None:
+    bare = engine_for(f"sqlite:///{tmp_path / 'empty.db'}")
+    try:
+        async with serve(resources(Settings(log_json=True), log_db=bare)) as client:
+            answer = await client.get("/v1/analytics/volume", params=WINDOW)
+            exported = await client.get("/v1/analytics/export", params=WINDOW)
+    finally:
+        bare.dispose()
+    for refused in (answer, exported):
+        assert refused.status_code == 503
+        assert refused.json()["error"] == "DatabaseUnavailable"
+        assert "make migrate" in refused.json()["detail"]
+        assert refused.headers["retry-after"] == "1"
