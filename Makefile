@@ -23,7 +23,7 @@ $(RUN_STAMP): pyproject.toml client/pyproject.toml $(LOCK) | $(BIN)/python
 
 # Tests also run the training pipeline on a slice, so they need its packages.
 $(DEV_STAMP): pyproject.toml client/pyproject.toml $(LOCK) | $(BIN)/python
-	$(BIN)/pip install -q -c $(LOCK) -e ".[api,worker,sklearn,openvino,torch,train,local,dev]" -e ./client
+	$(BIN)/pip install -q -c $(LOCK) -e ".[api,worker,sklearn,openvino,torch,train,local,postgres,dev]" -e ./client
 	$(BIN)/pip install -q --no-deps $(NO_DEPS)
 	touch $@ $(RUN_STAMP)
 

@@ -192,6 +192,19 @@ class PoisonMessage(SpectrumError):
     status = 502
 
 
+class PredictionLogOff(SpectrumError):
+    """Analytics asked for while the prediction log is off (SPECTRUM_PREDICTION_LOG=false)."""
+
+    status = 404
+
+
+class DatabaseUnavailable(SpectrumError):
+    """The prediction log's database cannot be reached (only analytics waits on it)."""
+
+    status = 503
+    retry_after_s = RETRY_AFTER_S
+
+
 class InternalError(SpectrumError):
     """An exception no handler took (a bug): answered without its internals, logged once."""
 

@@ -9,6 +9,7 @@ import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from api.analytics import routes as analytics
 from api.app.openapi import install_openapi, operation_id
 from api.app.resources import Resources, open_resources
 from api.edge.access_log import AccessLog
@@ -99,6 +100,7 @@ def _add_routes(app: FastAPI, settings: Settings) -> None:
     app.include_router(models.router)
     app.include_router(compare.router)
     app.include_router(admin.router)
+    app.include_router(analytics.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(ui.router)

@@ -23,7 +23,9 @@ from typing import Annotated, Any
 import redis.asyncio as aioredis
 from celery import Celery
 from fastapi import Depends, Request
+from sqlalchemy import Engine
 
+from api.analytics.drift_gauge import DriftGauge
 from api.edge.admission import LaneAdmission, QueueDepth, lane_queues
 from api.edge.keys import KeyRing
 from api.edge.ratelimit import RateLimiter
@@ -35,6 +37,7 @@ from api.predict.predictor import Predictor
 from api.predict.waiter import RedisSubscriber, ResultWaiter
 from shared.celery_app import create_celery
 from shared.config import Settings
+from shared.predlog.db import engine_for
 from shared.predlog.stream import StreamLog
 
 
@@ -48,6 +51,8 @@ class Resources:
     probe: ScrapeProbe
     jobs: JobService
     limiter: RateLimiter | None = None  # None: no rate limit
+    log_db: Engine | None = None  # the prediction log's database; None: the log is off
+    drift: DriftGauge | None = None  # spectrum_drift_psi, refreshed by /metrics
 
 
 async def get_resources(request: Request) -> Resources:
@@ -114,6 +119,11 @@ async def open_resources(settings: Settings, stack: AsyncExitStack) -> Resources
     predictor = Predictor(settings, celery, waiter, served, cache, lanes, predlog)
     stack.push_async_callback(predictor.close)
     limit = settings.rate_limit(keys_on=KeyRing.from_settings(settings).enabled)
+    log_db = None
+    if settings.prediction_log:
+        # Read by /v1/analytics and the drift gauge; the writer process owns the inserts.
+        log_db = engine_for(settings.database_url)
+        stack.callback(log_db.dispose)
     return Resources(
         settings=settings,
         celery=celery,
@@ -124,6 +134,8 @@ async def open_resources(settings: Settings, stack: AsyncExitStack) -> Resources
         jobs=JobService(settings, celery, backend, served, lanes),
         # Kept in the cache Redis: losing counters to eviction only loosens a limit.
         limiter=None if limit is None else RateLimiter(cache, per_s=limit[0], burst=limit[1]),
+        log_db=log_db,
+        drift=None if log_db is None else DriftGauge(log_db, clock=time.monotonic),
     )
 
 

@@ -170,6 +170,14 @@ SHADOW_SKIPPED = Counter(
     ["alias", "candidate", "reason"],
     registry=REGISTRY,
 )
+DRIFT_PSI = Gauge(
+    "spectrum_drift_psi",
+    "Population stability index of each model's label shares, last hour against the "
+    "7 days before it (from the prediction log; refreshed at most once a minute).",
+    ["model"],
+    multiprocess_mode="mostrecent",
+    registry=REGISTRY,
+)
 SCRAPE_ERRORS = Counter(
     "spectrum_metrics_probe_errors",
     "Scrape-time reads (broker queue depth, worker registry) that failed, by source.",

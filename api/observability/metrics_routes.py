@@ -13,4 +13,6 @@ router = APIRouter(tags=["metrics"])
 @router.get(METRICS_PATH, response_class=Response, include_in_schema=False)
 async def metrics(resources: ResourcesDep) -> Response:
     """Serve the gateway's metrics in Prometheus' text format."""
+    if resources.drift is not None:
+        await resources.drift.refresh()
     return Response(await resources.probe.render(), media_type=CONTENT_TYPE)

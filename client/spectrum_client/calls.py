@@ -90,6 +90,14 @@ def results(job_id: str, fmt: str = "ndjson") -> Call:
     return Call("GET", f"/v1/jobs/{job_id}/results", options={"params": params})
 
 
+def export(since: str | None, until: str | None, model: str | None, fmt: str) -> Call:
+    params = {"format": fmt}
+    for name, value in (("since", since), ("until", until), ("model", model)):
+        if value is not None:
+            params[name] = value
+    return Call("GET", "/v1/analytics/export", options={"params": params})
+
+
 def submit(
     texts: Sequence[str] | None,
     file: str | Path | None,

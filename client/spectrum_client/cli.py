@@ -11,6 +11,7 @@
     spectrum cancel JOB_ID
     spectrum models
     spectrum health
+    spectrum export --since 24h --model sentiment-minilm -o log.csv   (.ndjson, .parquet)
 
 The API's address comes from --url, else the SPECTRUM_URL environment variable,
 else http://127.0.0.1:8000; an API key (when the server has keys on) from
@@ -36,6 +37,7 @@ from spectrum_client import __version__
 from spectrum_client.calls import DEFAULT_URL, batches
 from spectrum_client.client import SpectrumClient
 from spectrum_client.errors import SpectrumError
+from spectrum_client.export import MissingExtra, save_export
 from spectrum_client.inputs import file_texts, stream_texts
 from spectrum_client.output import (
     percent,
@@ -209,6 +211,18 @@ def _compare(client: SpectrumClient, args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(client: SpectrumClient, args: argparse.Namespace) -> int:
+    try:
+        rows = save_export(
+            client, args.output, since=args.since, until=args.until, model=args.model
+        )
+    except MissingExtra as exc:
+        print(f"spectrum: {exc}", file=sys.stderr)
+        return 2
+    print(f"{rows} rows written to {args.output}", file=sys.stderr)
+    return 0
+
+
 def _health(client: SpectrumClient, args: argparse.Namespace) -> int:
     health = client.health()
     if args.json:
@@ -310,6 +324,23 @@ def parser() -> argparse.ArgumentParser:
     )
     models.add_argument("--json", action="store_true", help="print them as JSON")
     models.set_defaults(run=_models)
+
+    export = commands.add_parser(
+        "export", help="the prediction log's rows into a .csv, .ndjson or .parquet file"
+    )
+    export.add_argument(
+        "--since", help="ISO 8601 (2026-12-01T00:00Z) or ago (90m, 24h, 7d); default: 1 day ago"
+    )
+    export.add_argument("--until", help="ISO 8601 or ago, excluded; default: now")
+    export.add_argument("--model", help="one model's rows only")
+    export.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help=".csv, .ndjson or .parquet (needs the client's parquet extra)",
+    )
+    export.set_defaults(run=_export)
 
     health = commands.add_parser("health", help="is the service ready (broker, backend, workers)")
     health.add_argument("--json", action="store_true", help="print the answer as JSON")

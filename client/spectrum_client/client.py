@@ -200,6 +200,25 @@ class SpectrumClient:
         finally:
             answer.close()
 
+    def export(
+        self,
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        model: str | None = None,
+        fmt: str = "ndjson",
+    ) -> Iterator[bytes]:
+        """The prediction log's rows in [since, until) as the server streams them (NDJSON or
+        CSV bytes; GET /v1/analytics/export). `since`/`until` are ISO 8601; None: the server's
+        default (the last day)."""
+        answer = self._send(calls.export(since, until, model, fmt), stream=True)
+        if not answer.is_success:
+            raise error_of(answer)
+        try:
+            yield from answer.iter_bytes()
+        finally:
+            answer.close()
+
     def results(self, job_id: str) -> Iterator[Result]:
         """One dict per text, in input order."""
         answer = self._send(calls.results(job_id), stream=True)

@@ -36,11 +36,17 @@ class NotGiven:
 
 
 def resources(settings: Settings, **given: Any) -> Resources:
-    """Resources with the parts given; the others are NotGiven (the limiter is off)."""
+    """Resources with the parts given; the others are NotGiven (the optional ones off)."""
     names = {field.name for field in dataclasses.fields(Resources)}
     assert given.keys() <= names, f"Resources has no {sorted(given.keys() - names)}"
     parts = {name: given.get(name, NotGiven(name)) for name in names}
-    parts.update(settings=settings, limiter=given.get("limiter"))
+    # Optional parts default to off: no limiter, no prediction log, no drift gauge.
+    parts.update(
+        settings=settings,
+        limiter=given.get("limiter"),
+        log_db=given.get("log_db"),
+        drift=given.get("drift"),
+    )
     return Resources(**parts)
 
 

@@ -369,6 +369,12 @@ def test_operation_ids_are_the_route_names_in_camel_case(monkeypatch: pytest.Mon
         "GET /healthz": "healthz",
         "GET /readyz": "readyz",
         "GET /v1/ui-config": "getUiConfig",
+        "GET /v1/analytics/volume": "getVolume",
+        "GET /v1/analytics/latency": "getLatency",
+        "GET /v1/analytics/keys": "getKeyVolume",
+        "GET /v1/analytics/agreement": "getAgreement",
+        "GET /v1/analytics/drift": "getDrift",
+        "GET /v1/analytics/export": "exportLog",
     }
 
 

@@ -1,4 +1,5 @@
 // Entry point: read the page's settings and models from the API, then wire up the forms.
+import { setUpAnalytics } from "./analytics.js";
 import { explain, getJson } from "./api.js";
 import { setUpBatch } from "./batch.js";
 import { setUpCompare } from "./compare.js";
@@ -47,6 +48,7 @@ async function main() {
   const model = () => modelParam(catalog, picker);
   setUpSingle(model);
   setUpBatch(model);
+  setUpAnalytics();
 
   try {
     catalog = await loadCatalog();

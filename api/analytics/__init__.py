@@ -1,0 +1,1 @@
+"""Analytics over the prediction log: volume, latency, keys, A/B agreement, drift, export."""
