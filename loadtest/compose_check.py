@@ -14,11 +14,13 @@ Writes loadtest/results/compose.json and exits 1 when a worker took no task.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +100,35 @@ def light_models(api: str) -> dict[str, str | None]:
     return labels
 
 
+def logged_texts(api: str, expected: int) -> int:
+    """Rows of the default model in the prediction log over the last hour, as the API's
+    analytics count them (the writer service inserts them from the stream), once they
+    reach `expected` or after 60 s."""
+    found = [0]
+
+    def caught_up() -> bool:
+        try:
+            answer = httpx.get(
+                f"{api}/v1/analytics/volume",
+                params={
+                    "model": QUEUE.split(".")[0],
+                    "bucket": "hour",
+                    "since": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+                },
+                timeout=10,
+            )
+        except httpx.TransportError:
+            return False
+        if answer.status_code != 200:
+            return False  # 503 until the writer has created the table
+        found[0] = sum(series["total"] for series in answer.json()["series"])
+        return found[0] >= expected
+
+    with contextlib.suppress(TimeoutError):  # the caller reports how many arrived
+        wait_for("the prediction log's rows", caught_up, 60)
+    return found[0]
+
+
 def flower_online(url: str) -> list[str]:
     """Workers Flower's /metrics reports online."""
     lines = httpx.get(f"{url}/metrics", timeout=5).text.splitlines()
@@ -175,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[compose] {len(texts)} requests in {traffic_s:.2f} s: statuses {statuses}")
     light = light_models(args.api)
     print(f"[compose] the light models' workers answer: {light}")
+    logged = logged_texts(args.api, expected=len(texts))
+    print(f"[compose] the writer logged {logged} of the {len(texts)} sentiment texts")
 
     time.sleep(2)  # the totals ride on each worker's next heartbeat (every 2 s)
     # What each worker took of this traffic (a second check on the same stack counts anew).
@@ -207,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         "flower_workers_online": flower_online(args.flower),
         "healthchecks_passed": health,
         "light_models_answered": light,
+        "prediction_log_rows": logged,
     }
     RESULT.write_text(json.dumps(summary, indent=2) + "\n")
     for name in workers:
@@ -218,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         statuses == {200: len(texts)}
         and all(count > 0 for count in tasks.values())
         and all(label is not None for label in light.values())
+        and logged >= len(texts)
     )
     print("[compose] OK: every worker container took tasks" if ok else "[compose] FAILED")
     return 0 if ok else 1
