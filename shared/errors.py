@@ -51,6 +51,12 @@ class UnreadableBody(InvalidInput):
     status = 400
 
 
+class CorsRefused(SpectrumError):
+    """A CORS preflight asked for an origin, method or header the gateway does not allow."""
+
+    status = 400
+
+
 class CallbackRefused(InvalidInput):
     """A job's callback URL leads where webhooks may not go (shared/callbacks.py)."""
 

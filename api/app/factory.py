@@ -7,7 +7,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from api.analytics import routes as analytics
 from api.app.openapi import install_openapi, operation_id
@@ -15,6 +14,7 @@ from api.app.resources import Resources, open_resources
 from api.edge.access_log import AccessLog
 from api.edge.admission import InFlight
 from api.edge.body_limit import BodyLimit, BodyLimits
+from api.edge.cors import Cors
 from api.edge.errors import install_error_handlers
 from api.edge.guard import Gate, GateMiddleware
 from api.edge.keys import KeyRing
@@ -119,7 +119,7 @@ def _add_middlewares(app: FastAPI, settings: Settings, gate: Gate) -> None:
     app.add_middleware(LastResort)
     if settings.cors_origin_list:
         app.add_middleware(
-            CORSMiddleware,
+            Cors,
             allow_origins=settings.cors_origin_list,
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=[
