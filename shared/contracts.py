@@ -71,6 +71,9 @@ class JobChunkPayload(BaseModel):
     start: int = Field(ge=0)
     texts: list[str] = Field(min_length=1)
     model: str
+    # The submitting API key's id (the start of its digest, never the key) for the
+    # prediction log; absent from older gateways' chunks and when keys are off.
+    key_id: str | None = None
 
 
 class JobWebhookPayload(BaseModel):

@@ -173,6 +173,7 @@ def run_chunk(service: ModelService, store: JobStore, chunk: JobChunkPayload) ->
                 latency_ms=round((time.perf_counter() - started) * 1000, 3),
                 log_texts=store.settings.log_texts,
                 job_id=chunk.job_id,
+                key=chunk.key_id,
             )
         )
     return answer

@@ -30,6 +30,7 @@ import structlog
 from celery import Celery
 
 from api.edge.admission import LaneAdmission
+from api.edge.guard import current_key_digest
 from api.models.catalog import Catalog, ModelStatus
 from api.observability import metrics
 from shared.config import Settings
@@ -61,6 +62,7 @@ from shared.jobs import (
     new_record,
     submission,
 )
+from shared.predlog.rows import key_id
 from shared.registry import model_queue
 
 log = structlog.get_logger(__name__)
@@ -193,6 +195,8 @@ class JobService:
     def _publish(self, job_id: str, model: str, texts: list[str], seal_by: float) -> None:
         """Every chunk through one producer connection (thousands of sends for a big job)."""
         queue = model_queue(model, "bulk")
+        # asyncio.to_thread runs this with the request's context: the key that let it in.
+        key = key_id(current_key_digest())
         with self._celery.producer_or_acquire() as producer:
             for number, (start, end) in enumerate(
                 chunk_bounds(len(texts), self._settings.job_chunk_size)
@@ -206,6 +210,7 @@ class JobService:
                     start=start,
                     texts=texts[start:end],
                     model=model,
+                    key_id=key,
                 ).model_dump()
                 self._celery.send_task(
                     JOB_CHUNK_TASK,

@@ -158,6 +158,7 @@ def test_every_answered_text_is_logged_once_with_its_fields(
     assert {r["source"] for r in computed + cached} == {"predict"}
     digest = hashlib.sha256(KEY.encode()).hexdigest()
     assert {r["key_id"] for r in computed} == {digest[:16]}  # identifies the key
+    assert {r["key_id"] for r in jobs} == {digest[:16]}  # the job's rows name it too
     assert all(KEY not in str(r.values()) for r in rows)  # never the key itself
     assert all(r["text"] is None for r in rows)  # texts are not kept by default
     hashes = {hashlib.sha256(t.encode()).hexdigest() for t in batch}
