@@ -239,6 +239,9 @@ class Settings(BaseSettings):
     batch_max_wait_ms: float = Field(default=25.0, ge=0)
     """A request is sent at once while a worker is idle; while all are busy it waits at
     most this long for company."""
+    batch_fill_workers: bool = True
+    """Send a batch at once while fewer of this gateway's batches are in flight than the
+    model has live workers; false: only while none is (one batch at a time)."""
 
     cache_ttl_s: int = Field(default=7 * 24 * 3600, ge=1)
     """Lifetime of a cached prediction, in seconds (a week)."""

@@ -5,10 +5,12 @@ the gateway gathers the misses of concurrent requests and sends them together.
 
 The rule, kept in `BatchPlan` (pure: the clock is a parameter, nothing awaits):
 
-- A batch goes at once when the workers are idle (no batch of this gateway in
-  flight) and no other request is on its way to the batcher (arrived at the
-  gateway, still reading the cache). So a lone request never pays the gather
-  window, and the requests of a burst travel together.
+- A batch goes at once when a worker is free (fewer batches of this gateway in
+  flight than `slots`, the live workers of the model) and no other request is on
+  its way to the batcher (arrived at the gateway, still reading the cache). So a
+  lone request never pays the gather window, the requests of a burst travel
+  together, and at moderate load every worker has work: with one batch in flight
+  at a time, 8 connections kept one of two workers busy (loadtest/README.md).
 - Otherwise requests gather until the batch holds `max_batch_size` texts, or
   the oldest has waited `max_wait_s`, or the condition above comes true,
   whichever is first. Under load that keeps tasks large, which is where the
@@ -67,11 +69,12 @@ class Batch(Generic[T]):
 class BatchPlan(Generic[T]):
     """When to send: the batching rule, with time passed in and batches passed out."""
 
-    def __init__(self, max_batch_size: int, max_wait_s: float) -> None:
+    def __init__(self, max_batch_size: int, max_wait_s: float, slots: int = 1) -> None:
         if max_batch_size < 1 or max_wait_s < 0:
             raise ValueError("max_batch_size must be >= 1 and max_wait_s >= 0")
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_s
+        self.slots = max(slots, 1)  # batches that may be in flight before requests gather
         self.in_flight = 0
         self.arriving = 0  # requests announced by expect() and not yet added
         self._open: Batch[T] | None = None
@@ -127,7 +130,7 @@ class BatchPlan(Generic[T]):
         return self._close() if self._open and self._ready(0) else None
 
     def _ready(self, about_to_send: int) -> bool:
-        return self.in_flight + about_to_send == 0 and self.arriving == 0
+        return self.in_flight + about_to_send < self.slots and self.arriving == 0
 
     def _close(self) -> Batch[T]:
         assert self._open is not None
@@ -166,6 +169,10 @@ class MicroBatcher(Generic[R]):
     @property
     def in_flight(self) -> int:
         return self._plan.in_flight
+
+    def set_slots(self, slots: int) -> None:
+        """How many batches may be in flight before requests gather (the live workers)."""
+        self._plan.slots = max(slots, 1)
 
     def expect(self) -> None:
         """Announce a request that may enqueue soon; it must then enqueue or unexpect."""

@@ -32,6 +32,7 @@ from api.models.catalog import Catalog, Route
 from api.models.schemas import ServedModel
 from api.observability import metrics
 from api.predict.batcher import MicroBatcher
+from api.predict.cache_reads import CoalescedReads
 from api.predict.schemas import Prediction, PredictResponse
 from api.predict.waiter import ResultDocument, ResultWaiter
 from shared.cache import CachedPrediction, CacheLookup
@@ -96,7 +97,7 @@ class Predictor:
         self._celery = celery
         self._waiter = waiter
         self._models = models
-        self._cache = cache
+        self._reads = CoalescedReads(cache)
         self._lanes = lanes
         self._batchers: dict[str, MicroBatcher[Scored]] = {}
         self._shadows: set[asyncio.Task[None]] = set()
@@ -238,6 +239,8 @@ class Predictor:
         batcher.expect()
         try:
             status = await self._models.require(name)
+            if self._settings.batch_fill_workers:
+                batcher.set_slots(status.live_workers)
             card = status.card
             assert card is not None  # require() guarantees it
             found = await self._lookup(card, normalized)
@@ -354,7 +357,7 @@ class Predictor:
         """One MGET for every text; a cache outage means misses, not an error."""
         lookup = CacheLookup.of(card.name, card.version, texts)
         try:
-            replies = await self._cache.mget(lookup.keys)
+            replies = await self._reads.mget(lookup.keys)
         except (aioredis.RedisError, OSError) as exc:
             log.warning("cache read failed", error=type(exc).__name__)
             return {}

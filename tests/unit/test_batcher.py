@@ -51,6 +51,49 @@ def test_a_returning_batch_frees_a_worker_for_the_gathered_requests() -> None:
     assert plan.in_flight == 0
 
 
+def test_with_two_live_workers_a_second_batch_goes_at_once_then_requests_gather() -> None:
+    plan: BatchPlan[str] = BatchPlan(max_batch_size=8, max_wait_s=1.0, slots=2)
+    [first] = plan.add("a", ["x"], deadline=10.0, now=0.0)
+
+    [second] = plan.add("b", ["y"], deadline=10.0, now=0.1)  # the other worker is free
+    assert plan.add("c", ["z"], deadline=10.0, now=0.2) == []  # both busy: it gathers
+
+    assert (first.texts, second.texts) == (["x"], ["y"])
+    assert plan.in_flight == 2
+    assert plan.pending == 1
+    freed = plan.finished()
+    assert freed is not None and freed.texts == ["z"]
+
+
+def test_a_plan_has_at_least_one_slot() -> None:
+    plan: BatchPlan[str] = BatchPlan(max_batch_size=8, max_wait_s=1.0, slots=0)
+
+    assert len(plan.add("a", ["x"], deadline=10.0, now=0.0)) == 1
+    assert plan.add("b", ["y"], deadline=10.0, now=0.0) == []
+
+
+async def test_the_batcher_follows_the_live_workers_it_is_told_of() -> None:
+    gate = asyncio.Event()
+    sent: list[list[str]] = []
+
+    async def send(texts: list[str], deadline: float, ids: list[str]) -> list[str]:
+        sent.append(texts)
+        await gate.wait()
+        return [t.upper() for t in texts]
+
+    batcher: MicroBatcher[str] = MicroBatcher(send, max_batch_size=8, max_wait_s=5.0)
+    batcher.set_slots(2)
+    first = batcher.enqueue(["a"], deadline=60.0)
+    second = batcher.enqueue(["b"], deadline=60.0)
+    third = batcher.enqueue(["c"], deadline=60.0)
+    await asyncio.sleep(0)
+    assert sent == [["a"], ["b"]]  # two workers, two batches; "c" waits for one of them
+    gate.set()
+    assert [await first, await second, await third] == [["A"], ["B"], ["C"]]
+    assert sent == [["a"], ["b"], ["c"]]
+    await batcher.close()
+
+
 def test_requests_still_on_their_way_are_waited_for_even_by_an_idle_worker() -> None:
     plan: BatchPlan[str] = BatchPlan(max_batch_size=8, max_wait_s=1.0)
     for _ in range(3):
