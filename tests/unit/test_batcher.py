@@ -62,7 +62,8 @@ def test_with_two_live_workers_a_second_batch_goes_at_once_then_requests_gather(
     assert plan.in_flight == 2
     assert plan.pending == 1
     freed = plan.finished()
-    assert freed is not None and freed.texts == ["z"]
+    assert freed is not None
+    assert freed.texts == ["z"]
 
 
 def test_a_plan_has_at_least_one_slot() -> None:

@@ -62,9 +62,7 @@ async def test_a_failed_read_fails_every_request_that_shared_it() -> None:
     dead = aioredis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
     reads = CoalescedReads(dead)
 
-    results = await asyncio.gather(
-        reads.mget(["a"]), reads.mget(["b"]), return_exceptions=True
-    )
+    results = await asyncio.gather(reads.mget(["a"]), reads.mget(["b"]), return_exceptions=True)
 
     assert all(isinstance(r, aioredis.ConnectionError) for r in results)
     await dead.aclose()
