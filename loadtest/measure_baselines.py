@@ -80,7 +80,7 @@ def measure_ray(
     RAY_MARK in their environment; when the step ends, however it ends, the server is
     stopped (it shuts Ray down on SIGTERM) and then every process still carrying this
     run's mark is killed by its PID."""
-    found = ensure_ray_env(workdir)
+    found = ensure_ray_env()
     install = {"seconds": round(found.install_s, 1), "reused": found.reused}
     if found.python is None:
         return {"levels": [], "skipped": found.reason, "install": install}

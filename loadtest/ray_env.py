@@ -19,7 +19,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import venv
 from dataclasses import dataclass
@@ -67,10 +66,9 @@ def failure_reason(what: str, log_text: str) -> str:
     return f"{what}: {last[:300]}"
 
 
-def ensure_ray_env(
-    workdir: Path, venv_dir: Path | None = None, timeout_s: float = INSTALL_TIMEOUT_S
-) -> RayEnv:
-    """The Ray venv, built here if missing or stale; never raises for a failed install."""
+def ensure_ray_env(venv_dir: Path | None = None, timeout_s: float = INSTALL_TIMEOUT_S) -> RayEnv:
+    """The Ray venv, built here if missing or stale; never raises for a failed install.
+    pip's output of the last build is kept beside the venv (`ray-install.log`)."""
     target = venv_dir or Path(os.environ.get("SPECTRUM_BENCH_RAY_VENV", RAY_VENV))
     python = target / "bin" / "python"
     constraints = pins(LOCK.read_text())
@@ -78,18 +76,19 @@ def ensure_ray_env(
     stamp = target / STAMP
     if python.exists() and stamp.exists() and stamp.read_text() == wanted:
         return RayEnv(python=python, install_s=0.0, reused=True)
+    log_path = target.parent / "ray-install.log"
     shown = target.relative_to(ROOT) if target.is_relative_to(ROOT) else target
     say(
         f"installing Ray Serve 2.60 into {shown} (first use; at most {timeout_s:.0f} s, "
-        f"pip's output in {workdir / 'ray-install.log'})"
+        f"pip's output in {log_path.name} beside it)"
     )
     started = time.monotonic()
     shutil.rmtree(target, ignore_errors=True)
     target.parent.mkdir(parents=True, exist_ok=True)
+    log_path.write_bytes(b"")
     venv.EnvBuilder(with_pip=True, clear=True).create(target)
     constraint_file = target / "constraints.txt"
     constraint_file.write_text("\n".join(constraints) + "\n")
-    log_path = workdir / "ray-install.log"
     argv = [str(python), "-m", "pip", "install", "--progress-bar", "off"]
     argv += ["-c", str(constraint_file), *REQUIREMENTS]
     reason = run_bounded(argv, log_path, timeout_s, "pip install")
@@ -124,6 +123,6 @@ def run_bounded(argv: list[str], log_path: Path, timeout_s: float, what: str) ->
 
 
 if __name__ == "__main__":  # build (or check) the venv alone: python -m loadtest.ray_env
-    found = ensure_ray_env(Path(tempfile.gettempdir()))
+    found = ensure_ray_env()
     print(found)
     sys.exit(0 if found.python is not None else 1)

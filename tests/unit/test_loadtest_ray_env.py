@@ -9,6 +9,8 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
+
 from loadtest.measure_baselines import RAY_MARK, kill_marked, marked
 from loadtest.ray_env import LOCK as REAL_LOCK
 from loadtest.ray_env import REQUIREMENTS, ensure_ray_env, failure_reason, pins, stamp_text
@@ -53,7 +55,7 @@ def test_a_stamped_venv_is_reused_without_pip(tmp_path: Path) -> None:
     (venv / "spectrum-bench-stamp.txt").write_text(
         stamp_text(REQUIREMENTS, pins(REAL_LOCK.read_text()))
     )
-    found = ensure_ray_env(tmp_path, venv_dir=venv)
+    found = ensure_ray_env(venv_dir=venv)
     assert found.reused
     assert found.python == venv / "bin" / "python"
     assert found.install_s == 0.0
@@ -74,3 +76,15 @@ def test_kill_marked_ends_every_process_of_the_run_and_no_other() -> None:
         for process in (ours, other):
             process.kill()
             process.wait()
+
+
+def test_an_install_that_cannot_reach_ray_is_a_reason_not_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PIP_NO_INDEX", "1")  # pip sees only local wheels: no Ray among them
+    venv = tmp_path / "ray-venv"
+    found = ensure_ray_env(venv_dir=venv, timeout_s=120)
+    assert found.python is None
+    assert "No matching distribution found for ray" in found.reason
+    assert not venv.exists()
+    assert (tmp_path / "ray-install.log").read_text()
