@@ -289,7 +289,7 @@ def plot(report: dict[str, Any], path: Path) -> Path:
             series[name] = levels_of(baseline)
     figure, (rates, tails) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110)
     for name, rows in series.items():
-        label = SYSTEMS.get(name, name)
+        label = SYSTEMS.get(name, name).replace("`", "")
         xs = [row["concurrency"] for row in rows]
         marker = "o" if name == "spectrum" else "s"
         width = 2.2 if name == "spectrum" else 1.3
