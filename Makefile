@@ -130,7 +130,7 @@ eval: $(DEV_STAMP)
 cards: $(DEV_STAMP)
 	$(BIN)/python -m training.measure_models $(ARGS)
 
-## bench: engine alone, the stack end to end, the cached path, three models mixed and two baselines (ARGS=--quick: < 3 min)
+## bench: engine alone, the stack end to end, the cached path, three models mixed and three baselines at c1, c8, c32 (ARGS=--quick: about 3 min; Ray Serve installs itself on first use)
 bench: $(DEV_STAMP)
 	@command -v wrk >/dev/null || apt-get install -y wrk || { echo "install wrk (apt-get install wrk)"; exit 1; }
 	$(BIN)/python -m loadtest.bench $(ARGS)

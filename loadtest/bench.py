@@ -1,4 +1,4 @@
-"""`make bench`: the engine alone, the whole stack and two baselines, measured in one run.
+"""`make bench`: the engine alone, the whole stack and three baselines, measured in one run.
 
     python -m loadtest.bench [--quick] [--workers N] [--scenario all|bulk] [--out DIR]
 
@@ -16,14 +16,19 @@ bounded by its duration. Load comes from `wrk` (loadtest/wrk.py). Steps:
    then, on the same stack, which also runs one worker each for the light models
    `toxicity` and `emotion`, the mixed level (loadtest/mixed.py): 80% sentiment,
    10% toxicity, 10% emotion at 32 connections, uncached then cached, per model;
-4. baselines (loadtest/baselines/, loadtest/measure_baselines.py): a transformers
-   pipeline per request, and one Celery task per request with a blocking `.get()`;
+4. baselines (loadtest/baselines/, loadtest/measure_baselines.py), each at 1, 8 and 32
+   connections with the texts of the stack's uncached levels: a transformers pipeline
+   per request, one Celery task per request with a blocking `.get()`, and Ray Serve
+   with `@serve.batch` (in a venv of its own, built on first use by
+   loadtest/ray_env.py; skipped with the reason where it cannot be installed);
 5. bulk (loadtest/bulk.py): sync p50/p99 at 4 connections without and during a
    20,000-text job, and the job's sentences/s (`--scenario bulk` runs only the
    engine and this; `--quick` leaves it out unless `--scenario bulk` asks for it).
 
-It prints one table and writes everything as JSON under loadtest/results/
-(loadtest/report.py). This module is only the command: the sequence of steps.
+It prints one table, the side-by-side table of Spectrum and its peers and the
+verdicts, and writes everything as JSON under loadtest/results/ with a PNG of
+throughput and p99 against concurrency beside it (loadtest/report.py). This module
+is only the command: the sequence of steps.
 """
 
 from __future__ import annotations
@@ -45,14 +50,22 @@ from loadtest.measure_engine import measure_engine
 from loadtest.measure_stack import measure_stack
 from loadtest.plan import Plan
 from loadtest.progress import say
-from loadtest.report import table, verdicts, write_report
+from loadtest.report import (
+    best_peers,
+    plot,
+    result_path,
+    side_by_side,
+    table,
+    verdicts,
+    write_report,
+)
 from scripts.harness import ROOT
 from shared.config import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="short runs: under 3 minutes")
+    parser.add_argument("--quick", action="store_true", help="short runs: about 3 minutes")
     parser.add_argument(
         "--workers", type=int, default=Settings().worker_processes, help="worker processes"
     )
@@ -87,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         report["engine"] = measure_engine(plan, workdir, mix["engine"], args.workers)
         if args.scenario == "all":
             report["stack"] = measure_stack(plan, args.workers, workdir, mix)
-            report["baselines"] = measure_baselines(plan, workdir, mix["baseline"])
+            report["baselines"] = measure_baselines(plan, workdir, mix)
         # --quick keeps to its 3 minutes without the bulk scenario (about 2 more);
         # `--quick --scenario bulk` runs that one alone, shortened.
         if args.scenario == "bulk" or not args.quick:
@@ -102,13 +115,27 @@ def main(argv: list[str] | None = None) -> int:
             )
     report["load_average_1m"] = {"before": load_before, "after": os.getloadavg()[0]}
     report["verdicts"] = verdicts(report)
-    report["seconds"] = round(time.monotonic() - started, 1)
     suffix = ("-quick" if args.quick else "") + ("-bulk" if args.scenario == "bulk" else "")
-    path = write_report(report, args.out, suffix)
+    path = result_path(args.out, suffix)
+    if "stack" in report:
+        report["side_by_side"] = side_by_side(report)
+        report["best_peer"] = best_peers(report["baselines"])
+        report["plot"] = draw(report, path.with_suffix(".png"))
+    report["seconds"] = round(time.monotonic() - started, 1)
+    write_report(report, path)
     print(table(report))
     shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
     print(f"\n{report['seconds']:.0f} s; written to {shown}")
     return 0
+
+
+def draw(report: dict[str, Any], path: Path) -> str | None:
+    """The PNG's file name, or None (and a line saying why) without matplotlib."""
+    try:
+        return plot(report, path).name
+    except ImportError:
+        say("no plot: matplotlib is not installed (it comes with the dev extra)")
+        return None
 
 
 if __name__ == "__main__":

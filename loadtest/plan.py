@@ -7,15 +7,25 @@ from dataclasses import dataclass, field
 from loadtest.texts import SEED, text_mix
 
 CONCURRENCY = (1, 8, 32, 128)
+# The baselines' levels: issue 17's side-by-side table (c128 would only queue longer).
+BASELINE_CONCURRENCY = (1, 8, 32)
 
 
 @dataclass
 class Plan:
-    """Durations and sizes of one run; --quick shrinks them to finish in under 3 minutes."""
+    """Durations and sizes of one run; --quick shrinks them to finish in about 3 minutes.
+
+    What the baselines cost: 3 systems x 3 levels x `baseline_s` of load (27 s quick,
+    2 min 15 s full), plus per system `baseline_warm_s` of warm-up load and its start
+    (about 5 s for the pipeline, 10 s for Celery, 15 s for Ray Serve) and, once per
+    machine, Ray's install into its own venv (about 1 minute with a reachable
+    registry; loadtest/ray_env.py).
+    """
 
     uncached_s: float = 15.0
     cached_s: float = 8.0
     baseline_s: float = 15.0
+    baseline_warm_s: float = 3.0  # per baseline, at 8 connections, before its levels (whole s)
     engine_texts: int = 1024
     engine_passes: int = 3
     engine_batch_sizes: str = "8,16,32,64"
@@ -33,7 +43,8 @@ class Plan:
         return cls(
             uncached_s=5.0,
             cached_s=2.0,
-            baseline_s=4.0,
+            baseline_s=3.0,
+            baseline_warm_s=2.0,
             engine_texts=384,
             engine_passes=1,
             engine_batch_sizes="16,64",
