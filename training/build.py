@@ -175,7 +175,8 @@ Labels: {", ".join(card["labels"])}. Fastest on the build machine: **{default["n
 ({default["why"]}). The worker serves it as **{card["served_runtime"]}** here: OpenVINO
 when it is installed, bf16 only where the CPU has AMX, fp32 elsewhere.
 
-Rebuild: `{card["command"]}` · evaluate: `make eval` · calibrate (and this card's figures): `make calibrate`
+Rebuild: `{card["command"]}` · evaluate: `make eval` ·
+calibrate (and this card's figures): `make calibrate`
 
 ## Test accuracy (held-out, looked at once)
 
