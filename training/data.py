@@ -5,6 +5,8 @@
 - The human-rated sets of Hutto & Gilbert (ICWSM 2014: tweets, Amazon review
   snippets, NYT editorial snippets, movie review snippets; mean rating in
   [-4, 4]) from the `vaderSentiment==3.3.2` source archive.
+- The hand-written hard set of this repository (training/sets/HARD.md): a test
+  set only, never read by training.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import bz2
 import csv
 import importlib.util
 import io
+import json
 import re
 import subprocess
 import sys
@@ -29,6 +32,8 @@ VADER_SETS = {
     "movies": "movieReviewSnippets_GroundTruth.txt",
 }
 LABELS = ["NEGATIVE", "POSITIVE"]
+HARD_SET = Path(__file__).resolve().parent / "sets" / "hard.jsonl"
+HARD_FIELDS = ("text", "label", "domain", "phenomenon")
 
 
 @dataclass(frozen=True)
@@ -117,4 +122,22 @@ def vader_examples(name: str, rows: list[tuple[str, str, float]], margin: float)
         if abs(rating) > margin:
             group = ident.split("_", 1)[0]
             examples.append(Example(text, int(rating > 0), name, f"{name}:{group}", rating))
+    return examples
+
+
+def read_hard_set(path: Path = HARD_SET) -> list[Example]:
+    """The hand-written hard cases; the group is `<domain>/<phenomenon>`.
+
+    A line without exactly the four fields, or with a label other than
+    NEGATIVE/POSITIVE, is an error, not skipped.
+    """
+    examples = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        row = json.loads(line)
+        if not isinstance(row, dict) or sorted(row) != sorted(HARD_FIELDS):
+            raise ValueError(f"{path}:{number}: expected the fields {', '.join(HARD_FIELDS)}")
+        if row["label"] not in LABELS:
+            raise ValueError(f"{path}:{number}: label {row['label']!r} is not one of {LABELS}")
+        group = f"{row['domain']}/{row['phenomenon']}"
+        examples.append(Example(row["text"], LABELS.index(row["label"]), "hard", group))
     return examples

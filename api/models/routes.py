@@ -20,7 +20,7 @@ EXAMPLE = {
         {
             "name": "sentiment-minilm",
             "family": "sentiment-minilm",
-            "version": "90611237ea62",
+            "version": "969de5c79b25",
             "labels": ["NEGATIVE", "POSITIVE"],
             "runtime": "openvino-bf16-cpu",
             "source": "models/sentiment-minilm",

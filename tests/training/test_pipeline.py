@@ -37,11 +37,18 @@ def test_pipeline_builds_a_servable_model_with_a_card(tmp_path: Path, tiny_model
     assert card["served_runtime"].startswith(("openvino-", "torch-"))
     assert min(card["served_agreement_with_fp32"].values()) > 0.5
     assert (out / "MODEL_CARD.md").read_text().startswith("# slice-model")
+    # Calibrated on validation, the hard set reported, a reliability diagram per set.
+    stored = json.loads((out / "calibration.json").read_text())
+    assert card["calibration"]["temperature"] == stored["temperature"] > 0
+    assert "hard" in card["test_accuracy"]
+    assert set(card["calibration"]["ece_after"]) == set(card["test_accuracy"])
+    assert all((out / "reliability" / f"{name}.png").is_file() for name in card["test_accuracy"])
 
     # The worker's runtime serves what the pipeline wrote.
     from worker.runtimes.hf import load_torch
 
     runtime, served = load_torch(str(out), "slice-model", threads=1, max_tokens=64)
+    assert runtime.temperature == stored["temperature"]
     assert served.labels == ["NEGATIVE", "POSITIVE"]
     assert served.metrics == card["test_accuracy"]
     (row,) = runtime.predict(["a fine film"])

@@ -50,3 +50,32 @@ def test_openvino_f32_matches_torch_fp32(exported: Path) -> None:
     for got, want in zip(ov_runtime.predict(texts), torch_runtime.predict(texts), strict=True):
         # fp16-compressed weights in the IR: close to fp32, not bit-identical.
         assert got == pytest.approx(want, abs=2e-3)
+
+
+def test_openvino_divides_the_logits_by_the_directory_temperature(
+    exported: Path, tmp_path: Path
+) -> None:
+    import json
+
+    import numpy as np
+
+    from worker.runtimes.model_dir import CALIBRATION_FILE
+    from worker.runtimes.ov import load_openvino
+
+    sharp = tmp_path / "sharp"
+    shutil.copytree(exported, sharp)
+    (sharp / CALIBRATION_FILE).write_text(json.dumps({"temperature": 0.05}))
+    texts = ["the movie was great", "awful boring plot , not good", "i"]
+    plain, plain_card = load_openvino(
+        exported, "tiny", precision="fp32", threads=1, max_tokens=64, batch_size=4
+    )
+    calibrated, card = load_openvino(
+        sharp, "tiny", precision="fp32", threads=1, max_tokens=64, batch_size=4
+    )
+    assert card.version != plain_card.version
+    logits = np.log(np.asarray(plain.predict(texts), dtype=np.float64)) / 0.05
+    want = np.exp(logits - logits.max(axis=1, keepdims=True))
+    want /= want.sum(axis=1, keepdims=True)
+    got = np.asarray(calibrated.predict(texts))
+    assert got == pytest.approx(want, abs=1e-3)
+    assert (got.argmax(axis=1) == want.argmax(axis=1)).all()

@@ -6,7 +6,9 @@ row), each padded only to its own longest text, so short texts never pay for lon
 ones (on realistic text this is most of the speed: README, "Performance"). Where to cut
 is chosen by cost (`cut_batches`): a task of 16-32 texts of mixed lengths padded
 as one pass wastes about half its compute. Probabilities come back
-one row per text, in input order, whatever the runtime.
+one row per text, in input order, whatever the runtime: the softmax of the logits
+divided by the model's calibration temperature (1.0: as trained), which changes
+how sure the answers are, never their order or label.
 """
 
 from __future__ import annotations
@@ -42,8 +44,10 @@ def observed_forward(run: BatchRun) -> BatchRun:
     return forward
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Row-wise softmax of `logits / temperature`."""
+    scaled = logits / temperature if temperature != 1.0 else logits
+    shifted = np.exp(scaled - scaled.max(axis=1, keepdims=True))
     probabilities: np.ndarray = shifted / shifted.sum(axis=1, keepdims=True)
     return probabilities
 
@@ -98,8 +102,9 @@ def predict_sorted(
     batch_size: int,
     max_tokens: int,
     token_budget: int = 0,
+    temperature: float = 1.0,
 ) -> np.ndarray:
-    """Softmax probabilities, one row per text, in input order."""
+    """Softmax probabilities of `logits / temperature`, one row per text, in input order."""
     probabilities, _ = predict_sorted_detailed(
         tokenizer,
         run,
@@ -107,6 +112,7 @@ def predict_sorted(
         batch_size=batch_size,
         max_tokens=max_tokens,
         token_budget=token_budget,
+        temperature=temperature,
     )
     return probabilities
 
@@ -134,6 +140,7 @@ def predict_sorted_detailed(
     batch_size: int,
     max_tokens: int,
     token_budget: int = 0,
+    temperature: float = 1.0,
 ) -> tuple[np.ndarray, list[int]]:
     """`predict_sorted`, and the positions of the texts truncated to `max_tokens`."""
     if not texts:
@@ -158,7 +165,7 @@ def predict_sorted_detailed(
                 else:
                     batch[r, : len(values)] = values
             feeds[name] = batch
-        chunks.append(softmax(np.asarray(run(feeds), dtype=np.float32)))
+        chunks.append(softmax(np.asarray(run(feeds), dtype=np.float32), temperature))
     in_sorted_order = np.concatenate(chunks)
     probabilities = np.empty_like(in_sorted_order)
     probabilities[order] = in_sorted_order
@@ -173,6 +180,9 @@ class BatchedRuntime:
     batch_size: int
     max_tokens: int
     token_budget: int = 0  # padded tokens per forward pass; 0 means rows alone decide
+    # Logits are divided by it before the softmax: the model directory's calibration
+    # (model_dir.temperature_of); 1.0 serves the probabilities as trained.
+    temperature: float = 1.0
 
     def predict(self, texts: Sequence[str]) -> list[list[float]]:
         return self.predict_detailed(texts)[0]
@@ -186,6 +196,7 @@ class BatchedRuntime:
             batch_size=self.batch_size,
             max_tokens=self.max_tokens,
             token_budget=self.token_budget,
+            temperature=self.temperature,
         )
         rows: list[list[float]] = probabilities.tolist()
         return rows, truncated

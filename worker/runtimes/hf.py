@@ -13,7 +13,7 @@ from shared.config import Settings
 from shared.contracts import ModelCard
 from worker.runtimes.batching import BatchedRuntime, Feeds
 from worker.runtimes.cpu import bf16_support
-from worker.runtimes.model_dir import card_facts, directory_version
+from worker.runtimes.model_dir import card_facts, directory_version, temperature_of
 
 log = structlog.get_logger(__name__)
 
@@ -47,6 +47,8 @@ class TorchRuntime(BatchedRuntime):
         self.max_tokens = min(max_tokens, int(window))
         self.batch_size = batch_size
         self.token_budget = token_budget
+        local = Path(model_id)
+        self.temperature = temperature_of(local) if local.is_dir() else 1.0
         self.commit = getattr(self._model.config, "_commit_hash", None)
 
     @property
@@ -119,6 +121,7 @@ def load_torch(
         runtime=card.runtime,
         precision_reason=runtime.precision_reason,
         threads=threads,
+        temperature=runtime.temperature,
     )
     return runtime, card
 

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 CARD_FILE = "model_card.json"
 # OpenVINO IR written by `make model` next to the PyTorch weights.
 OPENVINO_FILE = "openvino_model.xml"
+# The temperature that calibrates the model's probabilities (training/calibration.py).
+CALIBRATION_FILE = "calibration.json"
 
 
 def directory_version(path: Path) -> str:
     """Hash of the files that decide the model's answers, so a retrained model gets new keys.
 
-    Only the PyTorch weights, config and tokenizer count: the OpenVINO IR is
-    converted from them, and the model card is documentation.
+    The PyTorch weights, config, tokenizer and calibration count (a new
+    temperature changes every probability served, so cached answers of the old
+    one must not be read); the OpenVINO IR is converted from the weights, and the
+    model card is documentation.
     """
     digest = hashlib.sha256()
     for file in sorted(p for p in path.iterdir() if p.is_file()):
@@ -44,3 +49,21 @@ def labels_of(path: Path) -> list[str]:
     config = json.loads((path / "config.json").read_text(encoding="utf-8"))
     id2label = {int(k): str(v) for k, v in config["id2label"].items()}
     return [id2label[i] for i in range(len(id2label))]
+
+
+def temperature_of(path: Path) -> float:
+    """The directory's calibration temperature: 1.0 (the logits as trained) without a file.
+
+    Runtimes divide the logits by it before the softmax. A file that holds no
+    positive, finite temperature fails the load: a worker must not serve
+    probabilities that are silently uncalibrated.
+    """
+    calibration = path / CALIBRATION_FILE
+    if not calibration.is_file():
+        return 1.0
+    value = json.loads(calibration.read_text(encoding="utf-8")).get("temperature")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{calibration}: temperature is not a number: {value!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{calibration}: temperature must be positive and finite: {value!r}")
+    return float(value)

@@ -19,7 +19,13 @@ from shared.config import Settings
 from shared.contracts import ModelCard
 from worker.runtimes.batching import BatchedRuntime, Feeds
 from worker.runtimes.cpu import bf16_support
-from worker.runtimes.model_dir import OPENVINO_FILE, card_facts, directory_version, labels_of
+from worker.runtimes.model_dir import (
+    OPENVINO_FILE,
+    card_facts,
+    directory_version,
+    labels_of,
+    temperature_of,
+)
 from worker.runtimes.tokenizer import FastTokenizer
 
 log = structlog.get_logger(__name__)
@@ -49,6 +55,7 @@ class OpenVinoRuntime(BatchedRuntime):
         self.precision, self.precision_reason = pick_precision(precision)
         self._tokenizer = FastTokenizer(model_dir)
         self._labels = labels_of(model_dir)
+        self.temperature = temperature_of(model_dir)
         core = ov.Core()
         compiled = core.compile_model(
             core.read_model(str(model_dir / OPENVINO_FILE)),
@@ -117,6 +124,7 @@ def load_openvino(
         runtime=card.runtime,
         precision_reason=runtime.precision_reason,
         threads=threads,
+        temperature=runtime.temperature,
     )
     return runtime, card
 

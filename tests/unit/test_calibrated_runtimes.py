@@ -1,0 +1,67 @@
+"""A model directory's calibration.json: every runtime divides the logits by its T."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from worker.runtimes.model_dir import CALIBRATION_FILE, directory_version, temperature_of
+
+TEXTS = ["the movie was great", "awful boring plot , not good", "i", "we love it " * 12]
+
+
+def calibrated_copy(source: Path, target: Path, temperature: object) -> Path:
+    shutil.copytree(source, target)
+    (target / CALIBRATION_FILE).write_text(json.dumps({"temperature": temperature}))
+    return target
+
+
+def as_if_calibrated(rows: list[list[float]], temperature: float) -> np.ndarray:
+    """softmax(logits / T) from softmax(logits): log p is the logits up to a constant."""
+    scaled = np.log(np.asarray(rows, dtype=np.float64)) / temperature
+    shifted = np.exp(scaled - scaled.max(axis=1, keepdims=True))
+    result: np.ndarray = shifted / shifted.sum(axis=1, keepdims=True)
+    return result
+
+
+def test_the_temperature_is_read_and_a_bad_one_fails_the_load(tmp_path: Path) -> None:
+    assert temperature_of(tmp_path) == 1.0  # no file: the logits as trained
+    (tmp_path / CALIBRATION_FILE).write_text('{"temperature": 1.75}')
+    assert temperature_of(tmp_path) == 1.75
+    for bad in ("0", "-1.5", '"warm"', "true", "null", "1e999"):
+        (tmp_path / CALIBRATION_FILE).write_text(f'{{"temperature": {bad}}}')
+        with pytest.raises(ValueError, match="temperature"):
+            temperature_of(tmp_path)
+
+
+def test_a_new_temperature_is_a_new_version(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """Cache keys carry the version: answers of another T must not be read back."""
+    plain = directory_version(tiny_model_dir)
+    warm = directory_version(calibrated_copy(tiny_model_dir, tmp_path / "warm", 2.0))
+    cool = directory_version(calibrated_copy(tiny_model_dir, tmp_path / "cool", 0.5))
+    assert len({plain, warm, cool}) == 3
+
+
+def test_torch_runtime_divides_the_logits_by_t(tiny_model_dir: Path, tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from worker.runtimes.hf import load_torch
+
+    sharp = calibrated_copy(tiny_model_dir, tmp_path / "sharp", 0.05)
+    plain_runtime, plain_card = load_torch(
+        str(tiny_model_dir), "tiny", precision="fp32", threads=1, max_tokens=64
+    )
+    sharp_runtime, sharp_card = load_torch(
+        str(sharp), "tiny", precision="fp32", threads=1, max_tokens=64
+    )
+    assert (plain_runtime.temperature, sharp_runtime.temperature) == (1.0, 0.05)
+    assert sharp_card.version != plain_card.version
+    plain = plain_runtime.predict(TEXTS)
+    got = np.asarray(sharp_runtime.predict(TEXTS))
+    assert got == pytest.approx(as_if_calibrated(plain, 0.05), abs=1e-4)
+    assert np.abs(got - np.asarray(plain)).max() > 0.05  # T changed the answers...
+    assert (got.argmax(axis=1) == np.asarray(plain).argmax(axis=1)).all()  # ...never a label
+    assert np.allclose(got.sum(axis=1), 1.0, atol=1e-5)
