@@ -122,6 +122,10 @@ class Settings(BaseSettings):
     """The `fixed` stand-in only: milliseconds each text adds to its pass. Text cost
     dominating pass cost keeps a worker's rate nearly independent of how the gateway
     happened to batch (16 texts: ~39/s, 1 text: ~33/s with the defaults)."""
+    pad_multiple: int = Field(default=0, ge=0, le=512)
+    """Each forward pass's width (tokens) is rounded up to a multiple of this, so the
+    runtime sees few distinct shapes. 0: the OpenVINO runtime's choice, 16 in bf16 and 1
+    (no rounding) in fp32, by measurement (worker/runtimes/ov.py)."""
     openvino_cache_capacity: int = Field(default=200, ge=0)
     """Input shapes whose compiled kernels the OpenVINO CPU plugin keeps. Its default
     (5000) lets a worker grow by several hundred MB as new (rows, width) shapes arrive:

@@ -79,3 +79,30 @@ def test_openvino_divides_the_logits_by_the_directory_temperature(
     got = np.asarray(calibrated.predict(texts))
     assert got == pytest.approx(want, abs=1e-3)
     assert (got.argmax(axis=1) == want.argmax(axis=1)).all()
+
+
+def test_widths_rounded_to_a_multiple_change_no_answer(exported: Path) -> None:
+    from worker.runtimes.ov import auto_pad_multiple, load_openvino
+
+    texts = ["the movie was great", "awful boring plot , not good", "i", "we love it " * 12]
+    plain, _ = load_openvino(
+        exported, "tiny", precision="fp32", threads=1, max_tokens=64, batch_size=2, pad_multiple=1
+    )
+    rounded, _ = load_openvino(
+        exported, "tiny", precision="fp32", threads=1, max_tokens=64, batch_size=2, pad_multiple=16
+    )
+    widths: list[int] = []
+    forward = rounded._run
+
+    def seen(feeds: dict[str, object]) -> object:
+        widths.append(feeds["input_ids"].shape[1])  # type: ignore[attr-defined]
+        return forward(feeds)  # type: ignore[arg-type]
+
+    rounded._run = seen  # type: ignore[method-assign]
+    got = rounded.predict(texts)
+
+    assert widths
+    assert all(w % 16 == 0 or w == 64 for w in widths)
+    for mine, want in zip(got, plain.predict(texts), strict=True):
+        assert mine == pytest.approx(want, abs=1e-4)  # the attention mask hides the padding
+    assert (auto_pad_multiple("bf16"), auto_pad_multiple("fp32")) == (16, 1)

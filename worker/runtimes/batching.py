@@ -103,6 +103,7 @@ def predict_sorted(
     max_tokens: int,
     token_budget: int = 0,
     temperature: float = 1.0,
+    pad_multiple: int = 1,
 ) -> np.ndarray:
     """Softmax probabilities of `logits / temperature`, one row per text, in input order."""
     probabilities, _ = predict_sorted_detailed(
@@ -113,6 +114,7 @@ def predict_sorted(
         max_tokens=max_tokens,
         token_budget=token_budget,
         temperature=temperature,
+        pad_multiple=pad_multiple,
     )
     return probabilities
 
@@ -141,8 +143,13 @@ def predict_sorted_detailed(
     max_tokens: int,
     token_budget: int = 0,
     temperature: float = 1.0,
+    pad_multiple: int = 1,
 ) -> tuple[np.ndarray, list[int]]:
-    """`predict_sorted`, and the positions of the texts truncated to `max_tokens`."""
+    """`predict_sorted`, and the positions of the texts truncated to `max_tokens`.
+
+    `pad_multiple` rounds each pass's width up to a multiple of it (never past the
+    longer of `max_tokens` and the pass's longest text): fewer distinct input shapes.
+    """
     if not texts:
         return np.zeros((0, 0), dtype=np.float32), []
     encoded = tokenizer(list(texts), truncation=True, max_length=max_tokens)
@@ -155,6 +162,8 @@ def predict_sorted_detailed(
     for cut in cut_batches([lengths[i] for i in order], batch_size, token_budget):
         rows = order[cut.start : cut.stop]
         width = max(lengths[i] for i in rows)
+        if pad_multiple > 1:
+            width = min(-(-width // pad_multiple) * pad_multiple, max(width, max_tokens))
         feeds: Feeds = {}
         for name in names:
             batch = np.full((len(rows), width), pad_values.get(name, 0), dtype=np.int64)
@@ -183,6 +192,7 @@ class BatchedRuntime:
     # Logits are divided by it before the softmax: the model directory's calibration
     # (model_dir.temperature_of); 1.0 serves the probabilities as trained.
     temperature: float = 1.0
+    pad_multiple: int = 1  # each pass's width rounded up to a multiple of this
 
     def predict(self, texts: Sequence[str]) -> list[list[float]]:
         return self.predict_detailed(texts)[0]
@@ -197,6 +207,7 @@ class BatchedRuntime:
             max_tokens=self.max_tokens,
             token_budget=self.token_budget,
             temperature=self.temperature,
+            pad_multiple=self.pad_multiple,
         )
         rows: list[list[float]] = probabilities.tolist()
         return rows, truncated
