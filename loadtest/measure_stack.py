@@ -57,8 +57,35 @@ def post_json(url: str, body: dict[str, Any]) -> int:
 
 def runtime_totals(client: redis.Redis) -> tuple[float, int]:
     """Sum over workers of CPU seconds inside the runtime, and of texts computed."""
+    cpu, texts, _ = work_totals(client)
+    return cpu, texts
+
+
+def work_totals(client: redis.Redis) -> tuple[float, int, int]:
+    """Sum over workers of CPU seconds inside the runtime, texts computed and tasks run."""
     rows = [json.loads(raw) for raw in client.hvals(STATS_KEY)]
-    return sum(r["runtime_cpu_s"] for r in rows), sum(r["texts"] for r in rows)
+    return (
+        sum(r["runtime_cpu_s"] for r in rows),
+        sum(r["texts"] for r in rows),
+        sum(r.get("tasks", 0) for r in rows),
+    )
+
+
+def work_of_level(
+    before: tuple[float, int, int], after: tuple[float, int, int]
+) -> dict[str, float | int]:
+    """What the workers did during one level: tasks, texts a task, runtime CPU a text.
+
+    The texts a task and the runtime's CPU per text are why a level reaches the share
+    of the engine it does: the engine's best is measured at its best batch size.
+    """
+    cpu, texts, tasks = (a - b for a, b in zip(after, before, strict=True))
+    return {
+        "tasks": int(tasks),
+        "texts": int(texts),
+        "texts_per_task": texts / tasks if tasks else 0.0,
+        "runtime_cpu_ms_per_text": 1000 * cpu / texts if texts else 0.0,
+    }
 
 
 def measure_stack(
@@ -89,16 +116,20 @@ def measure_stack(
         run_wrk("warm-up", f"{url}/v1/predict", warm, 8, 3, workdir)
 
         uncached: list[Load] = []
+        work: dict[str, dict[str, float | int]] = {}  # by concurrency, what the workers did
         overhead: Overhead | None = None
         for level in CONCURRENCY:
             bodies = write_bodies(mix[f"c{level}"], workdir / f"c{level}.jsonl")
             time.sleep(1.0)
-            runtime_before, texts_before = runtime_totals(client)
+            totals_before = work_totals(client)
+            runtime_before, texts_before, _ = totals_before
             cpu_before = [cpu_seconds(pid) for pid in stack_pids]
             load = run_wrk("uncached", f"{url}/v1/predict", bodies, level, plan.uncached_s, workdir)
             time.sleep(1.5)  # let the last answers land and the heartbeats carry the totals
             cpu = [cpu_seconds(pid) - b for pid, b in zip(stack_pids, cpu_before, strict=True)]
-            runtime_after, texts_after = runtime_totals(client)
+            totals_after = work_totals(client)
+            runtime_after, texts_after, _ = totals_after
+            work[str(level)] = work_of_level(totals_before, totals_after)
             uncached.append(load)
             say(f"uncached c{level}: {load.req_per_s:.0f} req/s, p50 {load.p50_ms:.1f} ms")
             if level == 32:
@@ -148,6 +179,7 @@ def measure_stack(
         }
         return {
             "uncached": [asdict(x) for x in uncached],
+            "uncached_work": work,
             "cached": [asdict(x) for x in cached],
             "bare": [asdict(x) for x in bare],
             "overhead_c32": asdict(overhead) if overhead else None,

@@ -201,6 +201,8 @@ def table(report: dict[str, Any]) -> str:
             f"API alone on the cached route {api_cpu['cached']:.2f}, "
             f"on the bare route {api_cpu['bare']:.2f}",
         ]
+    if stack is not None and stack.get("uncached_work") and engine is not None:
+        lines += ["", *work_lines(stack["uncached_work"], engine)]
     if stack is not None:
         lines += ["", *side_by_side_lines(report)]
     mixed = stack.get("mixed") if stack is not None else None
@@ -239,6 +241,33 @@ def table(report: dict[str, Any]) -> str:
     for what, value, need, met in report["verdicts"]:
         lines.append(f"| {what} | {value:.2f} | {need} | {'yes' if met else 'NO'} |")
     return "\n".join(lines)
+
+
+def work_lines(work: dict[str, dict[str, Any]], engine: dict[str, Any]) -> list[str]:
+    """What the workers did per uncached level, beside the engine's best cost per text.
+
+    The engine's best is `processes` one-share processes at its best batch size, so its
+    CPU per text is processes / rate; a level whose tasks are smaller pays more per text.
+    """
+    processes = int(str(engine.get("shape", "1")).split()[0])
+    best = engine["best"]
+    engine_ms = 1000 * processes / best["sentences_per_s"]
+    lines = [
+        "| uncached conc. | tasks | texts a task | runtime CPU ms a text | vs the engine's best |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for concurrency, row in work.items():
+        per_text = row["runtime_cpu_ms_per_text"]
+        ratio = per_text / engine_ms if engine_ms else 0.0
+        lines.append(
+            f"| {concurrency} | {row['tasks']} | {row['texts_per_task']:.1f} | "
+            f"{per_text:.2f} | {ratio:.2f}x |"
+        )
+    lines.append(
+        f"engine's best: {engine_ms:.2f} ms of CPU a text ({engine.get('shape', '')}, "
+        f"batch {best['batch_size']})"
+    )
+    return lines
 
 
 def side_by_side_lines(report: dict[str, Any]) -> list[str]:

@@ -173,3 +173,31 @@ def test_table_shows_the_side_by_side_rows_and_the_verdicts() -> None:
 def test_plot_writes_a_png(tmp_path: Path) -> None:
     path = plot(report(), tmp_path / "bench.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_work_of_a_level_is_the_difference_of_the_workers_totals() -> None:
+    from loadtest.measure_stack import work_of_level
+
+    work = work_of_level((1.0, 100, 10), (3.0, 500, 35))
+
+    assert work == {
+        "tasks": 25,
+        "texts": 400,
+        "texts_per_task": 16.0,
+        "runtime_cpu_ms_per_text": 5.0,
+    }
+    assert work_of_level((1.0, 5, 1), (1.0, 5, 1))["texts_per_task"] == 0.0
+
+
+def test_the_work_lines_compare_each_level_with_the_engines_cost_per_text() -> None:
+    from loadtest.report import work_lines
+
+    engine = {"shape": "2 processes", "best": {"batch_size": 64, "sentences_per_s": 800.0}}
+    work = {
+        "32": {"tasks": 10, "texts": 140, "texts_per_task": 14.0, "runtime_cpu_ms_per_text": 3.75}
+    }
+
+    lines = work_lines(work, engine)
+
+    assert "| 32 | 10 | 14.0 | 3.75 | 1.50x |" in lines  # 2 / 800 s = 2.5 ms a text
+    assert lines[-1].startswith("engine's best: 2.50 ms of CPU a text (2 processes, batch 64)")
