@@ -39,10 +39,9 @@ def pick_precision(precision: str) -> tuple[str, str]:
 
 
 def auto_pad_multiple(precision: str) -> int:
-    """Widths rounded to 16 tokens in bf16 (AMX), where the tiles want such shapes: one
-    thread, 1 / 4 / 16 texts a pass ran 1.2-1.6x / 1.4x / 1.3x the unrounded rate. In
-    fp32 rounding paid at 1-4 texts and cost about 8% at 16 (the padding is computed),
-    so there it is left off (loadtest/README.md, "Padding to a multiple")."""
+    """Widths rounded to 16 tokens in bf16 (AMX): few shapes, whose kernels stay compiled.
+    In fp32 the padding's compute cost more than it saved at 16 texts a pass, so there
+    it is left off (README, "Performance"; `python -m loadtest.pad_widths`)."""
     return 16 if precision == "bf16" else 1
 
 
