@@ -4,8 +4,10 @@ Most of a cached request's own work was redis-py's per-command cost (pool checko
 retry wrapper, send, parse), not Redis's: one MGET per request at 32 connections was a
 fifth of the gateway's CPU (py-spy, README "Performance"). Requests that read in the
 same turn of the loop now share one MGET, and each gets its own replies back, in order.
-A failed read fails every request that shared it, with the error redis-py raised, so
-the caller's rule stays the same (a cache outage is a miss, never an error).
+A request that finds no other read waiting or in flight sends its own MGET at once (a
+lone request pays nothing for the sharing: always sharing cost it a turn of the loop
+and a task, measurably slower at one connection, README "Performance"). A failed read fails every request that shared it, with the error
+redis-py raised, so the caller's rule stays the same (a cache outage is a miss).
 """
 
 from __future__ import annotations
@@ -30,8 +32,15 @@ class CoalescedReads:
         self._keys = 0
         self._flush: asyncio.Handle | None = None
         self._reads: set[asyncio.Task[None]] = set()
+        self._alone = 0  # reads sent by a lone request, still in flight
 
     async def mget(self, keys: list[str]) -> list[Reply]:
+        if not self._waiting and not self._reads and not self._alone:
+            self._alone += 1
+            try:
+                return await self._redis.mget(keys)
+            finally:
+                self._alone -= 1
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[Reply]] = loop.create_future()
         self._waiting.append((keys, future))
