@@ -6,8 +6,9 @@ fifth of the gateway's CPU (py-spy, README "Performance"). Requests that read in
 same turn of the loop now share one MGET, and each gets its own replies back, in order.
 A request that finds no other read waiting or in flight sends its own MGET at once (a
 lone request pays nothing for the sharing: always sharing cost it a turn of the loop
-and a task, measurably slower at one connection, README "Performance"). A failed read fails every request that shared it, with the error
-redis-py raised, so the caller's rule stays the same (a cache outage is a miss).
+and a task, measurably slower at one connection, README "Performance"). A failed read
+fails every request that shared it, with the error redis-py raised, so the caller's
+rule stays the same (a cache outage is a miss).
 """
 
 from __future__ import annotations
