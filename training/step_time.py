@@ -45,10 +45,11 @@ def step_seconds(
     *,
     spec: str,
     steps: int,
+    bf16: bool,
     warmup: int = 2,
 ) -> tuple[list[float], float]:
     """Seconds of each timed step, and seconds per validation text (the per-epoch check)."""
-    config = SPECS[spec].config(bf16_autocast=bf16_support()[0])
+    config = SPECS[spec].config(bf16_autocast=bf16)
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     tokenizer, model = load_classifier(encoder)
@@ -99,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--encoder", type=Path, default=None, help="default: the spec's")
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument(
+        "--fp32", action="store_true", help="no bf16 autocast (a CPU without AMX trains so)"
+    )
     parser.add_argument("--openvino", action="store_true", help="also inference sentences/s")
     parser.add_argument("--speed-texts", type=int, default=512)
     args = parser.parse_args(argv)
@@ -108,9 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     splits = load_splits(args.cache)
     texts = [e.text for e in splits.train]
     labels = [e.label for e in splits.train]
-    config = SPECS[spec].config(bf16_autocast=bf16_support()[0])
+    config = SPECS[spec].config(bf16_autocast=bf16_support()[0] and not args.fp32)
     probe = random.Random(1).sample([e.text for e in splits.validation], 256)
-    times, per_text = step_seconds(encoder, texts, labels, probe, spec=spec, steps=args.steps)
+    times, per_text = step_seconds(
+        encoder, texts, labels, probe, spec=spec, steps=args.steps, bf16=config.bf16_autocast
+    )
     per_step = sum(times) / len(times)
     steps_per_epoch = math.ceil(len(texts) / config.batch_size)
     checks = per_text * len(splits.validation) * config.epochs
