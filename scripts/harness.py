@@ -18,6 +18,9 @@ Invariants:
   outlives it is killed by that PID, so none is left holding a port.
 - A wait for readiness fails at once, with the end of its log, when a process it
   waits on has exited.
+- A SIGTERM to the process holding a harness (a `kill`, a `timeout`) stops the stack
+  as the end of the block does, unless that process handles SIGTERM itself
+  (`make run` does).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -224,8 +228,17 @@ class Harness:
         self.own_group = own_group
         self.processes: list[Process] = []
         self.redis: PrivateRedis | None = None
+        self._sigterm: signal.Handlers | None = None  # the handler to put back on exit
 
     def __enter__(self) -> Harness:
+        # A SIGTERM (kill, timeout) would end this process without running __exit__ and
+        # leave its stack running. Where nobody handles it yet, make it an exit, so the
+        # block stops its children. SIGINT needs nothing: a background job ignores it,
+        # and elsewhere it raises KeyboardInterrupt, which runs __exit__.
+        main = threading.current_thread() is threading.main_thread()
+        if main and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _exit_on_sigterm)
+            self._sigterm = signal.SIG_DFL
         return self
 
     def __exit__(
@@ -234,7 +247,12 @@ class Harness:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        self.stop()
+        try:
+            self.stop()
+        finally:
+            if self._sigterm is not None:
+                signal.signal(signal.SIGTERM, self._sigterm)
+                self._sigterm = None
 
     def private_redis(self, name: str = "redis") -> str:
         """Start a private Redis (stopped last) and return its URL."""
@@ -380,6 +398,10 @@ class Harness:
         if self.redis is not None:
             self.redis.stop()
             self.redis = None
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def reachable(url: str) -> bool:

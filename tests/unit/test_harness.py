@@ -103,3 +103,47 @@ def test_children_a_process_leaves_behind_are_killed_by_pid(tmp_path: Path) -> N
         assert start_time(orphan) is not None
     assert parent.popen.returncode == 0  # it exited on SIGTERM, its child did not
     assert start_time(orphan) is None  # killed by its PID after its parent was gone
+
+
+# A bench in miniature: a harness with one child, then the block waits; its PID is
+# what a `kill` or a `timeout` would signal.
+HOLDS_A_STACK = """
+import sys, time
+from pathlib import Path
+from scripts.harness import Harness, child_env
+with Harness(Path(sys.argv[1])) as harness:
+    harness.start("api", [sys.executable, "-c", sys.argv[2], "api", sys.argv[3], "0"], child_env())
+    print("started", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_sigterm_to_the_process_holding_a_stack_stops_the_stack(tmp_path: Path) -> None:
+    import subprocess
+
+    record = tmp_path / "stopped"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDS_A_STACK, str(tmp_path), CHILD, str(record)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert holder.stdout is not None
+    assert holder.stdout.readline().strip() == "started"
+    log = next(tmp_path.glob("*-api.log"))
+    wait_for(lambda: "up" in log.read_text(), 10, "the child to start")
+
+    holder.send_signal(signal.SIGTERM)
+
+    assert holder.wait(30) == 128 + signal.SIGTERM
+    holder.stdout.close()
+    assert record.read_text().split() == ["api"]  # the child got its SIGTERM and finished
+
+
+def test_a_harness_puts_the_sigterm_handler_back(tmp_path: Path) -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    with Harness(tmp_path):
+        inside = signal.getsignal(signal.SIGTERM)
+    assert signal.getsignal(signal.SIGTERM) is before
+    if before is signal.SIG_DFL:
+        assert inside is not signal.SIG_DFL
