@@ -55,12 +55,6 @@ def post_json(url: str, body: dict[str, Any]) -> int:
         return int(answer.status)
 
 
-def runtime_totals(client: redis.Redis) -> tuple[float, int]:
-    """Sum over workers of CPU seconds inside the runtime, and of texts computed."""
-    cpu, texts, _ = work_totals(client)
-    return cpu, texts
-
-
 def work_totals(client: redis.Redis) -> tuple[float, int, int]:
     """Sum over workers of CPU seconds inside the runtime, texts computed and tasks run."""
     rows = [json.loads(raw) for raw in client.hvals(STATS_KEY)]

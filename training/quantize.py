@@ -167,19 +167,12 @@ class _Candidate(BatchedRuntime):
     ) -> None:
         import openvino as ov
 
+        from worker.runtimes.ov import compile_config
+
         self._tokenizer = FastTokenizer(model_dir)
         core = ov.Core()
         compiled = core.compile_model(
-            core.read_model(str(model_dir / xml)),
-            "CPU",
-            {
-                "INFERENCE_NUM_THREADS": threads,
-                "NUM_STREAMS": 1,
-                "ENABLE_CPU_PINNING": False,
-                "PERFORMANCE_HINT": "LATENCY",
-                "INFERENCE_PRECISION_HINT": hint,
-                "CPU_RUNTIME_CACHE_CAPACITY": 200,
-            },
+            core.read_model(str(model_dir / xml)), "CPU", compile_config(threads, hint, 200)
         )
         self._request = compiled.create_infer_request()
         self._inputs = [port.get_any_name() for port in compiled.inputs]

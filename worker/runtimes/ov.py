@@ -45,6 +45,23 @@ def auto_pad_multiple(precision: str) -> int:
     return 16 if precision == "bf16" else 1
 
 
+def compile_config(threads: int, precision: str, cache_capacity: int) -> dict[str, object]:
+    """The CPU plugin's settings a worker compiles with (training/quantize.py measures
+    its candidates with the same)."""
+    return {
+        "INFERENCE_NUM_THREADS": threads,
+        "NUM_STREAMS": 1,
+        # Unpinned: pinned threads of two workers (or of a worker and the API)
+        # on the same core halve each other; measured in loadtest/README.md.
+        "ENABLE_CPU_PINNING": False,
+        "PERFORMANCE_HINT": "LATENCY",
+        # Explicit: OpenVINO would pick bf16 by itself on AMX CPUs.
+        "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
+        # Bounded: every new input shape would otherwise stay compiled in memory.
+        "CPU_RUNTIME_CACHE_CAPACITY": cache_capacity,
+    }
+
+
 class OpenVinoRuntime(BatchedRuntime):
     """One compiled model, one infer request: the solo worker runs one batch at a time."""
 
@@ -69,18 +86,7 @@ class OpenVinoRuntime(BatchedRuntime):
         compiled = core.compile_model(
             core.read_model(str(model_dir / OPENVINO_FILE)),
             "CPU",
-            {
-                "INFERENCE_NUM_THREADS": threads,
-                "NUM_STREAMS": 1,
-                # Unpinned: pinned threads of two workers (or of a worker and the API)
-                # on the same core halve each other; measured in loadtest/README.md.
-                "ENABLE_CPU_PINNING": False,
-                "PERFORMANCE_HINT": "LATENCY",
-                # Explicit: OpenVINO would pick bf16 by itself on AMX CPUs.
-                "INFERENCE_PRECISION_HINT": "bf16" if self.precision == "bf16" else "f32",
-                # Bounded: every new input shape would otherwise stay compiled in memory.
-                "CPU_RUNTIME_CACHE_CAPACITY": cache_capacity,
-            },
+            compile_config(threads, self.precision, cache_capacity),
         )
         self._request = compiled.create_infer_request()
         self._inputs = [port.get_any_name() for port in compiled.inputs]
