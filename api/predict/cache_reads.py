@@ -1,9 +1,10 @@
 """Cache reads of concurrent requests, coalesced into one MGET per turn of the event loop.
 
 Most of a cached request's own work was redis-py's per-command cost (pool checkout,
-retry wrapper, send, parse), not Redis's: one MGET per request at 32 connections was a
-fifth of the gateway's CPU (py-spy, README "Performance"). Requests that read in the
-same turn of the loop now share one MGET, and each gets its own replies back, in order.
+retry wrapper, send, parse), not Redis's: at 32 connections one MGET per request was
+the largest part of the gateway's CPU beyond the framework (README "Performance").
+Requests that read in the same turn of the loop now share one MGET, and each gets its
+own replies back, in order.
 A request that finds no other read waiting or in flight sends its own MGET at once (a
 lone request pays nothing for the sharing: always sharing cost it a turn of the loop
 and a task, measurably slower at one connection, README "Performance"). A failed read
