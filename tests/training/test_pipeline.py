@@ -3,27 +3,42 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
+
+import pytest
 
 from training.build import SERVABLE
 from training.build import main as build_model
-from training.evaluate import DEFAULT_CACHE
+from training.distill import main as write_teacher_targets
+from training.distill import read_targets, text_key
+from training.evaluate import DEFAULT_CACHE, load_splits
 
 
-def test_pipeline_builds_a_servable_model_with_a_card(tmp_path: Path, tiny_model_dir: Path) -> None:
-    out = tmp_path / "slice-model"
-    code = build_model(
+def slice_build(out: Path, encoder: Path, *extra: str) -> int:
+    return build_model(
         [
             "--out", str(out),
             "--cache", str(DEFAULT_CACHE),
-            "--encoder", str(tiny_model_dir),
+            "--encoder", str(encoder),
             "--slice", "300",
             "--epochs", "1",
             "--speed-texts", "64",
+            *extra,
         ]
     )  # fmt: skip
 
-    assert code == 0
+
+@pytest.fixture(scope="module")
+def slice_model(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
+    """A model built on labels alone: the test pipeline's and the student's teacher."""
+    out = tmp_path_factory.mktemp("built") / "slice-model"
+    assert slice_build(out, tiny_model_dir, "--no-distil") == 0
+    return out
+
+
+def test_pipeline_builds_a_servable_model_with_a_card(slice_model: Path) -> None:
+    out = slice_model
     card = json.loads((out / "model_card.json").read_text())
     assert card["labels"] == ["NEGATIVE", "POSITIVE"]
     assert set(card["test_accuracy"]) >= {"rt", "tweets", "amazon", "nyt"}
@@ -53,3 +68,28 @@ def test_pipeline_builds_a_servable_model_with_a_card(tmp_path: Path, tiny_model
     assert served.metrics == card["test_accuracy"]
     (row,) = runtime.predict(["a fine film"])
     assert abs(sum(row) - 1) < 1e-3
+
+
+def test_a_student_distils_the_teachers_targets_over_unlabelled_text(
+    tmp_path: Path, slice_model: Path, tiny_model_dir: Path
+) -> None:
+    targets = tmp_path / "targets.json.gz"
+    assert write_teacher_targets(["--teacher", str(slice_model), "--out", str(targets)]) == 0
+    stored = read_targets(targets)
+    train = load_splits(DEFAULT_CACHE).train
+    assert stored.teacher["unlabelled"] > 5_000
+    assert len(stored.log_probs) >= len(train) + stored.teacher["unlabelled"] - 10
+    row = stored.log_probs[text_key(train[0].text)]
+    assert abs(sum(math.exp(v) for v in row) - 1) < 1e-3
+
+    out = tmp_path / "student"
+    assert slice_build(out, tiny_model_dir, "--targets", str(targets)) == 0
+
+    card = json.loads((out / "model_card.json").read_text())
+    distillation = card["distillation"]
+    assert distillation["used"] is True
+    assert distillation["teacher"]["model"] == "slice-model"
+    assert sum(distillation["unlabelled"].values()) == 300
+    assert "Distilled from **slice-model**" in (out / "MODEL_CARD.md").read_text()
+    with pytest.raises(FileNotFoundError, match="no teacher targets"):
+        slice_build(tmp_path / "none", tiny_model_dir, "--targets", str(tmp_path / "absent.gz"))
