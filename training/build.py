@@ -4,8 +4,9 @@
 the same way into models/sentiment-mpnet (training/specs.py holds both models' choices).
 
 Reads the data (training/data.py), splits it without leakage (training/splits.py),
-fine-tunes the MiniLM-L6 encoder (training/train.py), saves the weights in half
-precision with the tokenizer, fits the calibration temperature on the validation
+fine-tunes the MiniLM-L6 encoder (training/train.py), distilling the teacher's soft
+labels (training/distill.py), saves the weights in half
+precision with the tokenizer, fits the calibration on the validation
 split and evaluates every test set and the hard set (training/evaluate.py),
 measures the candidate runtimes on this machine (training/runtimes.py) and writes
 the model card: sources and licences, hashes, split sizes, hyper-parameters,
@@ -131,18 +132,21 @@ def calibration_section(card: dict[str, Any]) -> str:
     return f"""
 ## Calibration
 
-Served probabilities are softmax(logits / T) with **T = {calibration["temperature"]:.3f}**,
-stored in `calibration.json` and applied by every runtime that serves the model
-(`worker/runtimes/batching.py`); T was fitted on the validation split alone by
-least negative log-likelihood. Labels never change with T, only how sure they
+Served probabilities are the softmax of logits x margin^(exponent - 1) / T (margin:
+the top logit less the second, so a two-label margin m is served as m^exponent / T)
+with **T = {calibration["temperature"]:.3f}** and **exponent
+{calibration.get("exponent", 1.0):.2f}** (1 is plain temperature scaling), stored in
+`calibration.json` and applied by every runtime that serves the model
+(`worker/runtimes/batching.py`); both were fitted on the validation split alone by
+least negative log-likelihood, each of its sources weighing the same (it is 71%
+Rotten Tomatoes). Labels never change with the calibration, only how sure they
 are. ECE: {calibration["bins"]} equal-width bins of the top-class probability;
 the goal is 0.03 or less on every set, and a set above it is marked. The chance
 column is the median ECE a perfectly calibrated model would show on as many
-texts: a set's ECE near it cannot tell calibration from luck. One T serves every
-set, so where the model is right at different rates for the same score (tweets
-against Rotten Tomatoes, or the hard set's sarcasm), T fitted on validation
-cannot suit them all; the bins behind each figure are in `model_card.json`
-(`calibration.reliability`).
+texts: a set's ECE near it cannot tell calibration from luck. One calibration
+serves every set, so where the model is right at different rates for the same
+score (the hard set's sarcasm), no map of the score can suit them all; the bins
+behind each figure are in `model_card.json` (`calibration.reliability`).
 
 {calibration["table"]}
 

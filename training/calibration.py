@@ -21,18 +21,20 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from worker.runtimes.batching import softmax
-from worker.runtimes.model_dir import CALIBRATION_FILE
+from worker.runtimes.model_dir import CALIBRATION_FILE, Calibration
 
 BINS = 15
 # The search range of T: far wider than any fine-tuned classifier needs.
 T_RANGE = (0.05, 20.0)
+# The exponents `fit_calibration` tries (steps of 0.01); 1.0 is plain temperature scaling.
+EXPONENTS = np.round(np.arange(0.5, 3.0001, 0.01), 2)
 
 
 def log_probabilities(probabilities: np.ndarray) -> np.ndarray:
@@ -49,11 +51,19 @@ def negative_log_likelihood(logits: np.ndarray, labels: np.ndarray, temperature:
     return float(np.mean(log_norm - picked))
 
 
-def fit_temperature(logits: np.ndarray, labels: np.ndarray, *, tolerance: float = 1e-5) -> float:
-    """The T in `T_RANGE` of least NLL: golden-section search over log T.
+def fit_temperature(
+    logits: np.ndarray,
+    labels: np.ndarray,
+    *,
+    tolerance: float = 1e-5,
+    weights: np.ndarray | None = None,
+    exponent: float = 1.0,
+) -> float:
+    """The T in `T_RANGE` of least (weighted) NLL: golden-section search over log T.
 
-    The NLL is convex in 1/T (the logits enter linearly, log-sum-exp is convex),
-    so it has one minimum along log T and the search finds it.
+    The NLL is convex in 1/T (the logits, scaled by the exponent's per-row factor,
+    enter linearly; log-sum-exp is convex), so it has one minimum along log T and
+    the search finds it.
     """
     if len(labels) == 0:
         raise ValueError("no examples to fit a temperature on")
@@ -61,7 +71,7 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, *, tolerance: float 
     ratio = (math.sqrt(5) - 1) / 2
 
     def loss(log_t: float) -> float:
-        return negative_log_likelihood(logits, labels, math.exp(log_t))
+        return calibrated_nll(logits, labels, Calibration(math.exp(log_t), exponent), weights)
 
     a, b = high - ratio * (high - low), low + ratio * (high - low)
     loss_a, loss_b = loss(a), loss(b)
@@ -75,6 +85,48 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, *, tolerance: float 
             b = low + ratio * (high - low)
             loss_b = loss(b)
     return math.exp((low + high) / 2)
+
+
+def calibrated_nll(
+    logits: np.ndarray,
+    labels: np.ndarray,
+    calibration: Calibration,
+    weights: np.ndarray | None = None,
+) -> float:
+    """Mean NLL of the true labels under what a runtime with `calibration` serves,
+    each text counted `weights[i]` times (all once without weights)."""
+    served = softmax(np.asarray(logits, dtype=np.float64), *astuple(calibration))
+    picked = np.log(np.clip(served[np.arange(len(labels)), labels], 1e-300, None))
+    return float(-np.average(picked, weights=weights))
+
+
+def source_weights(sources: list[str]) -> np.ndarray:
+    """Weights under which every source counts as much as every other, whatever its size.
+
+    The validation split is 71% Rotten Tomatoes; fitted on it as it is, the
+    calibration would suit film snippets and leave tweets, reviews and news to chance.
+    """
+    counts = {source: sources.count(source) for source in set(sources)}
+    return np.array([len(sources) / (len(counts) * counts[s]) for s in sources])
+
+
+def fit_calibration(
+    logits: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None
+) -> Calibration:
+    """Temperature and exponent of least (weighted) NLL: for every exponent in
+    `EXPONENTS`, the best T by `fit_temperature`; the pair of least NLL wins. With
+    exponent 1 among them, the result is never worse on the data than T alone."""
+    best: tuple[float, Calibration] | None = None
+    for exponent in EXPONENTS:
+        temperature = fit_temperature(
+            logits, labels, weights=weights, exponent=float(exponent), tolerance=1e-4
+        )
+        found = Calibration(temperature, float(exponent))
+        loss = calibrated_nll(logits, labels, found, weights)
+        if best is None or loss < best[0]:
+            best = (loss, found)
+    assert best is not None  # EXPONENTS is not empty
+    return best[1]
 
 
 @dataclass(frozen=True)
@@ -148,6 +200,11 @@ def apply_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarr
     return softmax(log_probabilities(probabilities), temperature)
 
 
+def apply_calibration(probabilities: np.ndarray, calibration: Calibration) -> np.ndarray:
+    """What a runtime with `calibration` serves, from what it serves uncalibrated."""
+    return softmax(log_probabilities(probabilities), *astuple(calibration))
+
+
 def wilson_interval(hits: int, total: int, z: float = 1.96) -> tuple[float, float]:
     """Wilson score interval of a proportion (95% for z = 1.96)."""
     if total == 0:
@@ -159,12 +216,16 @@ def wilson_interval(hits: int, total: int, z: float = 1.96) -> tuple[float, floa
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def write_calibration(model_dir: Path, temperature: float, facts: dict[str, Any]) -> Path:
-    """Store T where every runtime reads it (worker/runtimes/model_dir.py).
+def write_calibration(model_dir: Path, calibration: Calibration, facts: dict[str, Any]) -> Path:
+    """Store T and the exponent where every runtime reads them (worker/runtimes/model_dir.py).
 
-    The file counts in the model's version, so a new T gives new cache keys.
+    The file counts in the model's version, so a new calibration gives new cache keys.
     """
     path = model_dir / CALIBRATION_FILE
-    body = {"temperature": round(temperature, 6), **facts}
+    body = {
+        "temperature": round(calibration.temperature, 6),
+        "exponent": round(calibration.exponent, 6),
+        **facts,
+    }
     path.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
     return path

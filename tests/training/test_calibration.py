@@ -1,4 +1,4 @@
-"""ECE, the temperature fit and the Wilson interval, on synthetic numbers with known answers."""
+"""ECE, the calibration fit and the Wilson interval, on synthetic numbers with known answers."""
 
 from __future__ import annotations
 
@@ -8,16 +8,21 @@ import numpy as np
 import pytest
 
 from training.calibration import (
+    apply_calibration,
     apply_temperature,
+    calibrated_nll,
     ece_sampling_floor,
     expected_calibration_error,
+    fit_calibration,
     fit_temperature,
     log_probabilities,
     negative_log_likelihood,
     reliability_bins,
+    source_weights,
     wilson_interval,
 )
 from worker.runtimes.batching import softmax
+from worker.runtimes.model_dir import Calibration
 
 
 def synthetic(scale: float, n: int = 6000, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
@@ -104,3 +109,55 @@ def test_the_sampling_floor_shrinks_with_more_texts() -> None:
     many = ece_sampling_floor(probabilities)
     assert 0.0 < many < few
     assert many < 0.02 < few < 0.1
+
+
+def powered(
+    exponent: float, temperature: float, n: int = 8000, seed: int = 5
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two-label logits whose true margin is |m| ** exponent / temperature: labels are
+    drawn from that probability, so the fit should find both numbers again."""
+    rng = np.random.default_rng(seed)
+    margin = rng.normal(0.0, 3.0, n)
+    true = np.sign(margin) * np.abs(margin) ** exponent / temperature
+    labels = (rng.uniform(size=n) < 1 / (1 + np.exp(-true))).astype(int)
+    return np.stack([np.zeros(n), margin], axis=1), labels
+
+
+def test_the_fit_finds_a_known_exponent_and_temperature_and_beats_t_alone() -> None:
+    logits, labels = powered(exponent=1.6, temperature=2.5)
+
+    found = fit_calibration(logits, labels)
+
+    assert found.exponent == pytest.approx(1.6, abs=0.1)
+    assert found.temperature == pytest.approx(2.5, rel=0.2)
+    plain = Calibration(fit_temperature(logits, labels))
+    assert calibrated_nll(logits, labels, found) < calibrated_nll(logits, labels, plain)
+    served = apply_calibration(softmax(logits), found)
+    assert expected_calibration_error(served, labels) < 0.02
+    assert (served.argmax(axis=1) == logits.argmax(axis=1)).all()  # no label changes
+
+
+def test_plain_temperature_data_is_fitted_with_exponent_about_one() -> None:
+    logits, labels = synthetic(scale=2.0)
+    found = fit_calibration(logits, labels)
+    assert found.exponent == pytest.approx(1.0, abs=0.08)
+    assert found.temperature == pytest.approx(2.0, rel=0.1)
+
+
+def test_the_exponent_powers_the_two_label_margin() -> None:
+    logits = np.array([[0.0, 2.0], [3.0, 0.5], [1.0, 1.0]])
+    served = softmax(logits, 1.5, 2.0)
+    margins = np.log(served[:, 1] / served[:, 0])
+    assert margins == pytest.approx([2.0**2 / 1.5, -(2.5**2) / 1.5, 0.0], abs=1e-6)
+    assert softmax(logits, 1.5, 1.0) == pytest.approx(softmax(logits, 1.5))
+
+
+def test_every_source_weighs_the_same_whatever_its_size() -> None:
+    sources = ["rt"] * 6 + ["tweets"] * 2 + ["nyt"]
+    weights = source_weights(sources)
+    totals = {
+        source: float(sum(w for w, s in zip(weights, sources, strict=True) if s == source))
+        for source in set(sources)
+    }
+    assert totals == pytest.approx({"rt": 3.0, "tweets": 3.0, "nyt": 3.0})
+    assert float(weights.sum()) == pytest.approx(len(sources))

@@ -66,7 +66,7 @@ def test_unlabelled_texts_come_from_every_source_and_leak_nothing(
     splits: Splits, unlabelled: list[Text]
 ) -> None:
     sources = {t.source.split(":")[0] for t in unlabelled}
-    assert sources == {"vader-mild", "rt-plots", "headlines"}
+    assert sources == {"vader-mild", "rt-plots", "headlines", "augmented"}
     assert len(unlabelled) > 5_000
     held = [*splits.train, *splits.validation, *read_hard_set()]
     held += [e for items in splits.test.values() for e in items]

@@ -7,8 +7,8 @@ ones (on realistic text this is most of the speed: README, "Performance"). Where
 is chosen by cost (`cut_batches`): a task of 16-32 texts of mixed lengths padded
 as one pass wastes about half its compute. Probabilities come back
 one row per text, in input order, whatever the runtime: the softmax of the logits
-divided by the model's calibration temperature (1.0: as trained), which changes
-how sure the answers are, never their order or label.
+under the model's calibration (temperature and exponent; 1.0 and 1.0: as trained),
+which changes how sure the answers are, never their order or label.
 """
 
 from __future__ import annotations
@@ -44,9 +44,20 @@ def observed_forward(run: BatchRun) -> BatchRun:
     return forward
 
 
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    """Row-wise softmax of `logits / temperature`."""
-    scaled = logits / temperature if temperature != 1.0 else logits
+MIN_MARGIN = 1e-6  # a tie between the top two logits, under an exponent below 1
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0, exponent: float = 1.0) -> np.ndarray:
+    """Row-wise softmax of `logits / temperature`; with an exponent other than 1, of
+    `logits * margin ** (exponent - 1) / temperature` (worker/runtimes/model_dir.py
+    Calibration: the margin is the row's top logit less its second)."""
+    scaled = logits
+    if exponent != 1.0 and logits.shape[1] > 1:
+        top_two = np.sort(logits, axis=1)[:, -2:]
+        margin = np.maximum(top_two[:, 1] - top_two[:, 0], MIN_MARGIN)
+        scaled = logits * (margin ** (exponent - 1.0))[:, None]
+    if temperature != 1.0:
+        scaled = scaled / temperature
     shifted = np.exp(scaled - scaled.max(axis=1, keepdims=True))
     probabilities: np.ndarray = shifted / shifted.sum(axis=1, keepdims=True)
     return probabilities
@@ -104,8 +115,9 @@ def predict_sorted(
     token_budget: int = 0,
     temperature: float = 1.0,
     pad_multiple: int = 1,
+    exponent: float = 1.0,
 ) -> np.ndarray:
-    """Softmax probabilities of `logits / temperature`, one row per text, in input order."""
+    """Calibrated softmax probabilities (`softmax`), one row per text, in input order."""
     probabilities, _ = predict_sorted_detailed(
         tokenizer,
         run,
@@ -115,6 +127,7 @@ def predict_sorted(
         token_budget=token_budget,
         temperature=temperature,
         pad_multiple=pad_multiple,
+        exponent=exponent,
     )
     return probabilities
 
@@ -144,6 +157,7 @@ def predict_sorted_detailed(
     token_budget: int = 0,
     temperature: float = 1.0,
     pad_multiple: int = 1,
+    exponent: float = 1.0,
 ) -> tuple[np.ndarray, list[int]]:
     """`predict_sorted`, and the positions of the texts truncated to `max_tokens`.
 
@@ -174,7 +188,7 @@ def predict_sorted_detailed(
                 else:
                     batch[r, : len(values)] = values
             feeds[name] = batch
-        chunks.append(softmax(np.asarray(run(feeds), dtype=np.float32), temperature))
+        chunks.append(softmax(np.asarray(run(feeds), dtype=np.float32), temperature, exponent))
     in_sorted_order = np.concatenate(chunks)
     probabilities = np.empty_like(in_sorted_order)
     probabilities[order] = in_sorted_order
@@ -189,9 +203,10 @@ class BatchedRuntime:
     batch_size: int
     max_tokens: int
     token_budget: int = 0  # padded tokens per forward pass; 0 means rows alone decide
-    # Logits are divided by it before the softmax: the model directory's calibration
-    # (model_dir.temperature_of); 1.0 serves the probabilities as trained.
+    # The model directory's calibration (model_dir.calibration_of), applied by
+    # `softmax`; 1.0 and 1.0 serve the probabilities as trained.
     temperature: float = 1.0
+    exponent: float = 1.0
     pad_multiple: int = 1  # each pass's width rounded up to a multiple of this
 
     def predict(self, texts: Sequence[str]) -> list[list[float]]:
@@ -208,6 +223,7 @@ class BatchedRuntime:
             token_budget=self.token_budget,
             temperature=self.temperature,
             pad_multiple=self.pad_multiple,
+            exponent=self.exponent,
         )
         rows: list[list[float]] = probabilities.tolist()
         return rows, truncated

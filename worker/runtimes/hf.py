@@ -13,7 +13,12 @@ from shared.config import Settings
 from shared.contracts import ModelCard
 from worker.runtimes.batching import BatchedRuntime, Feeds
 from worker.runtimes.cpu import bf16_support
-from worker.runtimes.model_dir import card_facts, directory_version, temperature_of
+from worker.runtimes.model_dir import (
+    Calibration,
+    calibration_of,
+    card_facts,
+    directory_version,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -48,7 +53,8 @@ class TorchRuntime(BatchedRuntime):
         self.batch_size = batch_size
         self.token_budget = token_budget
         local = Path(model_id)
-        self.temperature = temperature_of(local) if local.is_dir() else 1.0
+        calibration = calibration_of(local) if local.is_dir() else Calibration()
+        self.temperature, self.exponent = calibration.temperature, calibration.exponent
         self.commit = getattr(self._model.config, "_commit_hash", None)
 
     @property
@@ -122,6 +128,7 @@ def load_torch(
         precision_reason=runtime.precision_reason,
         threads=threads,
         temperature=runtime.temperature,
+        exponent=runtime.exponent,
     )
     return runtime, card
 

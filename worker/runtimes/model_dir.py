@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 CARD_FILE = "model_card.json"
 # OpenVINO IR written by `make model` next to the PyTorch weights.
 OPENVINO_FILE = "openvino_model.xml"
-# The temperature that calibrates the model's probabilities (training/calibration.py).
+# The temperature (and exponent) that calibrate the model's probabilities.
 CALIBRATION_FILE = "calibration.json"
 
 
@@ -51,19 +52,40 @@ def labels_of(path: Path) -> list[str]:
     return [id2label[i] for i in range(len(id2label))]
 
 
-def temperature_of(path: Path) -> float:
-    """The directory's calibration temperature: 1.0 (the logits as trained) without a file.
+@dataclass(frozen=True)
+class Calibration:
+    """How a runtime turns logits into served probabilities (training/calibration.py).
 
-    Runtimes divide the logits by it before the softmax. A file that holds no
-    positive, finite temperature fails the load: a worker must not serve
-    probabilities that are silently uncalibrated.
+    softmax(logits * margin ** (exponent - 1) / temperature), margin = the row's top
+    logit less its second: with two labels the margin served is margin ** exponent /
+    temperature. exponent 1 is plain temperature scaling; above 1 it softens doubtful
+    answers more than sure ones. Every factor is positive, so no label changes.
+    """
+
+    temperature: float = 1.0
+    exponent: float = 1.0
+
+
+def calibration_of(path: Path) -> Calibration:
+    """The directory's calibration: the logits as trained (T = 1, exponent 1) without a file.
+
+    A file that holds no positive, finite temperature (or exponent, where it has
+    one) fails the load: a worker must not serve probabilities that are silently
+    uncalibrated.
     """
     calibration = path / CALIBRATION_FILE
     if not calibration.is_file():
-        return 1.0
-    value = json.loads(calibration.read_text(encoding="utf-8")).get("temperature")
+        return Calibration()
+    body = json.loads(calibration.read_text(encoding="utf-8"))
+    return Calibration(
+        temperature=_positive(body.get("temperature"), "temperature", calibration),
+        exponent=_positive(body.get("exponent", 1.0), "exponent", calibration),
+    )
+
+
+def _positive(value: object, name: str, where: Path) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{calibration}: temperature is not a number: {value!r}")
+        raise ValueError(f"{where}: {name} is not a number: {value!r}")
     if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{calibration}: temperature must be positive and finite: {value!r}")
+        raise ValueError(f"{where}: {name} must be positive and finite: {value!r}")
     return float(value)

@@ -21,10 +21,10 @@ from worker.runtimes.batching import BatchedRuntime, Feeds
 from worker.runtimes.cpu import bf16_support
 from worker.runtimes.model_dir import (
     OPENVINO_FILE,
+    calibration_of,
     card_facts,
     directory_version,
     labels_of,
-    temperature_of,
 )
 from worker.runtimes.tokenizer import FastTokenizer
 
@@ -81,7 +81,8 @@ class OpenVinoRuntime(BatchedRuntime):
         self.pad_multiple = pad_multiple or auto_pad_multiple(self.precision)
         self._tokenizer = FastTokenizer(model_dir)
         self._labels = labels_of(model_dir)
-        self.temperature = temperature_of(model_dir)
+        calibration = calibration_of(model_dir)
+        self.temperature, self.exponent = calibration.temperature, calibration.exponent
         core = ov.Core()
         compiled = core.compile_model(
             core.read_model(str(model_dir / OPENVINO_FILE)),
@@ -142,6 +143,7 @@ def load_openvino(
         precision_reason=runtime.precision_reason,
         threads=threads,
         temperature=runtime.temperature,
+        exponent=runtime.exponent,
     )
     return runtime, card
 
