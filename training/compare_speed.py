@@ -2,8 +2,9 @@
 
 `python -m training.compare_speed BEFORE AFTER` loads both model directories with the
 runtime a worker would pick here, then runs the same held-out texts through each in
-turn (before, after, before, ...), so that the machine's drift falls on both alike,
-and prints sentences/s per round, the medians and their ratio. The runtime table of
+turn (before, after, after, before, ...), so that the machine's drift falls on both
+alike, and prints sentences/s per round, the medians, and the median of the
+per-round ratios (the figure to read: drift cancels within a round). The runtime table of
 one build cannot say this: builds run minutes or sessions apart, on changing CPUs.
 """
 
@@ -68,7 +69,16 @@ def main(argv: list[str] | None = None) -> int:
         "threads": args.threads,
         "sentences_per_s": {k: [round(v, 1) for v in vals] for k, vals in speeds.items()},
         "median": {k: round(v, 1) for k, v in medians.items()},
-        "after_over_before": round(medians["after"] / medians["before"], 3),
+        # Per round, so that the machine's drift over the run cancels within each ratio.
+        "after_over_before_per_round": [
+            round(a / b, 3) for a, b in zip(speeds["after"], speeds["before"], strict=True)
+        ],
+        "after_over_before": round(
+            statistics.median(
+                a / b for a, b in zip(speeds["after"], speeds["before"], strict=True)
+            ),
+            3,
+        ),
     }
     print(json.dumps(result, indent=2))
     if args.out:
