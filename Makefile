@@ -118,7 +118,7 @@ FAULT_TESTS := $(addprefix tests/integration/,test_delivery.py test_redis_restar
 faults: $(DEV_STAMP)
 	$(BIN)/python -m pytest $(FAULT_TESTS)
 
-## model: rebuild models/sentiment-minilm, distilled from the teacher's committed soft labels (about 30 min on 2 cores)
+## model: rebuild models/sentiment-minilm, distilled from the teacher's committed soft labels (about 45 min on 2 cores)
 # The soft labels are training/targets/mpnet.json.gz (make teacher writes them);
 # ARGS=--no-distil trains on the labels alone. Both models from nothing: make teacher model.
 model: $(DEV_STAMP)

@@ -211,7 +211,7 @@ def distillation_line(card: dict[str, Any]) -> str:
         f"{distillation['alpha']} x cross-entropy on the labels + "
         f"{1 - distillation['alpha']:g} x tau^2 x KL(teacher || student) at tau = "
         f"{distillation['temperature']}, over the labelled split and "
-        f"{sum(distillation['unlabelled'].values())} unlabelled in-domain texts "
+        f"{sum(distillation['unlabelled'].values())} unlabelled texts, read or made "
         f"(training/unlabelled.py: {sources})."
     )
 
