@@ -1,4 +1,4 @@
-"""How far a model's probabilities mean what they say, and the temperature that fixes it.
+"""How far a model's probabilities mean what they say, and the calibration that fixes it.
 
 - `expected_calibration_error`: the top-class probability cut into equal-width
   bins; per bin the gap between the share answered right and the mean
@@ -8,6 +8,9 @@
   before the softmax; it is fitted by minimising the negative log-likelihood on
   the validation split, never on a test set. T > 1 softens an over-confident
   model, T < 1 sharpens a timid one; the argmax, so every label, is unchanged.
+- `fit_calibration`: T and an exponent of the margin (worker/runtimes/model_dir.py
+  Calibration), the pair of least NLL, optionally weighted (`source_weights`);
+  exponent 1 is the temperature alone, so it is never worse on the data.
 - `wilson_interval`: a 95% interval for an accuracy measured on n texts, sound
   at the small n and the accuracies near 1 that the test sets have.
 
@@ -40,15 +43,6 @@ EXPONENTS = np.round(np.arange(0.5, 3.0001, 0.01), 2)
 def log_probabilities(probabilities: np.ndarray) -> np.ndarray:
     """Logits up to a per-row constant, from softmax outputs (zeros kept finite)."""
     return np.log(np.clip(np.asarray(probabilities, dtype=np.float64), 1e-300, None))
-
-
-def negative_log_likelihood(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
-    """Mean NLL of the true labels under softmax(logits / temperature)."""
-    scaled = np.asarray(logits, dtype=np.float64) / temperature
-    top = scaled.max(axis=1, keepdims=True)
-    log_norm = top[:, 0] + np.log(np.exp(scaled - top).sum(axis=1))
-    picked = scaled[np.arange(len(labels)), labels]
-    return float(np.mean(log_norm - picked))
 
 
 def fit_temperature(
@@ -193,11 +187,6 @@ def ece_sampling_floor(probabilities: np.ndarray, draws: int = 200, seed: int = 
         for _ in range(draws)
     ]
     return float(np.median(found))
-
-
-def apply_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarray:
-    """What a runtime at `temperature` serves, from what it serves at 1.0."""
-    return softmax(log_probabilities(probabilities), temperature)
 
 
 def apply_calibration(probabilities: np.ndarray, calibration: Calibration) -> np.ndarray:

@@ -9,14 +9,12 @@ import pytest
 
 from training.calibration import (
     apply_calibration,
-    apply_temperature,
     calibrated_nll,
     ece_sampling_floor,
     expected_calibration_error,
     fit_calibration,
     fit_temperature,
     log_probabilities,
-    negative_log_likelihood,
     reliability_bins,
     source_weights,
     wilson_interval,
@@ -64,8 +62,8 @@ def test_an_over_confident_model_gets_t_above_one_and_a_lower_ece() -> None:
     assert temperature == pytest.approx(3.0, rel=0.1)
     assert expected_calibration_error(before, labels) > 0.08
     assert expected_calibration_error(after, labels) < 0.03
-    assert negative_log_likelihood(logits, labels, temperature) < negative_log_likelihood(
-        logits, labels, 1.0
+    assert calibrated_nll(logits, labels, Calibration(temperature)) < calibrated_nll(
+        logits, labels, Calibration()
     )
     # The labels, so the accuracy, stay as they were.
     assert (after.argmax(axis=1) == before.argmax(axis=1)).all()
@@ -82,14 +80,16 @@ def test_the_fit_is_the_least_nll_of_a_grid() -> None:
     logits, labels = synthetic(scale=2.0, n=2000, seed=11)
     fitted = fit_temperature(logits, labels)
     grid = np.exp(np.linspace(math.log(0.1), math.log(10), 400))
-    best = min(grid, key=lambda t: negative_log_likelihood(logits, labels, float(t)))
+    best = min(grid, key=lambda t: calibrated_nll(logits, labels, Calibration(float(t))))
     assert fitted == pytest.approx(best, rel=0.02)
 
 
 def test_temperature_from_served_probabilities_equals_temperature_on_logits() -> None:
     logits, _ = synthetic(scale=2.0, n=50)
     logits = logits + np.arange(50)[:, None]  # a per-row shift changes no probability
-    assert apply_temperature(softmax(logits), 2.5) == pytest.approx(softmax(logits, 2.5), abs=1e-9)
+    assert apply_calibration(softmax(logits), Calibration(2.5)) == pytest.approx(
+        softmax(logits, 2.5), abs=1e-9
+    )
     assert log_probabilities(np.array([[1.0, 0.0]]))[0, 1] < -600  # a zero stays finite
 
 
