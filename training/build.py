@@ -318,6 +318,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=None, help="default: the spec's")
     parser.add_argument("--max-length", type=int, default=None, help="default: the spec's")
     parser.add_argument("--seed", type=int, default=None, help="default: the spec's")
+    parser.add_argument(
+        "--alpha", type=float, default=None, help="weight of the labels' loss (default: spec's)"
+    )
+    parser.add_argument(
+        "--tau", type=float, default=None, help="distillation temperature (default: spec's)"
+    )
     parser.add_argument("--slice", type=int, default=0, help="train on N examples (CI)")
     parser.add_argument(
         "--targets",
@@ -339,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
         batch_size=args.batch_size,
         max_length=args.max_length,
         seed=args.seed,
+        distil_alpha=args.alpha,
+        distil_temperature=args.tau,
         bf16_autocast=bf16_support()[0],
     )
     encoder = args.encoder or encoder_for(spec.name, args.cache)
