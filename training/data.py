@@ -7,6 +7,8 @@
   [-4, 4]) from the `vaderSentiment==3.3.2` source archive.
 - The hand-written hard set of this repository (training/sets/HARD.md): a test
   set only, never read by training.
+- The hand-written training sentences of this repository (training/sets/WRITTEN.md,
+  read by training/written.py), in the hard set's format.
 """
 
 from __future__ import annotations
@@ -126,7 +128,12 @@ def vader_examples(name: str, rows: list[tuple[str, str, float]], margin: float)
 
 
 def read_hard_set(path: Path = HARD_SET) -> list[Example]:
-    """The hand-written hard cases; the group is `<domain>/<phenomenon>`.
+    """The hand-written hard cases; the group is `<domain>/<phenomenon>`."""
+    return read_sentence_set(path, "hard")
+
+
+def read_sentence_set(path: Path, source: str) -> list[Example]:
+    """A hand-written set (one JSON object a line: text, label, domain, phenomenon).
 
     A line without exactly the four fields, or with a label other than
     NEGATIVE/POSITIVE, is an error, not skipped.
@@ -139,5 +146,5 @@ def read_hard_set(path: Path = HARD_SET) -> list[Example]:
         if row["label"] not in LABELS:
             raise ValueError(f"{path}:{number}: label {row['label']!r} is not one of {LABELS}")
         group = f"{row['domain']}/{row['phenomenon']}"
-        examples.append(Example(row["text"], LABELS.index(row["label"]), "hard", group))
+        examples.append(Example(row["text"], LABELS.index(row["label"]), source, group))
     return examples

@@ -139,6 +139,7 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.O
 
 
 NO_LABEL = -100  # cross_entropy's ignore_index: an unlabelled text of distillation
+NO_TARGET = (math.nan, math.nan)  # the teacher row of a labelled text the teacher never saw
 
 
 def distillation_loss(
@@ -148,18 +149,20 @@ def distillation_loss(
 
     `teacher` holds log-probabilities; dividing them by tau before log_softmax gives
     the teacher's distribution at temperature tau. The tau^2 keeps the KL term's
-    gradients on the scale of the CE term's (Hinton et al., 2015).
+    gradients on the scale of the CE term's (Hinton et al., 2015). A row of NaN
+    (`NO_TARGET`: a hand-written text the teacher never saw) counts in the CE term only.
     """
     labelled = int((target != NO_LABEL).sum())
     ce = torch.nn.functional.cross_entropy(
         logits, target, ignore_index=NO_LABEL, reduction="sum"
     ) / max(1, labelled)
+    taught = ~torch.isnan(teacher).any(dim=-1)
     kl = torch.nn.functional.kl_div(
-        torch.log_softmax(logits / tau, dim=-1),
-        torch.log_softmax(teacher / tau, dim=-1),
+        torch.log_softmax(logits[taught] / tau, dim=-1),
+        torch.log_softmax(teacher[taught] / tau, dim=-1),
         log_target=True,
-        reduction="batchmean",
-    )
+        reduction="sum",
+    ) / max(1, int(taught.sum()))
     return alpha * ce + (1 - alpha) * tau**2 * kl
 
 
