@@ -12,7 +12,7 @@ from training.data import leak_key, read_hard_set, read_vader_sets, vader_archiv
 from training.distill import read_targets, text_key, write_targets
 from training.evaluate import DEFAULT_CACHE, load_splits
 from training.splits import DEFAULT_SALT, Splits, bucket
-from training.train import NO_LABEL, distillation_loss
+from training.train import NO_LABEL, NO_TARGET, distillation_loss
 from training.unlabelled import Text, unlabelled_texts
 
 
@@ -45,6 +45,23 @@ def test_the_kl_term_is_zero_when_the_student_is_the_teacher_and_grows_apart() -
 
     assert float(distillation_loss(logits, target, same, alpha=0.0, tau=2.0)) < 1e-6
     assert float(distillation_loss(logits, target, opposite, alpha=0.0, tau=2.0)) > 0.05
+
+
+def test_a_row_without_a_teacher_target_counts_in_the_cross_entropy_only() -> None:
+    logits = torch.tensor([[1.5, -0.5], [0.1, 0.3], [-2.0, 2.0]])
+    target = torch.tensor([NO_LABEL, NO_LABEL, 0])
+    teacher = torch.log_softmax(-logits, dim=-1)
+    teacher[2] = torch.tensor(NO_TARGET)
+
+    kl_only = distillation_loss(logits, target, teacher, alpha=0.0, tau=2.0)
+    ce_only = distillation_loss(logits, target, teacher, alpha=1.0, tau=2.0)
+
+    want_kl = distillation_loss(logits[:2], target[:2], teacher[:2], alpha=0.0, tau=2.0)
+    assert math.isclose(float(kl_only), float(want_kl), rel_tol=1e-6)  # the mean of rows 0, 1
+    want_ce = torch.nn.functional.cross_entropy(logits[2:], target[2:])
+    assert math.isclose(float(ce_only), float(want_ce), rel_tol=1e-6)
+    untaught = distillation_loss(logits[2:], target[2:], teacher[2:], alpha=0.5, tau=2.0)
+    assert math.isclose(float(untaught), 0.5 * float(want_ce), rel_tol=1e-6)  # no NaN
 
 
 def test_targets_round_trip_and_a_missing_text_is_named(tmp_path: Path) -> None:
