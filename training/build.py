@@ -53,7 +53,7 @@ from training.export import export_openvino
 from training.specs import SPECS, encoder_for
 from training.train import NO_TARGET, train
 from training.unlabelled import Text, unlabelled_texts
-from training.written import WRITTEN_SET, check_written, read_written_set
+from training.written import MAX_OVERLAP, WRITTEN_SET, check_written, read_written_set
 from worker.runtimes.cpu import bf16_support
 
 # What the worker can serve (worker/runtimes/hf.py and ov.py).
@@ -234,7 +234,7 @@ def hard_caveat(card: dict[str, Any]) -> str:
     return (
         " This model also trained on the hand-written sentences of\n"
         "`training/sets/written.jsonl`: the same phenomena by the same kind of author (no\n"
-        "text shares more than a quarter of its words with a hard-set one), so its\n"
+        f"text shares more than {MAX_OVERLAP:.0%} of its words with a hard-set one), so its\n"
         "hard-set figures are an optimistic measure of those phenomena."
     )
 

@@ -96,5 +96,9 @@ def test_a_student_distils_the_teachers_targets_over_unlabelled_text(
     assert sum(distillation["unlabelled"].values()) == 300
     assert card["data"][-1]["sha256"] == distillation["targets_sha256"]  # listed as data
     assert "Distilled from **slice-model**" in (out / "MODEL_CARD.md").read_text()
+    # The hand-written sentences trained too (a slice's tenth of them), on their labels.
+    assert card["written"]["texts"] == 30
+    assert card["written"]["repeat"] == 3
+    assert "training/sets/written.jsonl" in [d["origin"].split()[0] for d in card["data"]]
     with pytest.raises(FileNotFoundError, match="no teacher targets"):
         slice_build(tmp_path / "none", tiny_model_dir, "--targets", str(tmp_path / "absent.gz"))
