@@ -5,6 +5,9 @@ from __future__ import annotations
 from celery import Celery
 
 from shared.config import Settings
+from shared.redis_transport import TRANSPORT as REDIS_TRANSPORT
+
+REDIS_BROKERS = ("redis://", "rediss://")
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -15,6 +18,16 @@ def create_celery(settings: Settings) -> Celery:
     # (the default) would hide a lost batch for far too long. A setting so that the
     # fault tests can see a redelivery in seconds.
     visibility_timeout = settings.broker_visibility_timeout_s
+    # How often a worker looks for unacked messages of dead workers whose visibility
+    # timeout has passed (kombu: every 10 s, and only every 10th look really scans, so
+    # ~100 s). One cheap scan per look, a tenth of the timeout apart (1-10 s): a lost
+    # message is back soon after its timeout.
+    restore_every = max(1.0, min(10.0, visibility_timeout / 10))
+    if settings.broker_url.startswith(REDIS_BROKERS):
+        # kombu's Redis transport, except that a worker whose ack cannot reach Redis
+        # still frees its prefetch slot instead of never taking another message
+        # (shared/redis_transport.py; found by tests/integration/test_chaos.py).
+        app.conf.broker_transport = REDIS_TRANSPORT
     app.conf.update(
         # JSON only on the wire: pickle would let anyone who can publish run code.
         task_serializer="json",
@@ -63,12 +76,15 @@ def create_celery(settings: Settings) -> Celery:
             # waiting synchronous batch is always taken before the next job chunk.
             # (Ignored by the AMQP transport, where a worker lists the same queues.)
             "queue_order_strategy": "priority",
-            # How often a worker looks for unacked messages of dead workers whose
-            # visibility timeout has passed (kombu: every 10 s, and only every 10th
-            # look really scans, so ~100 s). One cheap scan per look, a tenth of the
-            # timeout apart (1-10 s): a lost message is back soon after its timeout.
-            "unacked_restore_interval": max(1.0, min(10.0, visibility_timeout / 10)),
+            "unacked_restore_interval": restore_every,
             "unacked_restore_throttle": 1,
+            # The lock one scan holds so that workers do not scan at once. A scan takes
+            # milliseconds; kombu keeps the lock 5 minutes, so a worker cut off while
+            # holding it (or whose lock command reaches Redis after the worker gave up
+            # on it) stops every worker's redeliveries that long. Two looks' time frees
+            # it sooner; should it lapse mid-scan, each restore is a WATCH transaction,
+            # so no message is put back twice.
+            "unacked_mutex_expire": 2 * restore_every,
             "socket_timeout": 5,
             "socket_connect_timeout": settings.broker_timeout_s,
         },

@@ -5,7 +5,10 @@ answered exactly once (indexes 0..n-1, each once, with the model's own answer), 
 its counts add up. A chunk computed twice (a redelivery after a crash or a partition)
 is fine; one counted twice, or one never counted, is the failure these drills look for.
 Two more tests run drill 2 with RabbitMQ as the broker, where it found two bugs (a chunk
-acked uncounted, a worker stopped by its result backend's death); both are fixed.
+acked uncounted, a worker stopped by its result backend's death); both are fixed. Drill 1
+found a third, about one run in eight on a busy machine: the cut-off worker's ack timed
+out, kombu kept its prefetch slot, and the worker never took another message
+(shared/redis_transport.py).
 
 "Mid-job" and "mid-chunk" are made reliable with the worker's fault hooks: a marker
 text opening chosen chunks makes each of them sleep a known time, and the drills wait
