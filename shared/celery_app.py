@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from celery import Celery
 
+from shared import redis_transport
 from shared.config import Settings
-from shared.redis_transport import TRANSPORT as REDIS_TRANSPORT
-
-REDIS_BROKERS = ("redis://", "rediss://")
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -23,11 +21,10 @@ def create_celery(settings: Settings) -> Celery:
     # ~100 s). One cheap scan per look, a tenth of the timeout apart (1-10 s): a lost
     # message is back soon after its timeout.
     restore_every = max(1.0, min(10.0, visibility_timeout / 10))
-    if settings.broker_url.startswith(REDIS_BROKERS):
-        # kombu's Redis transport, except that a worker whose ack cannot reach Redis
-        # still frees its prefetch slot instead of never taking another message
-        # (shared/redis_transport.py; found by tests/integration/test_chaos.py).
-        app.conf.broker_transport = REDIS_TRANSPORT
+    # kombu's Redis transport, except that a worker whose ack cannot reach Redis still
+    # frees its prefetch slot instead of never taking another message
+    # (shared/redis_transport.py; found by tests/integration/test_chaos.py).
+    redis_transport.install()
     app.conf.update(
         # JSON only on the wire: pickle would let anyone who can publish run code.
         task_serializer="json",

@@ -219,6 +219,9 @@ class Settings(BaseSettings):
     fault_sleep_text: str = ""
     """Test-only, never set in a deployment: a worker sleeps SPECTRUM_FAULT_SLEEP_S
     before a task holding this text."""
+    fault_sleep_before_ack_text: str = ""
+    """Test-only, never set in a deployment: a worker sleeps SPECTRUM_FAULT_SLEEP_S after
+    a job chunk holding this text is recorded, before its message is acked."""
     fault_sleep_s: float = Field(default=3.0, ge=0)
     """Test-only: how long the fault hooks stall."""
     fault_publish_fail_after: int = Field(default=0, ge=0)

@@ -16,11 +16,25 @@ once (shared/jobs.py), a sync answer stored twice is the same answer.
 
 from __future__ import annotations
 
+from kombu import transport as kombu_transport
 from kombu.transport import redis as kombu_redis
 from kombu.transport import virtual
 
-# What `broker_transport` names for a Redis broker URL (shared/celery_app.py).
 TRANSPORT = "shared.redis_transport:Transport"
+SCHEMES = ("redis", "rediss")
+
+
+def install() -> None:
+    """Make redis:// and rediss:// broker URLs use this transport, in this process.
+
+    kombu's alias table rather than Celery's `broker_transport` setting, so that a
+    connection's URL still reads redis://: Flower picks its broker client (queue
+    lengths) by that scheme, and the workers' logs show it.
+    """
+    for scheme in SCHEMES:
+        kombu_transport.TRANSPORT_ALIASES[scheme] = TRANSPORT
+        # A connection made before this resolved (and kombu cached) the stock class.
+        kombu_transport._transport_cache.pop(scheme, None)
 
 
 class QoS(kombu_redis.QoS):

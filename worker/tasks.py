@@ -97,6 +97,7 @@ def job_chunk(self: Task[Any, Any], payload: dict[str, Any], waited: int = 0) ->
         )
         if final in FINAL_STATES or final == ALREADY_COUNTED:
             _queue_webhook(chunk.job_id)
+        faults.before_ack(settings, chunk.texts)
     return final
 
 

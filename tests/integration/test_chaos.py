@@ -44,6 +44,7 @@ CHUNK = 25
 # Marker texts the fault hooks act on: each worker is told which one makes it sleep.
 SLOW = "slow chunk marker"
 STALL = "stalling chunk marker"
+UNACKED = "recorded, not yet acked marker"
 ENDED = ("succeeded", "failed", "cancelled")
 
 
@@ -71,6 +72,15 @@ def record(store_url: str, job_id: str) -> JobSummary:
     client = redis.Redis.from_url(store_url, socket_timeout=5)
     try:
         return JobSummary.from_hash(client.hgetall(job_key(job_id)))
+    finally:
+        client.close()
+
+
+def unacked(store_url: str) -> int:
+    """Messages the Redis broker holds as delivered and not yet acked (kombu's hash)."""
+    client = redis.Redis.from_url(store_url, socket_timeout=5)
+    try:
+        return int(client.hlen("unacked"))
     finally:
         client.close()
 
@@ -232,6 +242,58 @@ def test_a_worker_cut_off_from_redis_for_10_s_mid_job_loses_and_repeats_nothing(
         later = texts(4 * CHUNK)
         assert_answered_exactly_once(client, veth_redis.url, submit(client, later), later, 90)
     assert cut_off.alive()
+
+
+def test_a_worker_cut_off_between_recording_a_chunk_and_its_ack_takes_work_again(
+    netns: NetnsLink, veth_redis: PrivateRedis, make_stack: type[Stack]
+) -> None:
+    """Drill 1, the moment it once hit by chance: the link dies after a chunk is recorded
+    and before its message is acked.
+
+    The ack times out. kombu alone then kept the worker's one prefetch slot for the
+    message it could not ack, and the worker, alive and reconnected, never took another
+    (drill 1 failed so about one run in eight on a busy machine). With
+    shared/redis_transport.py the slot is freed: this worker, the only one, runs the rest
+    of the job, every chunk counted once, and no message is left unacked.
+    """
+    stack = make_stack(
+        **redis_settings(veth_redis.url), job_chunk_size=CHUNK, broker_visibility_timeout_s=4
+    )
+    inside = f"redis://{netns.host_address}:{veth_redis.port}/0"
+    worker = stack.start_worker(
+        prefix=netns.prefix,
+        **redis_settings(inside),
+        fault_sleep_before_ack_text=UNACKED,
+        fault_sleep_s=1.0,
+    )
+    stack.start_api()
+    batch = texts(8 * CHUNK, markers=(UNACKED,), chunks=range(1, 2))
+
+    with stack.client() as client:
+        job_id = submit(client, batch)
+        wait_for(
+            lambda: count(worker, "fault hook: sleeping before the ack") == 1,
+            60,
+            "the worker to hold a recorded chunk",
+        )
+        netns.cut()
+        try:
+            wait_for(lambda: "Couldn't ack" in worker.log(), 30, "the ack to fail")
+            # Recorded before the cut: counted, though its message is still unacked.
+            store = redis.Redis.from_url(veth_redis.url)
+            try:
+                assert store.sismember(chunks_done_key(job_id), "1")
+            finally:
+                store.close()
+        finally:
+            netns.restore()
+        assert_answered_exactly_once(client, veth_redis.url, job_id, batch, 60)
+        # Nothing stays unacked: the failed ack's commands reach Redis once the link is
+        # back (the kernel still delivers what the client gave up on), or the message
+        # comes back after the visibility timeout and runs again, changing nothing.
+        wait_for(lambda: unacked(veth_redis.url) == 0, 30, "no message left unacked")
+        assert_answered_exactly_once(client, veth_redis.url, job_id, batch)
+    assert worker.alive()
 
 
 # --- 2. Redis killed with kill -9, append-only persistence on ------------------------

@@ -118,15 +118,16 @@ def test_kombu_alone_keeps_the_slot_of_a_failed_ack(server: PrivateRedis) -> Non
         held.close()
 
 
-def test_a_redis_broker_gets_the_transport_and_rabbitmq_does_not() -> None:
+def test_a_redis_broker_url_gets_the_transport_and_still_reads_redis() -> None:
     redis_app = create_celery(Settings(broker_url="redis://127.0.0.1:6379/0"))
     rabbit_app = create_celery(Settings(broker_url="amqp://guest:guest@127.0.0.1:5672//"))
     try:
-        assert redis_app.conf.broker_transport == TRANSPORT
-        assert type(redis_app.connection_for_write().transport).__module__ == (
-            "shared.redis_transport"
-        )
-        assert rabbit_app.conf.broker_transport is None
+        with redis_app.connection_for_write() as connection:
+            assert type(connection.transport).__module__ == "shared.redis_transport"
+            # Flower chooses its broker client by this scheme.
+            assert connection.as_uri().startswith("redis://")
+        with rabbit_app.connection_for_write() as connection:
+            assert type(connection.transport).__module__ == "kombu.transport.pyamqp"
     finally:
         redis_app.close()
         rabbit_app.close()
