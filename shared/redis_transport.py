@@ -34,7 +34,7 @@ def install() -> None:
     for scheme in SCHEMES:
         kombu_transport.TRANSPORT_ALIASES[scheme] = TRANSPORT
         # A connection made before this resolved (and kombu cached) the stock class.
-        kombu_transport._transport_cache.pop(scheme, None)
+        kombu_transport._transport_cache.pop(scheme, None)  # type: ignore[attr-defined]
 
 
 class QoS(kombu_redis.QoS):
