@@ -264,7 +264,7 @@ def test_a_worker_cut_off_between_recording_a_chunk_and_its_ack_takes_work_again
         prefix=netns.prefix,
         **redis_settings(inside),
         fault_sleep_before_ack_text=UNACKED,
-        fault_sleep_s=1.0,
+        fault_sleep_s=3.0,  # time to cut the link before the ack, on a busy machine too
     )
     stack.start_api()
     batch = texts(8 * CHUNK, markers=(UNACKED,), chunks=range(1, 2))
