@@ -261,12 +261,12 @@ async def cancel_job(job_id: str, resources: ResourcesDep) -> JobView:
         200: {
             "content": {
                 "application/x-ndjson": {
-                    "example": '{"index":0,"label":"POSITIVE","score":0.9457,'
-                    '"probabilities":{"NEGATIVE":0.0543,"POSITIVE":0.9457},"cached":false}\n'
+                    "example": '{"index":0,"label":"POSITIVE","score":0.9878,'
+                    '"probabilities":{"NEGATIVE":0.0122,"POSITIVE":0.9878},"cached":false}\n'
                 },
                 "text/csv": {
                     "example": "index,label,score,p_NEGATIVE,p_POSITIVE,cached,truncated,error\n"
-                    "0,POSITIVE,0.9457,0.0543,0.9457,false,false,\n"
+                    "0,POSITIVE,0.9878,0.0122,0.9878,false,false,\n"
                 },
             },
             "description": "One result per text in input order (finished chunks only).",

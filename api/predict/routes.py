@@ -14,16 +14,16 @@ router = APIRouter(prefix="/v1", tags=["predict"])
 ERRORS = documented(400, 401, 404, 413, 422, 429, 502, 503, 504)
 # An answer as /docs shows it (a unit test checks that it parses as a PredictResponse).
 EXAMPLE = {
-    "model": {"name": "sentiment-minilm", "version": "969de5c79b25"},
+    "model": {"name": "sentiment-minilm", "version": "fcb097adfb45"},
     "alias": None,
     "predictions": [
         {
             "label": "POSITIVE",
-            "score": 0.9457,
-            "probabilities": {"NEGATIVE": 0.0543, "POSITIVE": 0.9457},
+            "score": 0.9878,
+            "probabilities": {"NEGATIVE": 0.0122, "POSITIVE": 0.9878},
             "cached": False,
             "truncated": False,
-            "model": {"name": "sentiment-minilm", "version": "969de5c79b25"},
+            "model": {"name": "sentiment-minilm", "version": "fcb097adfb45"},
         }
     ],
 }
