@@ -34,10 +34,11 @@ from training.calibration import (
     log_probabilities,
     source_weights,
 )
-from training.evaluate import DEFAULT_CACHE, DEFAULT_MODEL, load_splits
+from training.evaluate import DEFAULT_CACHE, DEFAULT_MODEL, load_splits, serving_runtime
 from worker.runtimes.model_dir import Calibration
 
 Mapper = Callable[[np.ndarray], np.ndarray]
+SERVED = "served (T, exponent)"
 Fitter = Callable[[np.ndarray, np.ndarray, np.ndarray], Mapper]
 
 
@@ -91,9 +92,7 @@ FITTERS: dict[str, Fitter] = {
     "temperature": lambda p, y, w: _two_numbers(
         Calibration(fit_temperature(log_probabilities(p), y, weights=w, tolerance=1e-4), 1.0)
     ),
-    "served (T, exponent)": lambda p, y, w: _two_numbers(
-        fit_calibration(log_probabilities(p), y, w)
-    ),
+    SERVED: lambda p, y, w: _two_numbers(fit_calibration(log_probabilities(p), y, w)),
     "isotonic": isotonic_map,
 }
 
@@ -113,6 +112,7 @@ def transfer(probabilities: np.ndarray, labels: np.ndarray, sources: np.ndarray)
     names = sorted(set(sources.tolist()))
     held_out: dict[str, dict[str, float]] = {}
     in_sample: dict[str, dict[str, float]] = {}
+    mapped_by: dict[str, np.ndarray] = {}
     for kind, fit in FITTERS.items():
         held_out[kind] = {}
         for source in names:
@@ -122,13 +122,12 @@ def transfer(probabilities: np.ndarray, labels: np.ndarray, sources: np.ndarray)
                 mapper(probabilities[~rest]), labels[~rest]
             )
         mapped = fit(probabilities, labels, source_weights(sources.tolist()))(probabilities)
+        mapped_by[kind] = mapped
         in_sample[kind] = {
             source: expected_calibration_error(mapped[sources == source], labels[sources == source])
             for source in names
         }
-    served = FITTERS["served (T, exponent)"](
-        probabilities, labels, source_weights(sources.tolist())
-    )(probabilities)
+    served = mapped_by[SERVED]
     return Transfer(
         held_out,
         in_sample,
@@ -157,17 +156,8 @@ def table(result: Transfer) -> str:
 def raw_validation(model_dir: Path, cache: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The served runtime's probabilities at T = 1 on the validation split, with labels and
     sources."""
-    from shared.config import Settings
-    from worker.runtimes import load_runtime
-    from worker.runtimes.batching import BatchedRuntime
-
     validation = load_splits(cache).validation
-    settings = Settings(
-        model_id=str(model_dir), model_name=model_dir.name, runtime_threads=2, max_tokens=64
-    )
-    served, card = load_runtime(settings)
-    if not isinstance(served, BatchedRuntime):
-        raise TypeError(f"{card.runtime} is not a model runtime with logits")
+    _, served, _ = serving_runtime(model_dir)
     served.temperature, served.exponent = 1.0, 1.0
     probabilities = np.asarray(served.predict([e.text for e in validation]), dtype=np.float64)
     return (

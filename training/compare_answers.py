@@ -18,7 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from training.data import Example
-from training.evaluate import DEFAULT_CACHE, HARD2, argmax_labels, evaluation_sets, load_splits
+from training.evaluate import (
+    DEFAULT_CACHE,
+    HARD2,
+    argmax_labels,
+    evaluation_sets,
+    load_splits,
+    serving_runtime,
+)
 
 
 def mcnemar_exact(fixed: int, broke: int) -> float:
@@ -43,22 +50,20 @@ class Comparison:
 
 def compare(first: list[int], second: list[int], examples: list[Example]) -> Comparison:
     groups: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    fixed = broke = 0
+    right_a = right_b = fixed = broke = 0
     for a, b, example in zip(first, second, examples, strict=True):
-        fixed += int(a != example.label and b == example.label)
-        broke += int(a == example.label and b != example.label)
-        if example.group and "/" in example.group:  # `<domain>/<phenomenon>`
+        hit_a, hit_b = int(a == example.label), int(b == example.label)
+        right_a, right_b = right_a + hit_a, right_b + hit_b
+        fixed += int(hit_b > hit_a)
+        broke += int(hit_a > hit_b)
+        if "/" in example.group:  # `<domain>/<phenomenon>`
             counts = groups[example.group.split("/", 1)[1]]
             counts[0] += 1
-            counts[1] += int(a == example.label)
-            counts[2] += int(b == example.label)
-    right = (
-        sum(int(a == e.label) for a, e in zip(first, examples, strict=True)),
-        sum(int(b == e.label) for b, e in zip(second, examples, strict=True)),
-    )
+            counts[1] += hit_a
+            counts[2] += hit_b
     return Comparison(
         len(examples),
-        right,
+        (right_a, right_b),
         fixed,
         broke,
         mcnemar_exact(fixed, broke),
@@ -67,13 +72,7 @@ def compare(first: list[int], second: list[int], examples: list[Example]) -> Com
 
 
 def served_labels(model_dir: Path, texts: list[str]) -> list[int]:
-    from shared.config import Settings
-    from worker.runtimes import load_runtime
-
-    settings = Settings(
-        model_id=str(model_dir), model_name=model_dir.name, runtime_threads=2, max_tokens=64
-    )
-    runtime, _ = load_runtime(settings)
+    _, runtime, _ = serving_runtime(model_dir)
     return argmax_labels(runtime.predict(texts))
 
 

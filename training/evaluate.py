@@ -24,7 +24,7 @@ import random
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -55,6 +55,10 @@ from training.data import (
 from training.data import vader_archive as vader_archive_path
 from training.splits import Splits, build_splits, check_no_leakage
 from worker.runtimes.model_dir import Calibration
+
+if TYPE_CHECKING:
+    from shared.config import Settings
+    from worker.runtimes.batching import BatchedRuntime
 
 DEFAULT_MODEL = Path("models/sentiment-minilm")
 DEFAULT_CACHE = Path("build/sources")
@@ -102,6 +106,22 @@ class Served:
     fp32_labels: dict[str, list[int]]
 
 
+def serving_runtime(model_dir: Path, threads: int = 2) -> tuple[Settings, BatchedRuntime, str]:
+    """The runtime a worker would load for `model_dir` here, its settings and its name;
+    TypeError if it is not a model runtime with logits (a lexicon, say)."""
+    from shared.config import Settings
+    from worker.runtimes import load_runtime
+    from worker.runtimes.batching import BatchedRuntime
+
+    settings = Settings(
+        model_id=str(model_dir), model_name=model_dir.name, runtime_threads=threads, max_tokens=64
+    )
+    served, card = load_runtime(settings)
+    if not isinstance(served, BatchedRuntime):
+        raise TypeError(f"{card.runtime} is not a model runtime with logits")
+    return settings, served, card.runtime
+
+
 def serving_predictions(
     model_dir: Path,
     sets: dict[str, list[Example]],
@@ -113,17 +133,10 @@ def serving_predictions(
     """Run every set once through the runtime the worker picks here (at T = 1), and
     through PyTorch fp32 for the label agreement; with `fit`, fit T on `validation`
     and write it to the model directory before checking the runtime serves it."""
-    from shared.config import Settings
     from worker.runtimes import load_runtime
-    from worker.runtimes.batching import BatchedRuntime
     from worker.runtimes.hf import load_torch
 
-    settings = Settings(
-        model_id=str(model_dir), model_name=model_dir.name, runtime_threads=threads, max_tokens=64
-    )
-    served, card = load_runtime(settings)
-    if not isinstance(served, BatchedRuntime):
-        raise TypeError(f"{card.runtime} is not a model runtime with logits")
+    settings, served, runtime_name = serving_runtime(model_dir, threads)
     calibration = Calibration(served.temperature, served.exponent)
     served.temperature, served.exponent = 1.0, 1.0  # as trained: calibrated below
     texts = {name: [e.text for e in items] for name, items in sets.items()}
@@ -140,7 +153,7 @@ def serving_predictions(
             "method": "logits * margin ** (exponent - 1) / T before the softmax (margin: top "
             "logit less the second); T and exponent of least NLL, every source weighing the same",
             "fitted_on": f"validation split of training/splits.py ({len(validation)} texts)",
-            "runtime": card.runtime,
+            "runtime": runtime_name,
         }
         write_calibration(model_dir, calibration, facts)
         from worker.runtimes.model_dir import calibration_of
@@ -152,12 +165,12 @@ def serving_predictions(
     got = np.asarray(fresh.predict(texts[first][:SERVED_CHECK]), dtype=np.float64)
     want = apply_calibration(raw[first][: len(got)], calibration)
     if not np.allclose(got, want, atol=1e-3):
-        raise RuntimeError(f"{card.runtime} does not serve the calibration {calibration}")
+        raise RuntimeError(f"{runtime_name} does not serve the calibration {calibration}")
     reference, _ = load_torch(
         str(model_dir), model_dir.name, precision="fp32", threads=threads, max_tokens=64
     )
     fp32 = {name: argmax_labels(reference.predict(texts[name])) for name in sets}
-    return Served(card.runtime, calibration, raw, fp32)
+    return Served(runtime_name, calibration, raw, fp32)
 
 
 def lexicon_predictions(sets: dict[str, list[Example]]) -> dict[str, list[int]]:
