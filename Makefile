@@ -17,13 +17,13 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q pip==26.3
 
-$(RUN_STAMP): pyproject.toml client/pyproject.toml $(LOCK) | $(BIN)/python
-	$(BIN)/pip install -q -c $(LOCK) -e ".[api,worker,sklearn,openvino,local]" -e ./client
+$(RUN_STAMP): pyproject.toml client/pyproject.toml dev/pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/pip install -q -c $(LOCK) -e ".[api,worker,sklearn,openvino,local]" -e ./client -e ./dev
 	touch $@
 
 # Tests also run the training pipeline on a slice, so they need its packages.
-$(DEV_STAMP): pyproject.toml client/pyproject.toml $(LOCK) | $(BIN)/python
-	$(BIN)/pip install -q -c $(LOCK) -e ".[api,worker,sklearn,openvino,torch,train,local,postgres,dev]" -e ./client
+$(DEV_STAMP): pyproject.toml client/pyproject.toml dev/pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/pip install -q -c $(LOCK) -e ".[api,worker,sklearn,openvino,torch,train,local,postgres,dev]" -e ./client -e ./dev
 	$(BIN)/pip install -q --no-deps $(NO_DEPS)
 	touch $@ $(RUN_STAMP)
 
@@ -44,7 +44,7 @@ run: $(RUN_STAMP)
 
 ## migrate: apply the prediction log's migrations to SPECTRUM_DATABASE_URL (the writer also does at start)
 migrate: $(RUN_STAMP)
-	$(BIN)/python -m shared.predlog.migrate $(ARGS)
+	$(BIN)/python -m spectrum.shared.predlog.migrate $(ARGS)
 
 ## test: lint, types and the whole test suite (integration tests start real processes)
 test: check pytest

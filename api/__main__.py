@@ -1,4 +1,4 @@
-"""Start the gateway: `python -m api`.
+"""Start the gateway: `python -m spectrum.api`.
 
 One process by default. With SPECTRUM_API_PROCESSES=N above 1 this process becomes
 uvicorn's supervisor: it binds the port once and runs N gateway processes that accept
@@ -39,9 +39,9 @@ from prometheus_client import multiprocess
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
-from api.app.factory import create_app
-from shared.config import get_settings
-from shared.logs import configure_logging
+from spectrum.api.app.factory import create_app
+from spectrum.shared.config import get_settings
+from spectrum.shared.logs import configure_logging
 
 # prometheus_client's own switch to multiprocess mode, read when it is first imported:
 # it must be in the environment the gateway processes start with.
@@ -55,7 +55,7 @@ def main() -> None:
     settings = get_settings()
     if settings.api_processes == 1:
         uvicorn.run(
-            "api.app.factory:create_app",
+            "spectrum.api.app.factory:create_app",
             factory=True,
             host=settings.host,
             port=settings.port,
@@ -67,7 +67,7 @@ def main() -> None:
     log.info("api supervisor", processes=settings.api_processes, port=settings.port)
     with _metrics_dir():
         config = uvicorn.Config(
-            "api.__main__:create_gateway_process",
+            "spectrum.api.__main__:create_gateway_process",
             factory=True,
             workers=settings.api_processes,
             host=settings.host,

@@ -44,6 +44,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from spectrum_dev.harness import ROOT
+
 from loadtest.bulk import measure_bulk
 from loadtest.measure_baselines import measure_baselines
 from loadtest.measure_engine import measure_engine
@@ -59,8 +61,7 @@ from loadtest.report import (
     verdicts,
     write_report,
 )
-from scripts.harness import ROOT
-from shared.config import Settings
+from spectrum.shared.config import Settings
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,7 +29,7 @@ from loadtest.local_stack import local_stack
 from loadtest.progress import say
 from loadtest.texts import write_bodies
 from loadtest.wrk import run_wrk
-from shared.config import Settings
+from spectrum.shared.config import Settings
 
 SYNC_CONCURRENCY = 4
 P99_RATIO_LIMIT = 2.0

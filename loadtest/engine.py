@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from shared.config import Settings
-from worker.runtimes import load_runtime
+from spectrum.shared.config import Settings
+from spectrum.worker.runtimes import load_runtime
 
 
 def measure(

@@ -1,7 +1,7 @@
 """The stack as `make run` starts it (the prediction log's writer too), on a private Redis,
 for the load tests.
 
-A thin layer on scripts/harness.py: the shipped settings (the caller's SPECTRUM_*
+A thin layer on dev/spectrum_dev/harness.py: the shipped settings (the caller's SPECTRUM_*
 variables are not passed on, except the worker lane settings named below), a
 private Redis so every text is a cache miss, the API on a free loopback port, and
 a wait until the API is ready and every worker has announced itself.
@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from spectrum_dev.harness import Harness, Process, child_env, wait_for
+from spectrum_dev.private_redis import free_port
 
 from scripts.devstack import model_envs
-from scripts.harness import Harness, Process, child_env, wait_for
-from scripts.private_redis import free_port
-from shared.config import Settings
+from spectrum.shared.config import Settings
 
 READY_TIMEOUT_S = 180.0
 

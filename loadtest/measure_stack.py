@@ -30,7 +30,7 @@ from loadtest.procstats import cpu_seconds, peak_rss_mb
 from loadtest.progress import say
 from loadtest.texts import write_bodies
 from loadtest.wrk import Load, run_wrk
-from shared.registry import STATS_KEY
+from spectrum.shared.registry import STATS_KEY
 
 
 @dataclass

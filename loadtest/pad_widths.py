@@ -16,8 +16,8 @@ import json
 import time
 
 from loadtest.texts import text_mix
-from shared.config import Settings
-from worker.runtimes import load_runtime
+from spectrum.shared.config import Settings
+from spectrum.worker.runtimes import load_runtime
 
 SEED = 20261201
 

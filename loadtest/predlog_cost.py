@@ -19,10 +19,10 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from api.predict.predictor import Answered, Predictor
-from shared.config import Settings
-from shared.predictions import Answer
-from shared.predlog.stream import StreamLog
+from spectrum.api.predict.predictor import Answered, Predictor
+from spectrum.shared.config import Settings
+from spectrum.shared.predictions import Answer
+from spectrum.shared.predlog.stream import StreamLog
 
 ROUNDS = 2000
 

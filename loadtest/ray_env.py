@@ -24,8 +24,9 @@ import venv
 from dataclasses import dataclass
 from pathlib import Path
 
+from spectrum_dev.harness import ROOT
+
 from loadtest.progress import say
-from scripts.harness import ROOT
 
 RAY_VENV = ROOT / "var" / "bench" / "ray-venv"
 LOCK = ROOT / "requirements" / "lock.txt"

@@ -6,7 +6,7 @@
 Everything runs on this machine; load goes to 127.0.0.1 and to network namespaces this
 command makes and removes, and every step is bounded by its duration. Steps:
 
-1. a bridge with 16 network namespaces (scripts/netns.py `NetnsLan`; root and iproute2;
+1. a bridge with 16 network namespaces (dev/spectrum_dev/netns.py `NetnsLan`; root and iproute2;
    tc netem delay on every link where the kernel has netem), a private Redis listening
    on loopback and on the bridge, and, where `rabbitmq-server` is installed, a private
    RabbitMQ node likewise (the machine's own on 5672 listens on loopback only, and its
@@ -41,6 +41,10 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from spectrum_dev import rabbitmq_node
+from spectrum_dev.harness import ROOT
+from spectrum_dev.netns import NetnsLan, NetnsUnavailable
+from spectrum_dev.private_redis import PrivateRedis
 
 from loadtest.procstats import load_average
 from loadtest.progress import say as progress
@@ -48,10 +52,6 @@ from loadtest.scale_curve import Servers, measure_curve, measure_gateway_ceiling
 from loadtest.scale_plan import ScalePlan
 from loadtest.scale_probes import measure_backend, measure_broker
 from loadtest.scale_report import plot, summarize, table, verdicts, write_report
-from scripts import rabbitmq_node
-from scripts.harness import ROOT
-from scripts.netns import NetnsLan, NetnsUnavailable
-from scripts.private_redis import PrivateRedis
 
 
 def say(message: str) -> None:

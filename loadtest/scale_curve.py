@@ -1,6 +1,6 @@
 """The end-to-end parts of `make scale`: the scaling curve, and one gateway's ceiling.
 
-A curve: one gateway (`python -m api`, the shipped settings but for the admission caps,
+A curve: one gateway (`python -m spectrum.api`, the shipped settings but for the admission caps,
 raised so that admission never sheds the offered load) on this host, and stand-in
 workers (`SPECTRUM_MODEL_ID=fixed`) added level by level, worker i inside namespace i of
 a `NetnsLan`, reaching the broker and Redis over its own delayed link as a worker on
@@ -30,13 +30,13 @@ from typing import Any
 
 import httpx
 import redis
+from spectrum_dev.harness import Harness, Process, child_env, wait_for
+from spectrum_dev.private_redis import free_port
 
 from loadtest.procstats import cpu_seconds, machine_busy_seconds
 from loadtest.scale_plan import ScalePlan
 from loadtest.wrk import Load, run_wrk
-from scripts.harness import Harness, Process, child_env, wait_for
-from scripts.private_redis import free_port
-from shared.registry import STATS_KEY, worker_member
+from spectrum.shared.registry import STATS_KEY, worker_member
 
 READY_TIMEOUT_S = 120.0
 # A small vocabulary for the texts: the stand-in reads none of it, the gateway all of it.

@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from scripts.harness import ROOT
+from spectrum_dev.harness import ROOT
 
 LUA = ROOT / "loadtest" / "wrk" / "bodies.lua"
 

@@ -4,7 +4,7 @@ Fills a fresh SQLite prediction log with constructed traffic (seeded, so every r
 gives the same figures): three hours of `sentiment-minilm` answers (cache hits,
 latencies, three API keys), `sentiment-vader` shadowing the same texts, and a
 reference day whose label mix differs from the last hour's. Then starts a real
-`python -m api` on a free port reading that file, makes the README's requests over
+`python -m spectrum.api` on a free port reading that file, makes the README's requests over
 HTTP, and writes each request and its answer to loadtest/results/analytics-example.md.
 """
 
@@ -22,12 +22,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from spectrum_dev.harness import ROOT
+from spectrum_dev.private_redis import free_port
 from sqlalchemy import insert
 
-from scripts.harness import ROOT
-from scripts.private_redis import free_port
-from shared.predlog.db import engine_for
-from shared.predlog.schema import metadata, prediction_log
+from spectrum.shared.predlog.db import engine_for
+from spectrum.shared.predlog.schema import metadata, prediction_log
 
 RESULT = ROOT / "loadtest" / "results" / "analytics-example.md"
 UNTIL = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -152,7 +152,7 @@ def main() -> int:
             "SPECTRUM_LOG_JSON": "true",
         }
         api = subprocess.Popen(
-            [sys.executable, "-m", "api"],
+            [sys.executable, "-m", "spectrum.api"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,

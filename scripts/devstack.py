@@ -1,7 +1,7 @@
 """`make run`: Redis (a private one if none is reachable), the workers, the prediction log's
 writer, the API and Flower.
 
-Ctrl-C (or SIGTERM) stops all, in the harness's order (scripts/harness.py): the API
+Ctrl-C (or SIGTERM) stops all, in the harness's order (dev/spectrum_dev/harness.py): the API
 (all its processes, with SPECTRUM_API_PROCESSES above 1) and Flower, then the workers,
 then the private Redis.
 
@@ -18,9 +18,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from scripts.harness import Harness, StackFailed, child_env
-from shared.config import Settings
-from worker.runtimes import choose_runtime
+from spectrum_dev.harness import Harness, StackFailed, child_env
+
+from spectrum.shared.config import Settings
+from spectrum.worker.runtimes import choose_runtime
 
 # The first worker's metrics port when SPECTRUM_WORKER_METRICS_PORT is not set; worker
 # process i (of SPECTRUM_WORKER_PROCESSES) serves on this port + i.
@@ -117,7 +118,7 @@ def run(
     if settings.prediction_log:
         stack.start_writer(env)
     stack.start_api(env)
-    stack.start("flower", [sys.executable, "-m", "scripts.flower"], env)
+    stack.start("flower", [sys.executable, "-m", "spectrum.api.observability.flower"], env)
     base_url = f"http://{settings.host}:{settings.port}"
     if not stack.wait_http(f"{base_url}/readyz", timeout=120, cancelled=interrupted):
         return 0

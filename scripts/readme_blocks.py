@@ -21,7 +21,7 @@ from typing import Any, Literal, get_args, get_origin
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from shared.config import Settings
+from spectrum.shared.config import Settings
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 # Set on a field whose default is computed (json_schema_extra={SHOWN_DEFAULT: "..."}).

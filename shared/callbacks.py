@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from shared.errors import CallbackRefused
+from spectrum.shared.errors import CallbackRefused
 
 Resolver = Callable[[str, int], list[str]]
 

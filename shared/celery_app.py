@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from celery import Celery
 
-from shared import redis_transport
-from shared.config import Settings
+from spectrum.shared import redis_transport
+from spectrum.shared.config import Settings
 
 
 def create_celery(settings: Settings) -> Celery:

@@ -20,7 +20,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from shared.signing import signing_keys
+from spectrum.shared.signing import signing_keys
 
 SHIPPED_MODEL_ID = "models/sentiment-minilm"
 # Names the env file, relative to the working directory; empty reads none. Not a
@@ -151,7 +151,7 @@ class Settings(BaseSettings):
     `X-API-Key: <key>`. In development with none the API is open and says so at start."""
     api_key_hashes: str = ""
     """SHA-256 hex digests of API keys, comma-separated, beside or instead of
-    SPECTRUM_API_KEYS; `python -m api.edge.keys` prints a new key and its hash."""
+    SPECTRUM_API_KEYS; `python -m spectrum.api.edge.keys` prints a new key and its hash."""
     metrics_public: bool = True
     """`/metrics` answers without a key (Prometheus scrapes it from inside the network);
     `false` puts it behind the keys like `/v1`."""
@@ -346,7 +346,7 @@ class Settings(BaseSettings):
     """Messages an interactive-only worker may hold (Celery's prefetch multiplier); a
     worker that also takes the bulk lane holds only the task it runs."""
     worker_lanes: Literal["all", "interactive"] = "all"
-    """Lanes a `python -m worker` consumes. `all`: interactive first, then bulk (the
+    """Lanes a `python -m spectrum.worker` consumes. `all`: interactive first, then bulk (the
     Redis transport polls the queues in priority order, shared/celery_app.py), so every
     worker helps with jobs while none is needed for synchronous traffic. `interactive`
     keeps a process free of bulk work. A worker announces itself on each lane it takes:
@@ -405,7 +405,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     """Port the API listens on."""
     api_processes: int = Field(default=1, ge=1)
-    """Gateway processes that serve the API port on this machine (`python -m api`,
+    """Gateway processes that serve the API port on this machine (`python -m spectrum.api`,
     `make run`). Above 1, uvicorn's supervisor binds the port once and runs that many
     processes, each a whole gateway (its own batcher, in-flight cap and result waiter);
     rate limits and queue depth stay shared through Redis, and `/metrics` reports the
@@ -422,7 +422,7 @@ class Settings(BaseSettings):
     prediction_log: bool = True
     """Log every answered text (model, version, label, probabilities, latency, cached, ids,
     the text's hash) to the result-backend Redis stream that `python -m
-    shared.predlog.writer` inserts into SPECTRUM_DATABASE_URL; `false`: nothing is sent."""
+    spectrum.shared.predlog.writer` inserts into SPECTRUM_DATABASE_URL; `false`: nothing is sent."""
     database_url: str = "sqlite:///var/spectrum.db"
     """Database of the prediction log: an SQLite file by default (relative to the working
     directory, created on first use) so `make run` needs nothing, or PostgreSQL

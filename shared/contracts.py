@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from shared.text import valid_texts
+from spectrum.shared.text import valid_texts
 
 # Tasks are sent by name, so the gateway never imports worker code.
 PREDICT_TASK = "spectrum.predict"

@@ -152,7 +152,7 @@ class Overloaded(SpectrumError):
 
 
 # The next step NoWorkerAvailable's detail gives.
-START_A_WORKER = "start one: `make run` (the whole local stack), or `python -m worker`"
+START_A_WORKER = "start one: `make run` (the whole local stack), or `python -m spectrum.worker`"
 
 
 class NoWorkerAvailable(SpectrumError):

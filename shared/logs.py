@@ -7,7 +7,7 @@ import sys
 
 import structlog
 
-from shared.config import Settings
+from spectrum.shared.config import Settings
 
 
 def configure_logging(settings: Settings, service: str) -> None:

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Container, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
-from shared.cache import CachedPrediction
-from shared.contracts import PredictOutcome
+from spectrum.shared.cache import CachedPrediction
+from spectrum.shared.contracts import PredictOutcome
 
 
 class Answer(NamedTuple):

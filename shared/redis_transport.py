@@ -20,7 +20,7 @@ from kombu import transport as kombu_transport
 from kombu.transport import redis as kombu_redis
 from kombu.transport import virtual
 
-TRANSPORT = "shared.redis_transport:Transport"
+TRANSPORT = "spectrum.shared.redis_transport:Transport"
 SCHEMES = ("redis", "rediss")
 
 

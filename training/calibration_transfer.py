@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spectrum.worker.runtimes.model_dir import Calibration
 from training.calibration import (
     apply_calibration,
     ece_sampling_floor,
@@ -35,7 +36,6 @@ from training.calibration import (
     source_weights,
 )
 from training.evaluate import DEFAULT_CACHE, DEFAULT_MODEL, load_splits, serving_runtime
-from worker.runtimes.model_dir import Calibration
 
 Mapper = Callable[[np.ndarray], np.ndarray]
 SERVED = "served (T, exponent)"

@@ -22,8 +22,8 @@ from training.evaluate import DEFAULT_CACHE, load_splits, speed_mix
 
 
 def load(model_dir: Path, threads: int) -> Any:
-    from shared.config import Settings
-    from worker.runtimes import load_runtime
+    from spectrum.shared.config import Settings
+    from spectrum.worker.runtimes import load_runtime
 
     settings = Settings(
         model_id=str(model_dir), model_name=model_dir.name, runtime_threads=threads, max_tokens=64

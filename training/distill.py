@@ -81,9 +81,9 @@ def read_targets(path: Path) -> Targets:
 
 def teacher_log_probs(teacher: Path, texts: Sequence[str], *, threads: int = 2) -> np.ndarray:
     """Log-probabilities at T = 1 from the runtime a worker would serve the teacher with."""
-    from shared.config import Settings
-    from worker.runtimes import load_runtime
-    from worker.runtimes.batching import BatchedRuntime
+    from spectrum.shared.config import Settings
+    from spectrum.worker.runtimes import load_runtime
+    from spectrum.worker.runtimes.batching import BatchedRuntime
 
     settings = Settings(
         model_id=str(teacher), model_name=teacher.name, runtime_threads=threads, max_tokens=64

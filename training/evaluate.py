@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from spectrum.worker.runtimes.model_dir import Calibration
 from training.calibration import (
     BINS,
     Bin,
@@ -54,11 +55,10 @@ from training.data import (
 )
 from training.data import vader_archive as vader_archive_path
 from training.splits import Splits, build_splits, check_no_leakage
-from worker.runtimes.model_dir import Calibration
 
 if TYPE_CHECKING:
-    from shared.config import Settings
-    from worker.runtimes.batching import BatchedRuntime
+    from spectrum.shared.config import Settings
+    from spectrum.worker.runtimes.batching import BatchedRuntime
 
 DEFAULT_MODEL = Path("models/sentiment-minilm")
 DEFAULT_CACHE = Path("build/sources")
@@ -109,9 +109,9 @@ class Served:
 def serving_runtime(model_dir: Path, threads: int = 2) -> tuple[Settings, BatchedRuntime, str]:
     """The runtime a worker would load for `model_dir` here, its settings and its name;
     TypeError if it is not a model runtime with logits (a lexicon, say)."""
-    from shared.config import Settings
-    from worker.runtimes import load_runtime
-    from worker.runtimes.batching import BatchedRuntime
+    from spectrum.shared.config import Settings
+    from spectrum.worker.runtimes import load_runtime
+    from spectrum.worker.runtimes.batching import BatchedRuntime
 
     settings = Settings(
         model_id=str(model_dir), model_name=model_dir.name, runtime_threads=threads, max_tokens=64
@@ -133,8 +133,8 @@ def serving_predictions(
     """Run every set once through the runtime the worker picks here (at T = 1), and
     through PyTorch fp32 for the label agreement; with `fit`, fit T on `validation`
     and write it to the model directory before checking the runtime serves it."""
-    from worker.runtimes import load_runtime
-    from worker.runtimes.hf import load_torch
+    from spectrum.worker.runtimes import load_runtime
+    from spectrum.worker.runtimes.hf import load_torch
 
     settings, served, runtime_name = serving_runtime(model_dir, threads)
     calibration = Calibration(served.temperature, served.exponent)
@@ -156,7 +156,7 @@ def serving_predictions(
             "runtime": runtime_name,
         }
         write_calibration(model_dir, calibration, facts)
-        from worker.runtimes.model_dir import calibration_of
+        from spectrum.worker.runtimes.model_dir import calibration_of
 
         calibration = calibration_of(model_dir)  # as stored (rounded), as workers read it
     # A worker loading the directory now serves what this evaluation scores.
@@ -174,7 +174,7 @@ def serving_predictions(
 
 
 def lexicon_predictions(sets: dict[str, list[Example]]) -> dict[str, list[int]]:
-    from worker.runtimes.lexicon import LexiconRuntime
+    from spectrum.worker.runtimes.lexicon import LexiconRuntime
 
     lexicon = LexiconRuntime()
     return {name: argmax_labels(lexicon.predict([e.text for e in i])) for name, i in sets.items()}

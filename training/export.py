@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from spectrum.worker.runtimes.model_dir import OPENVINO_FILE
 from training.runtimes import Unavailable, export_onnx
-from worker.runtimes.model_dir import OPENVINO_FILE
 
 
 def export_openvino(

@@ -2,7 +2,7 @@
 
     python -m training.measure_models [--models toxicity,emotion] [--texts 1024]
 
-Each model is loaded through the worker's own registry (`worker.runtimes.load_runtime`),
+Each model is loaded through the worker's own registry (`spectrum.worker.runtimes.load_runtime`),
 so these are the answers and the speed a worker gives. Accuracy is measured for the
 models that have a labelled set in training/sets/ (how each was written is in
 training/sets/README.md); speed for every model: texts a second through
@@ -128,8 +128,8 @@ def speed(runtime: Any, texts: list[str], passes: int = 3) -> dict[str, float]:
 
 
 def measure(model_ids: list[str], count: int) -> dict[str, Any]:
-    from shared.config import Settings
-    from worker.runtimes import load_runtime
+    from spectrum.shared.config import Settings
+    from spectrum.worker.runtimes import load_runtime
 
     texts, source = speed_texts(count)
     out: dict[str, Any] = {"batch": BATCH, "threads": 1, "speed_texts": source, "models": {}}
@@ -150,7 +150,7 @@ def measure(model_ids: list[str], count: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from shared.config import Settings
+    from spectrum.shared.config import Settings
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=Settings().models, help="model ids, comma-separated")

@@ -41,10 +41,10 @@ from typing import Any
 
 import numpy as np
 
+from spectrum.worker.runtimes.batching import BatchedRuntime, Feeds
+from spectrum.worker.runtimes.model_dir import OPENVINO_FILE
+from spectrum.worker.runtimes.tokenizer import FastTokenizer
 from training.data import Example
-from worker.runtimes.batching import BatchedRuntime, Feeds
-from worker.runtimes.model_dir import OPENVINO_FILE
-from worker.runtimes.tokenizer import FastTokenizer
 
 INT8_FILE = "openvino_model_int8.xml"
 # A few hundred training texts: NNCF's statistics settle well before that, and the
@@ -167,7 +167,7 @@ class _Candidate(BatchedRuntime):
     ) -> None:
         import openvino as ov
 
-        from worker.runtimes.ov import compile_config
+        from spectrum.worker.runtimes.ov import compile_config
 
         self._tokenizer = FastTokenizer(model_dir)
         core = ov.Core()
@@ -198,7 +198,7 @@ def candidates(int8_ir: str = INT8_FILE) -> Candidates:
 def load_candidates(
     model_dir: Path, chosen: Candidates, *, threads: int, max_tokens: int
 ) -> dict[str, BatchedRuntime]:
-    from shared.config import Settings
+    from spectrum.shared.config import Settings
 
     defaults = Settings()
     return {
@@ -218,7 +218,7 @@ def agreement(
     model_dir: Path, sets: dict[str, list[str]], chosen: Candidates, *, threads: int = 2
 ) -> dict[str, dict[str, Any]]:
     """Per candidate: share of labels equal to PyTorch fp32's per set, and max |Δp| overall."""
-    from worker.runtimes.hf import load_torch
+    from spectrum.worker.runtimes.hf import load_torch
 
     reference, _ = load_torch(
         str(model_dir), model_dir.name, precision="fp32", threads=threads, max_tokens=MAX_TOKENS
@@ -277,7 +277,7 @@ def speed(
     so it includes compiling kernels for shapes pushed out since; the second
     (`bN_warm`) finds its own shapes compiled: the engine's compute alone.
     """
-    from shared.config import Settings
+    from spectrum.shared.config import Settings
 
     settings = Settings()
     runtimes = load_candidates(model_dir, chosen, threads=threads, max_tokens=settings.max_tokens)

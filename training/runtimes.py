@@ -31,9 +31,9 @@ import torch
 from tqdm import tqdm
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
 
-from worker.runtimes.batching import BatchRun, Feeds
-from worker.runtimes.batching import predict_sorted as predict
-from worker.runtimes.cpu import bf16_support
+from spectrum.worker.runtimes.batching import BatchRun, Feeds
+from spectrum.worker.runtimes.batching import predict_sorted as predict
+from spectrum.worker.runtimes.cpu import bf16_support
 
 REFERENCE = "torch-fp32"
 # An exported graph whose logits differ more than this from torch is wrong, not just rounded.

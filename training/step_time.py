@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from spectrum.worker.runtimes.cpu import bf16_support
 from training.evaluate import DEFAULT_CACHE, load_splits
 from training.specs import SPECS, encoder_for
 from training.train import (
@@ -34,7 +35,6 @@ from training.train import (
     predict_labels,
     train_step,
 )
-from worker.runtimes.cpu import bf16_support
 
 
 def step_seconds(
@@ -73,8 +73,8 @@ def openvino_speed(
     encoder: Path, texts: list[str], *, max_length: int, batch: int = 32, rounds: int = 2
 ) -> float:
     """Best sentences/s over `rounds` of the worker's OpenVINO runtime on one thread."""
+    from spectrum.worker.runtimes.ov import OpenVinoRuntime
     from training.export import export_openvino
-    from worker.runtimes.ov import OpenVinoRuntime
 
     with tempfile.TemporaryDirectory() as work:
         model_dir = Path(work) / "model"

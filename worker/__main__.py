@@ -1,10 +1,10 @@
-"""Start a worker for the configured model: `python -m worker`."""
+"""Start a worker for the configured model: `python -m spectrum.worker`."""
 
 from __future__ import annotations
 
 import os
 
-from worker.app import app, settings
+from spectrum.worker.app import app, settings
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""The worker's Celery app: `celery -A worker.app worker` or `python -m worker`.
+"""The worker's Celery app: `celery -A spectrum.worker.app worker` or `python -m spectrum.worker`.
 
 Importing this module loads no model: the model is loaded in
 `worker_process_init`, in the process that will run it.
@@ -12,11 +12,11 @@ from typing import Any
 
 from celery import signals
 
-from shared.celery_app import create_celery
-from shared.config import get_settings
-from shared.logs import configure_logging
-from worker import metrics
-from worker.state import WorkerState
+from spectrum.shared.celery_app import create_celery
+from spectrum.shared.config import get_settings
+from spectrum.shared.logs import configure_logging
+from spectrum.worker import metrics
+from spectrum.worker.state import WorkerState
 
 settings = get_settings()
 app = create_celery(settings)
@@ -48,4 +48,4 @@ def _release(**_: Any) -> None:
     state.stop()
 
 
-import worker.tasks  # noqa: E402,F401  (registers the tasks on `app`)
+import spectrum.worker.tasks  # noqa: E402,F401  (registers the tasks on `app`)

@@ -19,8 +19,8 @@ from __future__ import annotations
 import redis
 import structlog
 
-from shared.errors import PoisonMessage
-from worker import metrics
+from spectrum.shared.errors import PoisonMessage
+from spectrum.worker import metrics
 
 log = structlog.get_logger(__name__)
 

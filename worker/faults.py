@@ -14,7 +14,7 @@ import time
 
 import structlog
 
-from shared.config import Settings
+from spectrum.shared.config import Settings
 
 log = structlog.get_logger(__name__)
 

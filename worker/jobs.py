@@ -19,13 +19,13 @@ import httpx
 import redis
 import structlog
 
-from shared.backoff import full_jitter
-from shared.cache import CachedPrediction
-from shared.callbacks import Resolver, post_callback, system_resolver
-from shared.config import Settings
-from shared.contracts import JobChunkPayload, PredictPayload
-from shared.errors import CallbackRefused
-from shared.jobs import (
+from spectrum.shared.backoff import full_jitter
+from spectrum.shared.cache import CachedPrediction
+from spectrum.shared.callbacks import Resolver, post_callback, system_resolver
+from spectrum.shared.config import Settings
+from spectrum.shared.contracts import JobChunkPayload, PredictPayload
+from spectrum.shared.errors import CallbackRefused
+from spectrum.shared.jobs import (
     FINISH_CHUNK,
     START_CHUNK,
     JobSummary,
@@ -36,12 +36,12 @@ from shared.jobs import (
     job_key,
     known_key,
 )
-from shared.predictions import computed_rows, merge, misses
-from shared.predlog.rows import rows_for
-from shared.predlog.stream import send_sync
-from shared.signing import signed_headers, signing_keys
-from worker import metrics
-from worker.service import ModelService
+from spectrum.shared.predictions import computed_rows, merge, misses
+from spectrum.shared.predlog.rows import rows_for
+from spectrum.shared.predlog.stream import send_sync
+from spectrum.shared.signing import signed_headers, signing_keys
+from spectrum.worker import metrics
+from spectrum.worker.service import ModelService
 
 log = structlog.get_logger(__name__)
 

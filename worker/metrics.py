@@ -2,7 +2,7 @@
 
 Every worker process serves its own registry on its own port (started in
 `worker_process_init`; 0 means not served). With the solo pool a worker is one
-process, so one port per `python -m worker`: several workers on one machine
+process, so one port per `python -m spectrum.worker`: several workers on one machine
 need one port each (`make run` gives its worker 9101), while containers can all
 use the same port. Task outcomes come from Celery's signals; forward-pass
 figures from the runtime's batches (`worker.runtimes.batching.observed_forward`).
@@ -29,8 +29,8 @@ from prometheus_client import (
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from shared.config import Settings
-from shared.contracts import PREDICT_TASK, ModelCard
+from spectrum.shared.config import Settings
+from spectrum.shared.contracts import PREDICT_TASK, ModelCard
 
 log = structlog.get_logger(__name__)
 

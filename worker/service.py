@@ -12,12 +12,12 @@ from dataclasses import asdict, dataclass
 import redis
 import structlog
 
-from shared.cache import CachedPrediction, CacheLookup, cache_key, encode_entry
-from shared.config import Settings
-from shared.contracts import ModelCard, PredictOutcome, PredictPayload
-from shared.registry import MODELS_KEY, STATS_KEY, worker_member, workers_key
-from worker import metrics
-from worker.runtimes.base import Runtime, Truncating
+from spectrum.shared.cache import CachedPrediction, CacheLookup, cache_key, encode_entry
+from spectrum.shared.config import Settings
+from spectrum.shared.contracts import ModelCard, PredictOutcome, PredictPayload
+from spectrum.shared.registry import MODELS_KEY, STATS_KEY, worker_member, workers_key
+from spectrum.worker import metrics
+from spectrum.worker.runtimes.base import Runtime, Truncating
 
 log = structlog.get_logger(__name__)
 

@@ -7,12 +7,12 @@ import time
 import redis
 import structlog
 
-from shared.config import Settings
-from worker import metrics
-from worker.delivery import DeliveryGuard
-from worker.jobs import JobStore
-from worker.runtimes import load_runtime
-from worker.service import Heartbeat, ModelService
+from spectrum.shared.config import Settings
+from spectrum.worker import metrics
+from spectrum.worker.delivery import DeliveryGuard
+from spectrum.worker.jobs import JobStore
+from spectrum.worker.runtimes import load_runtime
+from spectrum.worker.service import Heartbeat, ModelService
 
 log = structlog.get_logger(__name__)
 

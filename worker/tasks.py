@@ -10,8 +10,8 @@ import structlog
 from celery import Task
 from celery.exceptions import Reject
 
-from shared.backoff import full_jitter
-from shared.contracts import (
+from spectrum.shared.backoff import full_jitter
+from spectrum.shared.contracts import (
     JOB_CHUNK_TASK,
     JOB_WEBHOOK_TASK,
     PREDICT_TASK,
@@ -19,11 +19,11 @@ from shared.contracts import (
     JobWebhookPayload,
     PredictPayload,
 )
-from shared.errors import PoisonMessage
-from shared.jobs import FINAL_STATES
-from worker import faults
-from worker.app import app, settings, state
-from worker.jobs import (
+from spectrum.shared.errors import PoisonMessage
+from spectrum.shared.jobs import FINAL_STATES
+from spectrum.worker import faults
+from spectrum.worker.app import app, settings, state
+from spectrum.worker.jobs import (
     ALREADY_COUNTED,
     JobNotSealed,
     chunk_retry_delay,

@@ -18,10 +18,10 @@ import structlog
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
-from api.analytics.figures import psi
-from api.analytics.queries import label_counts_by_model
-from api.analytics.window import TooManyRows, Window
-from api.observability.metrics import DRIFT_PSI, SCRAPE_ERRORS
+from spectrum.api.analytics.figures import psi
+from spectrum.api.analytics.queries import label_counts_by_model
+from spectrum.api.analytics.window import TooManyRows, Window
+from spectrum.api.observability.metrics import DRIFT_PSI, SCRAPE_ERRORS
 
 log = structlog.get_logger(__name__)
 

@@ -17,9 +17,9 @@ from typing import Any, Literal
 
 from sqlalchemy import Engine, Row, select
 
-from api.analytics.queries import in_window
-from api.analytics.window import Window, as_utc
-from shared.predlog.schema import prediction_log as log
+from spectrum.api.analytics.queries import in_window
+from spectrum.api.analytics.window import Window, as_utc
+from spectrum.shared.predlog.schema import prediction_log as log
 
 ExportFormat = Literal["csv", "ndjson"]
 MEDIA_TYPES: dict[ExportFormat, str] = {

@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import Engine, Select, and_, case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from api.analytics.figures import percentile, psi, shares
-from api.analytics.window import Bucket, TooManyRows, Window, as_utc
-from shared.predlog.schema import prediction_log as log
+from spectrum.api.analytics.figures import percentile, psi, shares
+from spectrum.api.analytics.window import Bucket, TooManyRows, Window, as_utc
+from spectrum.shared.predlog.schema import prediction_log as log
 
 # Grouped rows one answer may hold (series x buckets x labels).
 MAX_GROUP_ROWS = 50_000

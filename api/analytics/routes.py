@@ -18,13 +18,13 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
-from api.analytics import export, queries, schemas
-from api.analytics.figures import shares
-from api.analytics.window import Bucket, Window
-from api.app.resources import ResourcesDep
-from api.edge.errors import documented
-from api.models.schemas import MAX_MODEL_CHARS
-from shared.errors import DatabaseUnavailable, PredictionLogOff
+from spectrum.api.analytics import export, queries, schemas
+from spectrum.api.analytics.figures import shares
+from spectrum.api.analytics.window import Bucket, Window
+from spectrum.api.app.resources import ResourcesDep
+from spectrum.api.edge.errors import documented
+from spectrum.api.models.schemas import MAX_MODEL_CHARS
+from spectrum.shared.errors import DatabaseUnavailable, PredictionLogOff
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])

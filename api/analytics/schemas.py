@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.analytics.window import Bucket
+from spectrum.api.analytics.window import Bucket
 
 
 class Answer(BaseModel):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from shared.errors import InvalidInput
+from spectrum.shared.errors import InvalidInput
 
 Bucket = Literal["minute", "hour", "day"]
 BUCKET_SECONDS: dict[Bucket, int] = {"minute": 60, "hour": 3600, "day": 86400}

@@ -8,30 +8,30 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import structlog
 from fastapi import FastAPI
 
-from api.analytics import routes as analytics
-from api.app.openapi import install_openapi, operation_id
-from api.app.resources import Resources, open_resources
-from api.edge.access_log import AccessLog
-from api.edge.admission import InFlight
-from api.edge.body_limit import BodyLimit, BodyLimits
-from api.edge.cors import Cors
-from api.edge.errors import install_error_handlers
-from api.edge.guard import Gate, GateMiddleware
-from api.edge.keys import KeyRing
-from api.edge.last_resort import LastResort
-from api.jobs import routes as jobs
-from api.models import admin_routes as admin
-from api.models import routes as models
-from api.observability import health_routes as health
-from api.observability import metrics_routes as metrics
-from api.observability.metrics import RequestMetrics
-from api.predict import bench_routes as bench
-from api.predict import compare_routes as compare
-from api.predict import routes as predict
-from api.ui import routes as ui
-from shared import __version__
-from shared.config import Settings, get_settings
-from shared.logs import configure_logging
+from spectrum.api.analytics import routes as analytics
+from spectrum.api.app.openapi import install_openapi, operation_id
+from spectrum.api.app.resources import Resources, open_resources
+from spectrum.api.edge.access_log import AccessLog
+from spectrum.api.edge.admission import InFlight
+from spectrum.api.edge.body_limit import BodyLimit, BodyLimits
+from spectrum.api.edge.cors import Cors
+from spectrum.api.edge.errors import install_error_handlers
+from spectrum.api.edge.guard import Gate, GateMiddleware
+from spectrum.api.edge.keys import KeyRing
+from spectrum.api.edge.last_resort import LastResort
+from spectrum.api.jobs import routes as jobs
+from spectrum.api.models import admin_routes as admin
+from spectrum.api.models import routes as models
+from spectrum.api.observability import health_routes as health
+from spectrum.api.observability import metrics_routes as metrics
+from spectrum.api.observability.metrics import RequestMetrics
+from spectrum.api.predict import bench_routes as bench
+from spectrum.api.predict import compare_routes as compare
+from spectrum.api.predict import routes as predict
+from spectrum.api.ui import routes as ui
+from spectrum.shared import __version__
+from spectrum.shared.config import Settings, get_settings
+from spectrum.shared.logs import configure_logging
 
 log = structlog.get_logger(__name__)
 
@@ -88,7 +88,7 @@ def _key_ring(settings: Settings) -> KeyRing:
         if settings.env == "production":
             raise MissingApiKeys(
                 "SPECTRUM_ENV=production needs API keys: set SPECTRUM_API_KEY_HASHES "
-                "(python -m api.edge.keys makes a key and its hash)"
+                "(python -m spectrum.api.edge.keys makes a key and its hash)"
             )
         log.warning("API keys are off: anyone who reaches this port can use the API")
     return keys

@@ -13,14 +13,14 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from api.edge.guard import guarded
+from spectrum.api.edge.guard import guarded
 
 SCHEMES: dict[str, dict[str, str]] = {
     "ApiKey": {
         "type": "apiKey",
         "in": "header",
         "name": "X-API-Key",
-        "description": "An API key (python -m api.edge.keys makes one).",
+        "description": "An API key (python -m spectrum.api.edge.keys makes one).",
     },
     "Bearer": {
         "type": "http",

@@ -25,20 +25,20 @@ from celery import Celery
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 
-from api.analytics.drift_gauge import DriftGauge
-from api.edge.admission import LaneAdmission, QueueDepth, lane_queues
-from api.edge.keys import KeyRing
-from api.edge.ratelimit import RateLimiter
-from api.jobs.service import JobService
-from api.models.alias_sources import AliasSources
-from api.models.catalog import Catalog
-from api.observability.metrics import PREDICTION_LOG_DROPPED, WAITER_PENDING, ScrapeProbe
-from api.predict.predictor import Predictor
-from api.predict.waiter import RedisSubscriber, ResultWaiter
-from shared.celery_app import create_celery
-from shared.config import Settings
-from shared.predlog.db import engine_for
-from shared.predlog.stream import StreamLog
+from spectrum.api.analytics.drift_gauge import DriftGauge
+from spectrum.api.edge.admission import LaneAdmission, QueueDepth, lane_queues
+from spectrum.api.edge.keys import KeyRing
+from spectrum.api.edge.ratelimit import RateLimiter
+from spectrum.api.jobs.service import JobService
+from spectrum.api.models.alias_sources import AliasSources
+from spectrum.api.models.catalog import Catalog
+from spectrum.api.observability.metrics import PREDICTION_LOG_DROPPED, WAITER_PENDING, ScrapeProbe
+from spectrum.api.predict.predictor import Predictor
+from spectrum.api.predict.waiter import RedisSubscriber, ResultWaiter
+from spectrum.shared.celery_app import create_celery
+from spectrum.shared.config import Settings
+from spectrum.shared.predlog.db import engine_for
+from spectrum.shared.predlog.stream import StreamLog
 
 
 @dataclass

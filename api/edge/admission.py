@@ -25,9 +25,9 @@ from typing import Any
 import redis.asyncio as aioredis
 import structlog
 
-from shared.config import Settings
-from shared.errors import RETRY_AFTER_S, Overloaded
-from shared.registry import model_queue
+from spectrum.shared.config import Settings
+from spectrum.shared.errors import RETRY_AFTER_S, Overloaded
+from spectrum.shared.registry import model_queue
 
 log = structlog.get_logger(__name__)
 

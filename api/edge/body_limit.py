@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.edge.errors import send_error
-from shared.config import Settings
-from shared.errors import PayloadTooLarge, SpectrumError, UnreadableBody
+from spectrum.api.edge.errors import send_error
+from spectrum.shared.config import Settings
+from spectrum.shared.errors import PayloadTooLarge, SpectrumError, UnreadableBody
 
 METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 JOBS_PATH = "/v1/jobs"

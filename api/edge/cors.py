@@ -12,8 +12,8 @@ from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
-from api.edge.errors import render
-from shared.errors import CorsRefused
+from spectrum.api.edge.errors import render
+from spectrum.shared.errors import CorsRefused
 
 # Starlette's own framing of the refusal: the JSON body gets a length and type of its own.
 _FRAMING = {"content-length", "content-type"}

@@ -19,9 +19,9 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope, Send
 
-from api.edge.access_log import current_request_id
-from api.observability import metrics
-from shared.errors import (
+from spectrum.api.edge.access_log import current_request_id
+from spectrum.api.observability import metrics
+from spectrum.shared.errors import (
     HTTPError,
     InvalidInput,
     MethodNotAllowed,
@@ -195,7 +195,7 @@ _MEANING: dict[int, tuple[str, dict[str, Any]]] = {
         {
             "error": "NoWorkerAvailable",
             "detail": "no worker is consuming queue 'sentiment-minilm.interactive' for model "
-            "'sentiment-minilm'; start one: `make run`, or `python -m worker`",
+            "'sentiment-minilm'; start one: `make run`, or `python -m spectrum.worker`",
         },
     ),
     504: (

@@ -14,12 +14,12 @@ from contextvars import ContextVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.edge.admission import InFlight
-from api.edge.errors import send_error
-from api.edge.keys import KeyRing, key_from_headers
-from api.edge.ratelimit import Decision, RateLimiter
-from api.observability import metrics
-from shared.errors import Overloaded, RateLimited, Unauthorized
+from spectrum.api.edge.admission import InFlight
+from spectrum.api.edge.errors import send_error
+from spectrum.api.edge.keys import KeyRing, key_from_headers
+from spectrum.api.edge.ratelimit import Decision, RateLimiter
+from spectrum.api.observability import metrics
+from spectrum.shared.errors import Overloaded, RateLimited, Unauthorized
 
 OPEN_PATHS = frozenset(
     {

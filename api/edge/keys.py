@@ -1,4 +1,6 @@
-"""API keys: kept as SHA-256 digests, checked in constant time; `python -m api.edge.keys` makes one.
+"""API keys: kept as SHA-256 digests, checked in constant time.
+
+`python -m spectrum.api.edge.keys` makes one.
 
 A key is a random 32-byte URL-safe token. The gateway holds only digests (plain
 keys given in the settings are hashed at load), so neither a settings dump nor
@@ -13,7 +15,7 @@ import hmac
 import secrets
 import sys
 
-from shared.config import Settings, split_list
+from spectrum.shared.config import Settings, split_list
 
 KEY_BYTES = 32
 

@@ -14,9 +14,9 @@ import structlog
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.edge.errors import send_error
-from api.observability import metrics
-from shared.errors import InternalError
+from spectrum.api.edge.errors import send_error
+from spectrum.api.observability import metrics
+from spectrum.shared.errors import InternalError
 
 log = structlog.get_logger("api.edge.errors")
 

@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
 
-from api.observability import metrics
+from spectrum.api.observability import metrics
 
 log = structlog.get_logger(__name__)
 

@@ -21,9 +21,9 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Literal
 from urllib.parse import urlsplit
 
-from shared.callbacks import literal_refusal
-from shared.errors import InvalidInput, UnsupportedMediaType
-from shared.text import check_parameter
+from spectrum.shared.callbacks import literal_refusal
+from spectrum.shared.errors import InvalidInput, UnsupportedMediaType
+from spectrum.shared.text import check_parameter
 
 FileFormat = Literal["csv", "jsonl"]
 

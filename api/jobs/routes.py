@@ -14,21 +14,21 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
-from api.app.resources import ResourcesDep
-from api.edge.errors import documented, problems_of
-from api.jobs.input import (
+from spectrum.api.app.resources import ResourcesDep
+from spectrum.api.edge.errors import documented, problems_of
+from spectrum.api.jobs.input import (
     FileFormat,
     check_callback_url,
     file_format,
     read_file,
 )
-from api.jobs.results import MEDIA_TYPES, ResultFormat, render
-from api.jobs.schemas import JobCreated, JobRequest, JobView
-from api.models.schemas import MAX_MODEL_CHARS
-from shared.config import Settings
-from shared.errors import InvalidInput
-from shared.jobs import JobSummary
-from shared.text import check_parameter, job_texts
+from spectrum.api.jobs.results import MEDIA_TYPES, ResultFormat, render
+from spectrum.api.jobs.schemas import JobCreated, JobRequest, JobView
+from spectrum.api.models.schemas import MAX_MODEL_CHARS
+from spectrum.shared.config import Settings
+from spectrum.shared.errors import InvalidInput
+from spectrum.shared.jobs import JobSummary
+from spectrum.shared.text import check_parameter, job_texts
 
 router = APIRouter(prefix="/v1", tags=["jobs"])
 

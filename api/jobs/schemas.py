@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
-from api.models.schemas import ModelField
-from shared.jobs import JobSummary
+from spectrum.api.models.schemas import ModelField
+from spectrum.shared.jobs import JobSummary
 
 
 class JobRequest(BaseModel):

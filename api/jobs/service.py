@@ -29,13 +29,13 @@ import redis.asyncio as aioredis
 import structlog
 from celery import Celery
 
-from api.edge.admission import LaneAdmission
-from api.edge.guard import current_key_digest
-from api.models.catalog import Catalog, ModelStatus
-from api.observability import metrics
-from shared.config import Settings
-from shared.contracts import JOB_CHUNK_TASK, JobChunkPayload, redacted_args
-from shared.errors import (
+from spectrum.api.edge.admission import LaneAdmission
+from spectrum.api.edge.guard import current_key_digest
+from spectrum.api.models.catalog import Catalog, ModelStatus
+from spectrum.api.observability import metrics
+from spectrum.shared.config import Settings
+from spectrum.shared.contracts import JOB_CHUNK_TASK, JobChunkPayload, redacted_args
+from spectrum.shared.errors import (
     BackendUnavailable,
     BrokerUnavailable,
     JobConflict,
@@ -44,7 +44,7 @@ from shared.errors import (
     NoWorkerAvailable,
     SpectrumError,
 )
-from shared.jobs import (
+from spectrum.shared.jobs import (
     ABORT,
     CANCEL,
     FINAL_STATES,
@@ -62,8 +62,8 @@ from shared.jobs import (
     new_record,
     submission,
 )
-from shared.predlog.rows import key_id
-from shared.registry import model_queue
+from spectrum.shared.predlog.rows import key_id
+from spectrum.shared.registry import model_queue
 
 log = structlog.get_logger(__name__)
 

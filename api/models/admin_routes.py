@@ -15,12 +15,12 @@ import redis.asyncio as aioredis
 from fastapi import APIRouter, Body
 from pydantic import BaseModel, Field
 
-from api.app.resources import ResourcesDep
-from api.edge.errors import documented
-from api.edge.keys import KeyRing
-from api.models.aliases import InvalidAliases, aliases_document, parse_aliases
-from shared.errors import BackendUnavailable, Forbidden, InvalidInput
-from shared.registry import ALIASES_KEY
+from spectrum.api.app.resources import ResourcesDep
+from spectrum.api.edge.errors import documented
+from spectrum.api.edge.keys import KeyRing
+from spectrum.api.models.aliases import InvalidAliases, aliases_document, parse_aliases
+from spectrum.shared.errors import BackendUnavailable, Forbidden, InvalidInput
+from spectrum.shared.registry import ALIASES_KEY
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 

@@ -23,7 +23,7 @@ from typing import Literal
 
 import structlog
 
-from api.models.aliases import Alias, InvalidAliases, load_aliases
+from spectrum.api.models.aliases import Alias, InvalidAliases, load_aliases
 
 log = structlog.get_logger(__name__)
 

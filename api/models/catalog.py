@@ -27,11 +27,16 @@ import redis.asyncio as aioredis
 import structlog
 from pydantic import ValidationError
 
-from api.models.alias_sources import AliasSet, AliasSources
-from api.models.aliases import Alias
-from shared.contracts import ModelCard
-from shared.errors import START_A_WORKER, BackendUnavailable, ModelNotFound, NoWorkerAvailable
-from shared.registry import ALIASES_KEY, MODELS_KEY, model_queue, workers_key
+from spectrum.api.models.alias_sources import AliasSet, AliasSources
+from spectrum.api.models.aliases import Alias
+from spectrum.shared.contracts import ModelCard
+from spectrum.shared.errors import (
+    START_A_WORKER,
+    BackendUnavailable,
+    ModelNotFound,
+    NoWorkerAvailable,
+)
+from spectrum.shared.registry import ALIASES_KEY, MODELS_KEY, model_queue, workers_key
 
 log = structlog.get_logger(__name__)
 

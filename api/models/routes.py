@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.app.resources import ResourcesDep
-from api.edge.errors import documented
-from api.models.catalog import CatalogView
-from api.models.schemas import AliasInfo, AliasTarget, ModelInfo, ModelList, ShadowInfo
-from shared.registry import model_queue
+from spectrum.api.app.resources import ResourcesDep
+from spectrum.api.edge.errors import documented
+from spectrum.api.models.catalog import CatalogView
+from spectrum.api.models.schemas import AliasInfo, AliasTarget, ModelInfo, ModelList, ShadowInfo
+from spectrum.shared.registry import model_queue
 
 router = APIRouter(prefix="/v1", tags=["models"])
 

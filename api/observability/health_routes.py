@@ -8,9 +8,9 @@ import math
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from api.app.resources import Resources, ResourcesDep
-from api.observability.schemas import HealthBody, ReadinessBody
-from shared.errors import SpectrumError
+from spectrum.api.app.resources import Resources, ResourcesDep
+from spectrum.api.observability.schemas import HealthBody, ReadinessBody
+from spectrum.shared.errors import SpectrumError
 
 router = APIRouter(tags=["health"])
 

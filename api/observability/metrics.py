@@ -34,10 +34,10 @@ from prometheus_client import (
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.edge.admission import QueueDepth
-from api.models.catalog import LANES, Catalog
-from api.predict.waiter import ResultWaiter
-from shared.errors import (
+from spectrum.api.edge.admission import QueueDepth
+from spectrum.api.models.catalog import LANES, Catalog
+from spectrum.api.predict.waiter import ResultWaiter
+from spectrum.shared.errors import (
     DeadlineExceeded,
     HTTPError,
     InferenceFailed,
@@ -46,7 +46,7 @@ from shared.errors import (
     NotFound,
     PoisonMessage,
 )
-from shared.registry import model_queue
+from spectrum.shared.registry import model_queue
 
 log = structlog.get_logger(__name__)
 

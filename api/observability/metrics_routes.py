@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from api.app.resources import ResourcesDep
-from api.observability.metrics import CONTENT_TYPE, METRICS_PATH
+from spectrum.api.app.resources import ResourcesDep
+from spectrum.api.observability.metrics import CONTENT_TYPE, METRICS_PATH
 
 router = APIRouter(tags=["metrics"])
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.models.schemas import ServedModel
-from api.predict.schemas import Prediction, PredictRequest, PredictResponse
+from spectrum.api.models.schemas import ServedModel
+from spectrum.api.predict.schemas import Prediction, PredictRequest, PredictResponse
 
 router = APIRouter(include_in_schema=False)
 

@@ -7,20 +7,20 @@ import time
 
 from fastapi import APIRouter
 
-from api.app.resources import ResourcesDep
-from api.edge.access_log import current_request_id
-from api.edge.errors import documented
-from api.observability import metrics
-from api.predict.predictor import Predictor, predictions_of
-from api.predict.schemas import (
+from spectrum.api.app.resources import ResourcesDep
+from spectrum.api.edge.access_log import current_request_id
+from spectrum.api.edge.errors import documented
+from spectrum.api.observability import metrics
+from spectrum.api.predict.predictor import Predictor, predictions_of
+from spectrum.api.predict.schemas import (
     CompareAnswer,
     CompareRequest,
     CompareResponse,
     CompareResult,
     Prediction,
 )
-from shared.errors import SpectrumError
-from shared.text import request_texts
+from spectrum.shared.errors import SpectrumError
+from spectrum.shared.text import request_texts
 
 router = APIRouter(prefix="/v1", tags=["predict"])
 

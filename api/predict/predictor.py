@@ -25,26 +25,26 @@ import structlog
 from celery import Celery
 from pydantic import ValidationError
 
-from api.edge.admission import LaneAdmission
-from api.edge.guard import current_key_digest
-from api.models.aliases import Alias, text_digest
-from api.models.catalog import Catalog, Route
-from api.models.schemas import ServedModel
-from api.observability import metrics
-from api.predict.batcher import MicroBatcher
-from api.predict.cache_reads import CoalescedReads
-from api.predict.schemas import Prediction, PredictResponse
-from api.predict.waiter import ResultDocument, ResultWaiter
-from shared.cache import CachedPrediction, CacheLookup
-from shared.config import Settings
-from shared.contracts import (
+from spectrum.api.edge.admission import LaneAdmission
+from spectrum.api.edge.guard import current_key_digest
+from spectrum.api.models.aliases import Alias, text_digest
+from spectrum.api.models.catalog import Catalog, Route
+from spectrum.api.models.schemas import ServedModel
+from spectrum.api.observability import metrics
+from spectrum.api.predict.batcher import MicroBatcher
+from spectrum.api.predict.cache_reads import CoalescedReads
+from spectrum.api.predict.schemas import Prediction, PredictResponse
+from spectrum.api.predict.waiter import ResultDocument, ResultWaiter
+from spectrum.shared.cache import CachedPrediction, CacheLookup
+from spectrum.shared.config import Settings
+from spectrum.shared.contracts import (
     PREDICT_TASK,
     ModelCard,
     PredictOutcome,
     PredictPayload,
     redacted_args,
 )
-from shared.errors import (
+from spectrum.shared.errors import (
     START_A_WORKER,
     BackendUnavailable,
     BrokerUnavailable,
@@ -54,11 +54,11 @@ from shared.errors import (
     NoWorkerAvailable,
     SpectrumError,
 )
-from shared.predictions import Answer, computed_rows, merge, misses
-from shared.predlog.rows import key_id, rows_for
-from shared.predlog.stream import StreamLog
-from shared.registry import model_queue
-from shared.text import request_texts
+from spectrum.shared.predictions import Answer, computed_rows, merge, misses
+from spectrum.shared.predlog.rows import key_id, rows_for
+from spectrum.shared.predlog.stream import StreamLog
+from spectrum.shared.registry import model_queue
+from spectrum.shared.text import request_texts
 
 log = structlog.get_logger(__name__)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.app.resources import ResourcesDep
-from api.edge.access_log import current_request_id
-from api.edge.errors import documented
-from api.predict.schemas import PredictRequest, PredictResponse
+from spectrum.api.app.resources import ResourcesDep
+from spectrum.api.edge.access_log import current_request_id
+from spectrum.api.edge.errors import documented
+from spectrum.api.predict.schemas import PredictRequest, PredictResponse
 
 router = APIRouter(prefix="/v1", tags=["predict"])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 
-from api.models.schemas import ModelField, ModelName, ServedModel
+from spectrum.api.models.schemas import ModelField, ModelName, ServedModel
 
 
 class PredictRequest(BaseModel):

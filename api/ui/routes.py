@@ -9,8 +9,8 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-from api.app.resources import ResourcesDep
-from api.ui.schemas import UiConfig
+from spectrum.api.app.resources import ResourcesDep
+from spectrum.api.ui.schemas import UiConfig
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from shared.predlog.rows import Row
+from spectrum.shared.predlog.rows import Row
 
 
 @dataclass(frozen=True)

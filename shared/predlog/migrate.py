@@ -1,4 +1,4 @@
-"""Apply the prediction log's Alembic migrations: `python -m shared.predlog.migrate`.
+"""Apply the prediction log's Alembic migrations: `python -m spectrum.shared.predlog.migrate`.
 
 The writer runs the same `upgrade` at its start, so `make run` needs no extra step;
 this command is for a database that the writer should find ready (or to check one).
@@ -14,8 +14,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from shared.config import get_settings
-from shared.predlog.db import engine_for
+from spectrum.shared.config import get_settings
+from spectrum.shared.predlog.db import engine_for
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "prediction_log_version"

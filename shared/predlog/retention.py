@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete
 
-from shared.predlog.schema import prediction_log
+from spectrum.shared.predlog.schema import prediction_log
 
 
 def cutoff(now: datetime, days: int) -> datetime:

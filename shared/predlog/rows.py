@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.predictions import Answer
+from spectrum.shared.predictions import Answer
 
 Row = dict[str, Any]
 ROWS_FIELD = "rows"

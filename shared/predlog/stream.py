@@ -23,8 +23,8 @@ import redis
 import redis.asyncio as aioredis
 import structlog
 
-from shared.config import Settings
-from shared.predlog.rows import ROWS_FIELD, Row, encode_rows
+from spectrum.shared.config import Settings
+from spectrum.shared.predlog.rows import ROWS_FIELD, Row, encode_rows
 
 log = structlog.get_logger(__name__)
 

@@ -1,4 +1,4 @@
-"""The prediction log's writer: `python -m shared.predlog.writer`.
+"""The prediction log's writer: `python -m spectrum.shared.predlog.writer`.
 
 Reads the stream (shared/predlog/stream.py) with a consumer group, inserts rows in
 bulk, acknowledges (and deletes) entries only after their rows are committed, and
@@ -31,14 +31,14 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_serv
 from sqlalchemy import Engine, insert
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
-from shared.backoff import full_jitter
-from shared.config import Settings, get_settings
-from shared.logs import configure_logging
-from shared.predlog import migrate, retention
-from shared.predlog.backlog import Backlog, Entry
-from shared.predlog.db import engine_for
-from shared.predlog.rows import ROWS_FIELD, decode_rows, for_insert
-from shared.predlog.schema import prediction_log
+from spectrum.shared.backoff import full_jitter
+from spectrum.shared.config import Settings, get_settings
+from spectrum.shared.logs import configure_logging
+from spectrum.shared.predlog import migrate, retention
+from spectrum.shared.predlog.backlog import Backlog, Entry
+from spectrum.shared.predlog.db import engine_for
+from spectrum.shared.predlog.rows import ROWS_FIELD, decode_rows, for_insert
+from spectrum.shared.predlog.schema import prediction_log
 
 log = structlog.get_logger(__name__)
 

@@ -23,7 +23,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from api.ui.routes import STATIC_DIR
+from spectrum.api.ui.routes import STATIC_DIR
 
 SENTIMENT = ["NEGATIVE", "POSITIVE"]
 EMOTIONS = ["anger", "anticipation", "disgust", "fear", "joy", "sadness", "surprise", "trust"]

@@ -21,8 +21,8 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
-from api.jobs.input import file_format, read_file
-from shared.errors import InvalidInput
+from spectrum.api.jobs.input import file_format, read_file
+from spectrum.shared.errors import InvalidInput
 from tests.integration.stack import Stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]

@@ -3,8 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
-from scripts.containers import Pod
+from spectrum_dev.containers import Pod
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from scripts.private_redis import free_port, tcp_reachable
+from spectrum_dev.private_redis import free_port, tcp_reachable
 
 
 def _bin_dir() -> Path | None:

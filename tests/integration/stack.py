@@ -1,6 +1,6 @@
 """Real processes for integration tests: workers and the API on the process harness.
 
-A thin layer on scripts/harness.py: a `Stack` adds the settings every test stack shares,
+A thin layer on dev/spectrum_dev/harness.py: a `Stack` adds the settings every test stack shares,
 a unique model name (so stacks on one Redis have their own queues and registry
 entries), log files under the test's own directory, and a clean-up of what the
 stack left in the shared Redis and broker.
@@ -15,10 +15,10 @@ from typing import Any
 
 import httpx
 import redis
+from spectrum_dev.harness import Harness, Process, child_env, worker_registered
+from spectrum_dev.private_redis import free_port
 
-from scripts.harness import Harness, Process, child_env, worker_registered
-from scripts.private_redis import free_port
-from shared.registry import MODELS_KEY, workers_key
+from spectrum.shared.registry import MODELS_KEY, workers_key
 
 
 class Stack:
@@ -89,7 +89,8 @@ class Stack:
     def start_worker(
         self, timeout: float = 90, *, prefix: tuple[str, ...] = (), **overrides: Any
     ) -> Process:
-        """A `python -m worker`: both lanes, interactive first, unless worker_lanes says so.
+        """A `python -m spectrum.worker`: both lanes, interactive first, unless worker_lanes
+        says so.
 
         prefix runs it under another command that execs it (`ip netns exec NAME`), so
         the process id is still the worker's own.
@@ -103,8 +104,8 @@ class Stack:
     def start_api(
         self, timeout: float = 30, *, port: int | None = None, **overrides: Any
     ) -> Process:
-        """A `python -m api` on a free port, or on `port` (an API started again after a kill);
-        ready when /healthz answers (a test may start it with no worker)."""
+        """A `python -m spectrum.api` on a free port, or on `port` (an API started again after
+        a kill); ready when /healthz answers (a test may start it with no worker)."""
         port = port or free_port()
         api = self.harness.start_api(self.env(port=port, **overrides))
         self.base_url = f"http://127.0.0.1:{port}"

@@ -27,18 +27,18 @@ import httpx
 import pytest
 import uvicorn
 from spectrum_client import cli
+from spectrum_dev.private_redis import free_port
 from sqlalchemy import Engine, insert, text
 from sqlalchemy.exc import OperationalError
 
-from api.analytics import export
-from api.analytics.drift_gauge import DriftGauge
-from api.app.factory import create_app
-from api.app.resources import Resources
-from api.observability.metrics import REGISTRY
-from scripts.private_redis import free_port
-from shared.config import Settings
-from shared.predlog.db import engine_for
-from shared.predlog.schema import metadata, prediction_log
+from spectrum.api.analytics import export
+from spectrum.api.analytics.drift_gauge import DriftGauge
+from spectrum.api.app.factory import create_app
+from spectrum.api.app.resources import Resources
+from spectrum.api.observability.metrics import REGISTRY
+from spectrum.shared.config import Settings
+from spectrum.shared.predlog.db import engine_for
+from spectrum.shared.predlog.schema import metadata, prediction_log
 from tests.unit.inprocess import resources, serve
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

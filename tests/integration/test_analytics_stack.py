@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 from sqlalchemy import insert, text
 
-from shared.predlog.db import engine_for
-from shared.predlog.schema import prediction_log
+from spectrum.shared.predlog.db import engine_for
+from spectrum.shared.predlog.schema import prediction_log
 from tests.integration.stack import Stack
 
 KEY = "analytics19-test-key-" + "y" * 20

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 import redis
 from celery import Celery
+from spectrum_dev.harness import Harness, child_env, wait_for
+from spectrum_dev.private_redis import free_port, free_port_run
 
-from scripts.harness import Harness, child_env, wait_for
-from scripts.private_redis import free_port, free_port_run
-from shared.registry import workers_key
+from spectrum.shared.registry import workers_key
 from tests.integration.stack import Stack, worker_task_total
 
 pytest.importorskip("nrclex")
@@ -65,7 +65,7 @@ def test_toxicity_answers_through_the_gateway_as_the_runtime_does_in_process(
     served: Callable[[str], Stack],
 ) -> None:
     pytest.importorskip("profanity_check")
-    from worker.runtimes.sklearn_text import load_toxicity
+    from spectrum.worker.runtimes.sklearn_text import load_toxicity
 
     stack = served("toxicity")
     texts = [unique("Thank you, that was kind of you."), unique("Shut up, you stupid idiot.")]
@@ -95,7 +95,7 @@ def test_toxicity_answers_through_the_gateway_as_the_runtime_does_in_process(
 def test_emotion_gives_every_emotion_and_neutral_through_the_gateway(
     served: Callable[[str], Stack],
 ) -> None:
-    from worker.runtimes.emotion import load_emotion
+    from spectrum.worker.runtimes.emotion import load_emotion
 
     stack = served("emotion")
     texts = [unique("I am afraid of the dark."), unique("The box is on the table.")]

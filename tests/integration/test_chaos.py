@@ -31,14 +31,14 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from spectrum_dev import rabbitmq_node
+from spectrum_dev.harness import Process, wait_for
+from spectrum_dev.netns import NetnsLink, NetnsUnavailable
+from spectrum_dev.private_redis import PrivateRedis
 
-from scripts import rabbitmq_node
-from scripts.harness import Process, wait_for
-from scripts.netns import NetnsLink, NetnsUnavailable
-from scripts.private_redis import PrivateRedis
-from shared.jobs import JobSummary, chunks_done_key, job_key
+from spectrum.shared.jobs import JobSummary, chunks_done_key, job_key
+from spectrum.worker.runtimes.lexicon import load_lexicon
 from tests.integration.stack import Stack
-from worker.runtimes.lexicon import load_lexicon
 
 CHUNK = 25
 # Marker texts the fault hooks act on: each worker is told which one makes it sleep.

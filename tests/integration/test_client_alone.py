@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 import spectrum_client
+from spectrum_dev.harness import ROOT
 
-from scripts.harness import ROOT
 from tests.integration.stack import Stack
 
 pytestmark = [pytest.mark.packaging]

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 from spectrum_client import SpectrumClient, cli
+from spectrum_dev.private_redis import PrivateRedis
 
-from scripts.private_redis import PrivateRedis
 from tests.integration.stack import Stack
 
 pytestmark = pytest.mark.integration

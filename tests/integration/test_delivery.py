@@ -9,10 +9,10 @@ import time
 
 import httpx
 import redis
+from spectrum_dev.harness import Process, wait_for
 
-from scripts.harness import Process, wait_for
+from spectrum.worker.delivery import KEY_PREFIX
 from tests.integration.stack import Stack
-from worker.delivery import KEY_PREFIX
 
 CRASH = "this text kills its worker"
 SLOW = "this text takes a while"

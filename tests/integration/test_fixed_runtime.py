@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from spectrum_dev.netns import NetnsLan, NetnsUnavailable
+from spectrum_dev.private_redis import PrivateRedis
 
-from scripts.netns import NetnsLan, NetnsUnavailable
-from scripts.private_redis import PrivateRedis
+from spectrum.worker.runtimes.fixed import positive_share
 from tests.integration.stack import Stack
-from worker.runtimes.fixed import positive_share
 
 
 def test_a_stand_in_worker_on_its_own_namespace_answers_through_the_bridge(

@@ -34,7 +34,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, note, reject, settings
 from hypothesis import strategies as st
 
-from shared.errors import SpectrumError
+from spectrum.shared.errors import SpectrumError
 from tests.integration.stack import Stack
 
 MAX_TEXTS = 8

@@ -1,6 +1,6 @@
 """Two gateways on one Redis and one real worker: nothing lost, nothing answered twice.
 
-Each gateway is a whole `python -m api`: its own micro-batcher, in-flight cap and result
+Each gateway is a whole `python -m spectrum.api`: its own micro-batcher, in-flight cap and result
 waiter; the rate limits and the broker queue they read are shared. Most tests start two
 gateways on two ports; the last runs the real setting, SPECTRUM_API_PROCESSES=2 on one
 port. The lexicon worker is deterministic, so every answer is checked against what the
@@ -26,13 +26,13 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+from spectrum_dev.harness import Process, StackFailed, start_time, wait_for
 
-from scripts.harness import Process, StackFailed, start_time, wait_for
-from shared.registry import STATS_KEY, worker_member
+from spectrum.shared.registry import STATS_KEY, worker_member
+from spectrum.worker.runtimes.lexicon import load_lexicon
 from tests.integration.job_runs import submit, wait_until_ended
 from tests.integration.metrics_scrape import scrape, total, value
 from tests.integration.stack import Stack
-from worker.runtimes.lexicon import load_lexicon
 
 POSITIVE = ["good", "great", "wonderful", "brilliant", "lovely"]
 POSITIVE += ["superb", "delightful", "nice", "fun", "charming"]

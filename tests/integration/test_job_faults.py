@@ -14,13 +14,13 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+from spectrum_dev import rabbitmq_node
+from spectrum_dev.harness import Process, wait_for
 
-from scripts import rabbitmq_node
-from scripts.harness import Process, wait_for
-from shared.jobs import chunks_done_key
+from spectrum.shared.jobs import chunks_done_key
+from spectrum.worker.runtimes.lexicon import load_lexicon
 from tests.integration.job_runs import submit, texts, wait_until_ended
 from tests.integration.stack import Stack
-from worker.runtimes.lexicon import load_lexicon
 
 CHUNK = 25
 STALL = "this text stalls its worker"

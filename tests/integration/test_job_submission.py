@@ -15,10 +15,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import redis
+from spectrum_dev.harness import Process, wait_for
+from spectrum_dev.private_redis import free_port
 
-from scripts.harness import Process, wait_for
-from scripts.private_redis import free_port
-from shared.jobs import (
+from spectrum.shared.jobs import (
     ABORT,
     SEAL,
     START_CHUNK,
@@ -29,10 +29,10 @@ from shared.jobs import (
     new_job_id,
     new_record,
 )
+from spectrum.worker.runtimes.lexicon import load_lexicon
 from tests.integration.job_runs import texts, wait_until_ended
 from tests.integration.metrics_scrape import scrape, total
 from tests.integration.stack import Stack
-from worker.runtimes.lexicon import load_lexicon
 
 CHUNK = 5
 DROPPED = "spectrum_worker_job_chunks_dropped_total"

@@ -19,11 +19,11 @@ from celery import Celery
 from spectrum_client import AsyncSpectrumClient, SpectrumClient, SpectrumError, cli
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from shared.contracts import JOB_CHUNK_TASK, JobChunkPayload
-from shared.jobs import chunks_done_key, job_key, known_key, new_job_id, new_record
+from spectrum.shared.contracts import JOB_CHUNK_TASK, JobChunkPayload
+from spectrum.shared.jobs import chunks_done_key, job_key, known_key, new_job_id, new_record
+from spectrum.worker.runtimes.lexicon import load_lexicon
 from tests.integration.job_runs import texts, wait_until_ended
 from tests.integration.stack import Stack
-from worker.runtimes.lexicon import load_lexicon
 
 # A Standard Webhooks key (whsec_ and base64), as a receiver would be given it.
 SECRET = "whsec_dGVzdC13ZWJob29rLXNlY3JldC0zMi1ieXRlcy0u"

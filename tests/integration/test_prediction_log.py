@@ -19,20 +19,20 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from spectrum_dev.harness import Process
+from spectrum_dev.private_redis import free_port
 from sqlalchemy import Engine, event, func, select, text
 from sqlalchemy.engine import make_url
 
-from scripts.harness import Process
-from scripts.private_redis import free_port
-from shared.config import Settings
-from shared.predictions import Answer
-from shared.predlog.backlog import Backlog
-from shared.predlog.db import engine_for
-from shared.predlog.migrate import upgrade
-from shared.predlog.rows import rows_for
-from shared.predlog.schema import prediction_log
-from shared.predlog.stream import send_sync
-from shared.predlog.writer import Writer
+from spectrum.shared.config import Settings
+from spectrum.shared.predictions import Answer
+from spectrum.shared.predlog.backlog import Backlog
+from spectrum.shared.predlog.db import engine_for
+from spectrum.shared.predlog.migrate import upgrade
+from spectrum.shared.predlog.rows import rows_for
+from spectrum.shared.predlog.schema import prediction_log
+from spectrum.shared.predlog.stream import send_sync
+from spectrum.shared.predlog.writer import Writer
 from tests.integration import postgres_node
 from tests.integration.job_runs import submit, texts, wait_until_ended
 from tests.integration.stack import Stack

@@ -10,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from spectrum_client import SpectrumClient, SpectrumError, cli
+from spectrum_dev.harness import ROOT
 
-from api.edge.keys import digest
-from scripts.harness import ROOT
+from spectrum.api.edge.keys import digest
 from tests.integration.stack import Stack
 
 KEY = "test-key-one"
@@ -67,7 +67,7 @@ def test_metrics_can_be_put_behind_the_keys(make_stack: type[Stack]) -> None:
 def test_production_refuses_to_start_without_keys(make_stack: type[Stack]) -> None:
     stack = make_stack()
     run = subprocess.run(
-        [sys.executable, "-c", "from api.app.factory import create_app; create_app()"],
+        [sys.executable, "-c", "from spectrum.api.app.factory import create_app; create_app()"],
         env=stack.env(env="production"),
         cwd=ROOT,
         capture_output=True,

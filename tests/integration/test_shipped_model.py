@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.config import SHIPPED_MODEL_ID, Settings
+from spectrum.shared.config import SHIPPED_MODEL_ID, Settings
 from tests.integration.stack import Stack
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / SHIPPED_MODEL_ID
@@ -20,7 +20,7 @@ TEXTS = [
 
 @pytest.mark.skipif(not MODEL_DIR.is_dir(), reason=f"no shipped model at {MODEL_DIR}")
 def test_the_shipped_model_answers_like_make_eval(make_stack: type[Stack]) -> None:
-    from worker.runtimes import load_runtime
+    from spectrum.worker.runtimes import load_runtime
 
     stack = make_stack(model_id=str(MODEL_DIR), model_name="sentiment-minilm-it")
     stack.start_worker()

@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from spectrum.worker.runtimes.lexicon import load_lexicon
 from tests.integration.stack import Stack, worker_task_total
-from worker.runtimes.lexicon import load_lexicon
 
 
 @pytest.fixture(scope="module")

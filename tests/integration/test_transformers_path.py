@@ -12,7 +12,7 @@ from tests.tiny_model import LABELS
 
 def test_tiny_distilbert_round_trip(make_stack: type[Stack], tiny_model_dir: Path) -> None:
     pytest.importorskip("torch")
-    from worker.runtimes.hf import load_torch
+    from spectrum.worker.runtimes.hf import load_torch
 
     stack = make_stack(model_id=str(tiny_model_dir), runtime_threads=1, max_tokens=64)
     stack.start_worker()

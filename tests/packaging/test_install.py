@@ -100,7 +100,7 @@ def test_the_lexicon_worker_image_install_imports_and_loads_vader_and_emotion(
     installed = sh(WORKER_INSTALL, src, env)
     assert installed.returncode == 0, installed.stderr[-3000:]
 
-    # What `python -m worker` imports, then the runtime a worker process loads at start.
+    # What `python -m spectrum.worker` imports, then the runtime a worker process loads at start.
     script = (
         "import importlib.util, worker.app, worker.tasks, worker.__main__\n"
         "from shared.config import Settings\n"

@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pytest
 
+from spectrum.worker.runtimes.batching import softmax
+from spectrum.worker.runtimes.model_dir import Calibration
 from training.calibration import (
     apply_calibration,
     calibrated_nll,
@@ -19,8 +21,6 @@ from training.calibration import (
     source_weights,
     wilson_interval,
 )
-from worker.runtimes.batching import softmax
-from worker.runtimes.model_dir import Calibration
 
 
 def synthetic(scale: float, n: int = 6000, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.cache import normalize_text
+from spectrum.shared.cache import normalize_text
 from training.data import HARD_FIELDS, HARD_SET, LABELS, leak_key, read_hard_set
 from training.evaluate import DEFAULT_CACHE, HARD, evaluation_sets, load_splits
 from training.splits import LeakageError, Splits

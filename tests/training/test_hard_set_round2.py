@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from shared.cache import normalize_text
+from spectrum.shared.cache import normalize_text
 from tests.training.test_hard_set import PHENOMENA as FIRST_ROUND_PHENOMENA
 from training.data import (
     HARD2_SET,

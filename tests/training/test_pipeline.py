@@ -64,7 +64,7 @@ def test_pipeline_builds_a_servable_model_with_a_card(slice_model: Path) -> None
     assert all((out / "reliability" / f"{name}.png").is_file() for name in card["test_accuracy"])
 
     # The worker's runtime serves what the pipeline wrote.
-    from worker.runtimes.hf import load_torch
+    from spectrum.worker.runtimes.hf import load_torch
 
     runtime, served = load_torch(str(out), "slice-model", threads=1, max_tokens=64)
     assert runtime.temperature == stored["temperature"]

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from shared.cache import normalize_text
+from spectrum.shared.cache import normalize_text
 from training.data import HARD_FIELDS, LABELS, leak_key, read_all_hard_cases
 from training.evaluate import DEFAULT_CACHE, load_splits
 from training.splits import LeakageError, Splits

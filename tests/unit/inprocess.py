@@ -15,14 +15,14 @@ from typing import Any
 
 import httpx
 
-from api.app.factory import create_app
-from api.app.resources import Resources
-from api.models.catalog import CatalogView, ModelStatus
-from api.models.schemas import ServedModel
-from api.predict.schemas import Prediction, PredictResponse
-from shared.config import Settings
-from shared.contracts import ModelCard
-from shared.errors import NoWorkerAvailable
+from spectrum.api.app.factory import create_app
+from spectrum.api.app.resources import Resources
+from spectrum.api.models.catalog import CatalogView, ModelStatus
+from spectrum.api.models.schemas import ServedModel
+from spectrum.api.predict.schemas import Prediction, PredictResponse
+from spectrum.shared.config import Settings
+from spectrum.shared.contracts import ModelCard
+from spectrum.shared.errors import NoWorkerAvailable
 
 
 class NotGiven:

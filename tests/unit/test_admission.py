@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from api.edge.admission import InFlight, LaneAdmission
-from shared.errors import Overloaded
+from spectrum.api.edge.admission import InFlight, LaneAdmission
+from spectrum.shared.errors import Overloaded
 
 
 def test_in_flight_refuses_beyond_its_cap_and_frees_a_place_on_leave() -> None:

@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from api.models.alias_sources import AliasSources
+from spectrum.api.models.alias_sources import AliasSources
 
 ENV = json.dumps({"from-env": {"targets": {"m": 1}}})
 

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from api.models.aliases import (
+from spectrum.api.models.aliases import (
     Alias,
     InvalidAliases,
     Shadow,

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from api.analytics.figures import PSI_EPSILON, percentile, psi, shares
+from spectrum.api.analytics.figures import PSI_EPSILON, percentile, psi, shares
 
 
 def test_nearest_rank_percentiles_are_values_of_the_sequence() -> None:

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from api.analytics.window import MAX_BUCKETS, Window, as_utc, bucket_start
-from shared.errors import InvalidInput
+from spectrum.api.analytics.window import MAX_BUCKETS, Window, as_utc, bucket_start
+from spectrum.shared.errors import InvalidInput
 
 NOW = datetime(2026, 12, 1, 12, 30, 15, tzinfo=UTC)
 

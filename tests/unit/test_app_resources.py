@@ -16,12 +16,12 @@ import pytest
 import redis.asyncio as aioredis
 from celery import Celery
 
-from api.app.factory import create_app
-from api.app.resources import open_resources
-from api.edge.admission import QueueDepth
-from api.predict.batcher import MicroBatcher
-from api.predict.waiter import RedisSubscriber, ResultWaiter
-from shared.config import Settings
+from spectrum.api.app.factory import create_app
+from spectrum.api.app.resources import open_resources
+from spectrum.api.edge.admission import QueueDepth
+from spectrum.api.predict.batcher import MicroBatcher
+from spectrum.api.predict.waiter import RedisSubscriber, ResultWaiter
+from spectrum.shared.config import Settings
 
 # Each resource's close, by the name the tests expect it under.
 CLOSES: dict[str, tuple[type, str]] = {

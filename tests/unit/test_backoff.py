@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import random
 
-from shared.backoff import full_jitter
-from shared.config import Settings
-from worker.jobs import chunk_retry_delay, webhook_retry_delay
+from spectrum.shared.backoff import full_jitter
+from spectrum.shared.config import Settings
+from spectrum.worker.jobs import chunk_retry_delay, webhook_retry_delay
 
 DRAWS = 2000
 

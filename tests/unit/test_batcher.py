@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from api.predict.batcher import BatchPlan, MicroBatcher
+from spectrum.api.predict.batcher import BatchPlan, MicroBatcher
 
 
 def test_idle_workers_get_a_lone_request_at_once() -> None:

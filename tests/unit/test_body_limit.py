@@ -7,8 +7,8 @@ import json
 import httpx
 from starlette.types import Receive, Scope, Send
 
-from api.edge.body_limit import BodyLimit, BodyLimits, Cap
-from api.observability.metrics import REGISTRY
+from spectrum.api.edge.body_limit import BodyLimit, BodyLimits, Cap
+from spectrum.api.observability.metrics import REGISTRY
 
 LIMIT = 100
 LIMITS = BodyLimits(Cap(LIMIT, "SPECTRUM_MAX_BODY_BYTES", "send less"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.cache import (
+from spectrum.shared.cache import (
     CachedPrediction,
     CacheHits,
     CacheLookup,

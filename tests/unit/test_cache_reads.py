@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from api.predict.cache_reads import CoalescedReads
+from spectrum.api.predict.cache_reads import CoalescedReads
 
 
 class CountingRedis:

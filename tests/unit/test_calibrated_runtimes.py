@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from worker.runtimes.batching import softmax
-from worker.runtimes.model_dir import (
+from spectrum.worker.runtimes.batching import softmax
+from spectrum.worker.runtimes.model_dir import (
     CALIBRATION_FILE,
     Calibration,
     calibration_of,
@@ -61,7 +61,7 @@ def test_a_new_temperature_is_a_new_version(tiny_model_dir: Path, tmp_path: Path
 
 def test_torch_runtime_divides_the_logits_by_t(tiny_model_dir: Path, tmp_path: Path) -> None:
     pytest.importorskip("torch")
-    from worker.runtimes.hf import load_torch
+    from spectrum.worker.runtimes.hf import load_torch
 
     sharp = calibrated_copy(tiny_model_dir, tmp_path / "sharp", 0.05)
     plain_runtime, plain_card = load_torch(
@@ -82,7 +82,7 @@ def test_torch_runtime_divides_the_logits_by_t(tiny_model_dir: Path, tmp_path: P
 
 def test_torch_runtime_serves_the_exponent(tiny_model_dir: Path, tmp_path: Path) -> None:
     pytest.importorskip("torch")
-    from worker.runtimes.hf import load_torch
+    from spectrum.worker.runtimes.hf import load_torch
 
     powered = calibrated_copy(tiny_model_dir, tmp_path / "powered", 0.05, exponent=2.0)
     plain_runtime, plain_card = load_torch(

@@ -9,8 +9,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from shared.callbacks import checked_addresses, literal_refusal, post_callback
-from shared.errors import CallbackRefused
+from spectrum.shared.callbacks import checked_addresses, literal_refusal, post_callback
+from spectrum.shared.errors import CallbackRefused
 
 PUBLIC = "93.184.215.14"
 PUBLIC_V6 = "2606:2800:21f:cb07:6820:80da:af6b:8b2c"

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from api.models.alias_sources import AliasSources
-from api.models.catalog import Catalog
-from shared.contracts import ModelCard
-from shared.errors import BackendUnavailable, ModelNotFound, NoWorkerAvailable
+from spectrum.api.models.alias_sources import AliasSources
+from spectrum.api.models.catalog import Catalog
+from spectrum.shared.contracts import ModelCard
+from spectrum.shared.errors import BackendUnavailable, ModelNotFound, NoWorkerAvailable
 
 
 def card(name: str) -> ModelCard:

@@ -14,9 +14,9 @@ import pytest
 import redis
 from celery.exceptions import Reject, Retry
 
-from shared.contracts import JOB_WEBHOOK_TASK, JobChunkPayload
-from shared.jobs import JobSummary, new_record
-from worker import tasks
+from spectrum.shared.contracts import JOB_WEBHOOK_TASK, JobChunkPayload
+from spectrum.shared.jobs import JobSummary, new_record
+from spectrum.worker import tasks
 
 CHUNK = JobChunkPayload(job_id="0" * 32, chunk=3, start=75, texts=["a", "b"], model="m")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from api.app.factory import create_app
-from shared.config import Settings
+from spectrum.api.app.factory import create_app
+from spectrum.shared.config import Settings
 
 ORIGIN = "https://page.example"
 

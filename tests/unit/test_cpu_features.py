@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from worker.runtimes.cpu import bf16_support
+from spectrum.worker.runtimes.cpu import bf16_support
 
 
 def write_cpuinfo(tmp_path: Path, flags: str) -> Path:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from scripts.devstack import model_envs
-from shared.config import Settings
+from spectrum.shared.config import Settings
 
 
 def test_every_model_gets_its_own_id_and_name_and_the_gateways_model_keeps_its_settings() -> None:

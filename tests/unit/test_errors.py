@@ -16,18 +16,18 @@ import pytest
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
-import api.app.factory as factory
-import api.edge.errors as errors
-from api.edge.access_log import AccessLog
-from api.edge.admission import InFlight
-from api.edge.body_limit import BodyLimit, BodyLimits
-from api.edge.guard import Gate, GateMiddleware
-from api.edge.keys import KeyRing, digest
-from api.edge.last_resort import LastResort
-from api.edge.ratelimit import Decision
-from api.observability.metrics import REGISTRY
-from shared.config import Settings
-from shared.errors import (
+import spectrum.api.app.factory as factory
+import spectrum.api.edge.errors as errors
+from spectrum.api.edge.access_log import AccessLog
+from spectrum.api.edge.admission import InFlight
+from spectrum.api.edge.body_limit import BodyLimit, BodyLimits
+from spectrum.api.edge.guard import Gate, GateMiddleware
+from spectrum.api.edge.keys import KeyRing, digest
+from spectrum.api.edge.last_resort import LastResort
+from spectrum.api.edge.ratelimit import Decision
+from spectrum.api.observability.metrics import REGISTRY
+from spectrum.shared.config import Settings
+from spectrum.shared.errors import (
     BackendUnavailable,
     CallbackRefused,
     DeadlineExceeded,
@@ -277,7 +277,7 @@ async def test_starlette_refusals_share_the_body(monkeypatch: pytest.MonkeyPatch
 
 
 async def test_too_many_texts_points_to_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
-    from shared.text import request_texts
+    from spectrum.shared.text import request_texts
 
     with pytest.raises(
         InvalidInput, match=r"at most 2 per request; send more as a job: POST /v1/jobs"
@@ -391,12 +391,12 @@ def test_the_error_body_and_examples_are_documented(monkeypatch: pytest.MonkeyPa
 
 
 def test_every_example_parses_as_its_model() -> None:
-    from api.jobs import routes as jobs
-    from api.jobs.schemas import JobCreated, JobView
-    from api.models import routes as models
-    from api.models.schemas import ModelList
-    from api.predict import routes as predict
-    from api.predict.schemas import PredictResponse
+    from spectrum.api.jobs import routes as jobs
+    from spectrum.api.jobs.schemas import JobCreated, JobView
+    from spectrum.api.models import routes as models
+    from spectrum.api.models.schemas import ModelList
+    from spectrum.api.predict import routes as predict
+    from spectrum.api.predict.schemas import PredictResponse
 
     PredictResponse.model_validate(predict.EXAMPLE)
     ModelList.model_validate(models.EXAMPLE)
@@ -409,7 +409,7 @@ def test_every_example_parses_as_its_model() -> None:
 
 def test_a_documented_example_is_what_render_says(monkeypatch: pytest.MonkeyPatch) -> None:
     """The 401 example is the gate's own text, not a paraphrase."""
-    from api.edge.guard import _unauthorized
+    from spectrum.api.edge.guard import _unauthorized
 
     (response,) = errors.documented(401).values()
     example = response["content"]["application/json"]["example"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from shared.config import Settings
-from worker.runtimes import choose_runtime, load_runtime
-from worker.runtimes.fixed import FixedCostRuntime, load_fixed
+from spectrum.shared.config import Settings
+from spectrum.worker.runtimes import choose_runtime, load_runtime
+from spectrum.worker.runtimes.fixed import FixedCostRuntime, load_fixed
 
 
 def test_a_pass_sleeps_its_fixed_cost_plus_each_texts_share() -> None:

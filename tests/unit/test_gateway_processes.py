@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from prometheus_client import Gauge
 
-from api.__main__ import _forget_dead_processes
-from api.observability import metrics
+from spectrum.api.__main__ import _forget_dead_processes
+from spectrum.api.observability import metrics
 
 
 def test_every_gateway_gauge_says_how_several_processes_combine() -> None:

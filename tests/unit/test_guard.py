@@ -8,12 +8,12 @@ import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from api.edge.admission import InFlight
-from api.edge.guard import Gate, GateMiddleware
-from api.edge.keys import KeyRing, digest
-from api.predict.predictor import _outcome
-from api.predict.waiter import ResultDocument
-from shared.errors import InferenceFailed
+from spectrum.api.edge.admission import InFlight
+from spectrum.api.edge.guard import Gate, GateMiddleware
+from spectrum.api.edge.keys import KeyRing, digest
+from spectrum.api.predict.predictor import _outcome
+from spectrum.api.predict.waiter import ResultDocument
+from spectrum.shared.errors import InferenceFailed
 
 KEY = "k-one"
 

@@ -8,8 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from scripts.harness import Harness, StackFailed, child_env, start_time, wait_for
+from spectrum_dev.harness import Harness, StackFailed, child_env, start_time, wait_for
 
 # A child that says it is up, and on SIGTERM writes its name to a shared file after a
 # short delay (a process that takes a moment to finish), then exits.
@@ -110,7 +109,7 @@ def test_children_a_process_leaves_behind_are_killed_by_pid(tmp_path: Path) -> N
 HOLDS_A_STACK = """
 import sys, time
 from pathlib import Path
-from scripts.harness import Harness, child_env
+from spectrum_dev.harness import Harness, child_env
 with Harness(Path(sys.argv[1])) as harness:
     harness.start("api", [sys.executable, "-c", sys.argv[2], "api", sys.argv[3], "0"], child_env())
     print("started", flush=True)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from api.jobs.input import (
+from spectrum.api.jobs.input import (
     FileFormat,
     check_callback_url,
     decoded,
@@ -15,9 +15,9 @@ from api.jobs.input import (
     read_file,
     read_jsonl,
 )
-from shared.config import Settings
-from shared.errors import InvalidInput, UnsupportedMediaType
-from shared.text import job_texts
+from spectrum.shared.config import Settings
+from spectrum.shared.errors import InvalidInput, UnsupportedMediaType
+from spectrum.shared.text import job_texts
 
 
 def csv_rows(data: bytes, max_rows: int = 10) -> list[str]:

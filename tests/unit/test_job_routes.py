@@ -22,17 +22,17 @@ import pytest
 import redis.asyncio as aioredis
 from celery import Celery
 
-from api.edge.admission import LaneAdmission
-from api.jobs.service import JobService
-from api.models.catalog import Catalog
-from shared.celery_app import create_celery
-from shared.config import Settings
-from shared.contracts import JOB_CHUNK_TASK, JobChunkPayload
-from shared.jobs import answered
-from shared.predictions import Answer
-from shared.registry import MODELS_KEY, workers_key
+from spectrum.api.edge.admission import LaneAdmission
+from spectrum.api.jobs.service import JobService
+from spectrum.api.models.catalog import Catalog
+from spectrum.shared.celery_app import create_celery
+from spectrum.shared.config import Settings
+from spectrum.shared.contracts import JOB_CHUNK_TASK, JobChunkPayload
+from spectrum.shared.jobs import answered
+from spectrum.shared.predictions import Answer
+from spectrum.shared.registry import MODELS_KEY, workers_key
+from spectrum.worker.jobs import JobStore
 from tests.unit.inprocess import CARD, resources, serve
-from worker.jobs import JobStore
 
 CHUNK = 2  # texts per chunk task
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from api.jobs.results import render
-from shared.jobs import (
+from spectrum.api.jobs.results import render
+from spectrum.shared.jobs import (
     JobSummary,
     answered,
     chunk_bounds,
@@ -22,7 +22,7 @@ from shared.jobs import (
     new_record,
     submission,
 )
-from shared.predictions import Answer
+from spectrum.shared.predictions import Answer
 
 
 def test_chunks_cover_every_index_once_in_order() -> None:

@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from api.app.factory import create_app
 from scripts import k8s_manifests
 from scripts.k8s_manifests import Document
-from shared.config import ENV_FILE_VARIABLE, Settings
+from spectrum.api.app.factory import create_app
+from spectrum.shared.config import ENV_FILE_VARIABLE, Settings
 
 OVERLAYS = {path.name: path for path in k8s_manifests.overlays()}
 FIELDS = {f"SPECTRUM_{field.upper()}" for field in Settings.model_fields}

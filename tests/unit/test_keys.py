@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from api.edge.keys import KeyRing, digest, key_from_headers, new_key
-from shared.config import Settings
+from spectrum.api.edge.keys import KeyRing, digest, key_from_headers, new_key
+from spectrum.shared.config import Settings
 
 
 def test_a_new_key_matches_its_hash_and_nothing_else() -> None:

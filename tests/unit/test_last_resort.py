@@ -12,14 +12,14 @@ import os
 import subprocess
 import sys
 
-from scripts.harness import ROOT
+from spectrum_dev.harness import ROOT
 
 PROGRAM = """
 import asyncio, json
 import httpx
-from api.app.factory import create_app
-from api.observability.metrics import REGISTRY
-from shared.config import Settings
+from spectrum.api.app.factory import create_app
+from spectrum.api.observability.metrics import REGISTRY
+from spectrum.shared.config import Settings
 
 app = create_app(Settings(log_json=True, cors_origins="https://page.example"))
 

@@ -10,13 +10,13 @@ import os
 import subprocess
 import sys
 
-from scripts.harness import ROOT
+from spectrum_dev.harness import ROOT
 
 PROGRAM = """
 import logging
 import structlog
-from shared.config import Settings
-from shared.logs import configure_logging
+from spectrum.shared.config import Settings
+from spectrum.shared.logs import configure_logging
 
 configure_logging(Settings(log_json=True), "test")
 try:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from api.edge.keys import new_key
-from api.models.alias_sources import AliasSources
-from api.models.catalog import Catalog
-from api.models.schemas import ServedModel
-from api.predict.compare_routes import compared
-from api.predict.schemas import Prediction
-from shared.config import Settings
+from spectrum.api.edge.keys import new_key
+from spectrum.api.models.alias_sources import AliasSources
+from spectrum.api.models.catalog import Catalog
+from spectrum.api.models.schemas import ServedModel
+from spectrum.api.predict.compare_routes import compared
+from spectrum.api.predict.schemas import Prediction
+from spectrum.shared.config import Settings
 from tests.unit.inprocess import resources, serve
 from tests.unit.test_catalog import FakeBackend
 

@@ -13,10 +13,10 @@ import pytest
 import redis.asyncio as aioredis
 from celery import Celery
 
-from api.edge.keys import new_key
-from api.observability.metrics import CONTENT_TYPE, ScrapeProbe
-from shared.celery_app import create_celery
-from shared.config import Settings
+from spectrum.api.edge.keys import new_key
+from spectrum.api.observability.metrics import CONTENT_TYPE, ScrapeProbe
+from spectrum.shared.celery_app import create_celery
+from spectrum.shared.config import Settings
 from tests.unit.inprocess import FakeModels, resources, serve
 
 SETTINGS = Settings(log_json=True)

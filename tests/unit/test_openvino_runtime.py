@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.config import Settings
-from worker.runtimes import choose_runtime
+from spectrum.shared.config import Settings
+from spectrum.worker.runtimes import choose_runtime
 
 pytest.importorskip("openvino")
 pytest.importorskip("torch")
@@ -34,8 +34,8 @@ def test_auto_picks_openvino_only_where_there_is_an_ir(
 
 
 def test_openvino_f32_matches_torch_fp32(exported: Path) -> None:
-    from worker.runtimes.hf import load_torch
-    from worker.runtimes.ov import load_openvino
+    from spectrum.worker.runtimes.hf import load_torch
+    from spectrum.worker.runtimes.ov import load_openvino
 
     texts = ["the movie was great", "awful boring plot , not good", "i", "we love it " * 12]
     ov_runtime, card = load_openvino(
@@ -59,8 +59,8 @@ def test_openvino_divides_the_logits_by_the_directory_temperature(
 
     import numpy as np
 
-    from worker.runtimes.model_dir import CALIBRATION_FILE
-    from worker.runtimes.ov import load_openvino
+    from spectrum.worker.runtimes.model_dir import CALIBRATION_FILE
+    from spectrum.worker.runtimes.ov import load_openvino
 
     sharp = tmp_path / "sharp"
     shutil.copytree(exported, sharp)
@@ -82,7 +82,7 @@ def test_openvino_divides_the_logits_by_the_directory_temperature(
 
 
 def test_widths_rounded_to_a_multiple_change_no_answer(exported: Path) -> None:
-    from worker.runtimes.ov import auto_pad_multiple, load_openvino
+    from spectrum.worker.runtimes.ov import auto_pad_multiple, load_openvino
 
     texts = ["the movie was great", "awful boring plot , not good", "i", "we love it " * 12]
     plain, _ = load_openvino(

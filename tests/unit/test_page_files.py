@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from api.app.factory import create_app
-from api.ui.routes import STATIC_DIR
-from shared.config import Settings
+from spectrum.api.app.factory import create_app
+from spectrum.api.ui.routes import STATIC_DIR
+from spectrum.shared.config import Settings
 
 RANGES = ["bytes=abc", "bytes=5-2", "bytes=999999999-", "bytes=0-0,0-0,0-0", "items=0-1", ""]
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from api.edge.keys import new_key
-from api.ui.routes import STATIC_DIR
-from shared.config import Settings
+from spectrum.api.edge.keys import new_key
+from spectrum.api.ui.routes import STATIC_DIR
+from spectrum.shared.config import Settings
 from tests.unit.inprocess import CARD, FakeModels, resources, serve
 
 

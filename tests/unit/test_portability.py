@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from shared.config import Settings, usable_cores
+from spectrum.shared.config import Settings, usable_cores
 
 
 def test_threads_follow_the_affinity_mask_where_there_is_one(

@@ -11,10 +11,10 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from api.edge.keys import new_key
-from api.edge.ratelimit import RateLimiter
-from shared.config import Settings
-from shared.errors import NoWorkerAvailable
+from spectrum.api.edge.keys import new_key
+from spectrum.api.edge.ratelimit import RateLimiter
+from spectrum.shared.config import Settings
+from spectrum.shared.errors import NoWorkerAvailable
 from tests.unit.inprocess import FakePredictor, resources, serve
 
 SETTINGS = Settings(log_json=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from shared.cache import CachedPrediction
-from shared.contracts import PredictOutcome
-from shared.predictions import Answer, computed_rows, merge, misses, top_label
+from spectrum.shared.cache import CachedPrediction
+from spectrum.shared.contracts import PredictOutcome
+from spectrum.shared.predictions import Answer, computed_rows, merge, misses, top_label
 
 
 def test_the_top_label_is_the_most_probable_and_the_first_on_a_tie() -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from api.predict.predictor import Answered, Placed, predictions_of
-from shared.predictions import Answer
+from spectrum.api.predict.predictor import Answered, Placed, predictions_of
+from spectrum.shared.predictions import Answer
 
 
 def answer(label: str, cached: bool = False) -> Answer:

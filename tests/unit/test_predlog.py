@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from api.models.aliases import Alias
-from api.predict.predictor import Answered, Placed, Predictor
-from shared.config import Settings
-from shared.predictions import Answer
-from shared.predlog.backlog import Backlog, Entry
-from shared.predlog.retention import cutoff
-from shared.predlog.rows import decode_rows, encode_rows, for_insert, key_id, rows_for
-from shared.predlog.stream import ENTRY_ROWS, PENDING_ROWS_MAX, StreamLog
+from spectrum.api.models.aliases import Alias
+from spectrum.api.predict.predictor import Answered, Placed, Predictor
+from spectrum.shared.config import Settings
+from spectrum.shared.predictions import Answer
+from spectrum.shared.predlog.backlog import Backlog, Entry
+from spectrum.shared.predlog.retention import cutoff
+from spectrum.shared.predlog.rows import decode_rows, encode_rows, for_insert, key_id, rows_for
+from spectrum.shared.predlog.stream import ENTRY_ROWS, PENDING_ROWS_MAX, StreamLog
 
 POSITIVE = Answer("POSITIVE", 0.9, {"NEGATIVE": 0.1, "POSITIVE": 0.9}, False, False)
 NEGATIVE = Answer("NEGATIVE", 0.8, {"NEGATIVE": 0.8, "POSITIVE": 0.2}, True, True)

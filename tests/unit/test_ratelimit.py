@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from api.edge.ratelimit import KEY_PREFIX, Decision, RateLimiter
-from api.observability import metrics
+from spectrum.api.edge.ratelimit import KEY_PREFIX, Decision, RateLimiter
+from spectrum.api.observability import metrics
 
 PER_S = 10.0  # one request every 100 ms
 BURST = 3

@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 import redis
 from kombu import Connection, Consumer, Exchange, Producer, Queue
+from spectrum_dev.private_redis import PrivateRedis
 
-from scripts.private_redis import PrivateRedis
-from shared.celery_app import create_celery
-from shared.config import Settings
-from shared.redis_transport import TRANSPORT
+from spectrum.shared.celery_app import create_celery
+from spectrum.shared.config import Settings
+from spectrum.shared.redis_transport import TRANSPORT
 
 STOCK = "kombu.transport.redis:Transport"
 SOCKET_TIMEOUT_S = 0.3
@@ -123,7 +123,7 @@ def test_a_redis_broker_url_gets_the_transport_and_still_reads_redis() -> None:
     rabbit_app = create_celery(Settings(broker_url="amqp://guest:guest@127.0.0.1:5672//"))
     try:
         with redis_app.connection_for_write() as connection:
-            assert type(connection.transport).__module__ == "shared.redis_transport"
+            assert type(connection.transport).__module__ == "spectrum.shared.redis_transport"
             # Flower chooses its broker client by this scheme.
             assert connection.as_uri().startswith("redis://")
         with rabbit_app.connection_for_write() as connection:

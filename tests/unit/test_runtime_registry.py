@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.config import Settings
-from worker.runtimes import BUILT_IN_MODELS, RUNTIMES, UnknownRuntime, choose_runtime
+from spectrum.shared.config import Settings
+from spectrum.worker.runtimes import BUILT_IN_MODELS, RUNTIMES, UnknownRuntime, choose_runtime
 
 
 def test_built_in_ids_get_their_own_kind_and_directories_get_a_transformer_runtime(
@@ -42,7 +42,7 @@ def test_every_kind_names_a_module_with_a_loader_and_every_built_in_a_kind() -> 
 
 def test_emotion_gives_every_emotion_a_probability_and_neutral_when_nothing_matches() -> None:
     pytest.importorskip("nrclex")
-    from worker.runtimes import load_runtime
+    from spectrum.worker.runtimes import load_runtime
 
     runtime, card = load_runtime(Settings(model_id="emotion"))
     assert card.runtime == "emotion-lexicon"
@@ -74,7 +74,7 @@ def test_emotion_gives_every_emotion_a_probability_and_neutral_when_nothing_matc
 
 def test_emotion_reads_inflections_and_drops_negated_words() -> None:
     pytest.importorskip("nrclex")
-    from worker.runtimes.emotion import load_emotion
+    from spectrum.worker.runtimes.emotion import load_emotion
 
     runtime, _ = load_emotion("emotion")
     # "murders" is not listed, "murder" is.
@@ -91,7 +91,7 @@ def test_emotion_reads_inflections_and_drops_negated_words() -> None:
 def test_toxicity_serves_the_packaged_classifier_with_full_probabilities() -> None:
     pytest.importorskip("sklearn")
     pytest.importorskip("profanity_check")
-    from worker.runtimes import load_runtime
+    from spectrum.worker.runtimes import load_runtime
 
     runtime, card = load_runtime(Settings(model_id="toxicity"))
     assert card.labels == runtime.labels == ["NON_TOXIC", "TOXIC"]
@@ -116,7 +116,7 @@ def test_a_local_sklearn_pipeline_is_served_with_its_own_labels(tmp_path: Path) 
     pipeline = make_pipeline(TfidfVectorizer(), LogisticRegression())
     pipeline.fit(texts, ["pos", "pos", "neg", "neg"])
     joblib.dump(pipeline, tmp_path / "pipe.joblib")
-    from worker.runtimes import load_runtime
+    from spectrum.worker.runtimes import load_runtime
 
     runtime, card = load_runtime(
         Settings(model_id=str(tmp_path / "pipe.joblib"), runtime="sklearn", model_name="mine")

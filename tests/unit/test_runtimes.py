@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from worker.runtimes.batching import cut_batches
-from worker.runtimes.lexicon import load_lexicon
+from spectrum.worker.runtimes.batching import cut_batches
+from spectrum.worker.runtimes.lexicon import load_lexicon
 
 
 def test_lexicon_gives_every_label_a_probability() -> None:
@@ -24,7 +24,7 @@ def test_lexicon_gives_every_label_a_probability() -> None:
 
 def test_torch_runtime_serves_a_local_directory(tiny_model_dir: Path) -> None:
     pytest.importorskip("torch")
-    from worker.runtimes.hf import load_torch
+    from spectrum.worker.runtimes.hf import load_torch
 
     runtime, card = load_torch(
         str(tiny_model_dir), "tiny", device="cpu", precision="fp32", threads=1, max_tokens=32
@@ -47,7 +47,7 @@ def test_torch_runtime_serves_a_local_directory(tiny_model_dir: Path) -> None:
 
 def test_torch_runtime_batches_by_length_without_changing_answers(tiny_model_dir: Path) -> None:
     pytest.importorskip("torch")
-    from worker.runtimes.hf import load_torch
+    from spectrum.worker.runtimes.hf import load_torch
 
     texts = [("good " * n).strip() for n in (9, 1, 30, 4, 2, 17, 3)]
     one_batch, _ = load_torch(
@@ -67,8 +67,8 @@ def test_torch_runtime_batches_by_length_without_changing_answers(tiny_model_dir
 
 def test_bf16_is_chosen_only_where_the_cpu_has_it(tiny_model_dir: Path) -> None:
     pytest.importorskip("torch")
-    from worker.runtimes.cpu import bf16_support
-    from worker.runtimes.hf import load_torch
+    from spectrum.worker.runtimes.cpu import bf16_support
+    from spectrum.worker.runtimes.hf import load_torch
 
     runtime, card = load_torch(str(tiny_model_dir), "t", threads=1, max_tokens=32)
     fast, _ = bf16_support()
@@ -101,7 +101,7 @@ def test_a_long_outlier_gets_its_own_pass_when_padding_would_cost_more() -> None
 
 def test_torch_runtime_tells_which_texts_it_truncated(tiny_model_dir: Path) -> None:
     pytest.importorskip("torch")
-    from worker.runtimes.hf import load_torch
+    from spectrum.worker.runtimes.hf import load_torch
 
     runtime, _ = load_torch(
         str(tiny_model_dir), "tiny", device="cpu", precision="fp32", threads=1, max_tokens=16

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from shared.config import ENV_FILE_VARIABLE, Settings
+from spectrum.shared.config import ENV_FILE_VARIABLE, Settings
 
 
 def test_model_name_is_derived_from_the_model_id() -> None:
@@ -35,7 +35,7 @@ def test_at_least_one_started_worker_takes_the_bulk_lane() -> None:
 
 
 def test_workers_on_the_bulk_lane_prefetch_only_what_they_run() -> None:
-    from shared.celery_app import create_celery
+    from spectrum.shared.celery_app import create_celery
 
     both = create_celery(Settings(worker_prefetch=2))
     interactive = create_celery(Settings(worker_prefetch=2, worker_lanes="interactive"))

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.models.aliases import Alias, Shadow
-from api.models.catalog import CatalogView
-from api.models.schemas import ServedModel
-from api.observability.metrics import REGISTRY
-from api.predict.predictor import Predictor
-from api.predict.schemas import Prediction
-from shared.config import Settings
+from spectrum.api.models.aliases import Alias, Shadow
+from spectrum.api.models.catalog import CatalogView
+from spectrum.api.models.schemas import ServedModel
+from spectrum.api.observability.metrics import REGISTRY
+from spectrum.api.predict.predictor import Predictor
+from spectrum.api.predict.schemas import Prediction
+from spectrum.shared.config import Settings
 from tests.unit.inprocess import CARD
 
 ALIAS = Alias("shadowed", (("m", 1),), Shadow("cand", 1.0))

@@ -11,10 +11,10 @@ import pytest
 from pydantic import ValidationError
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from shared.config import Settings
-from shared.jobs import JobSummary, new_job_id, new_record
-from shared.signing import ID_HEADER, SIGNATURE_HEADER, sign, signed_headers, signing_keys
-from worker.jobs import deliver_webhook
+from spectrum.shared.config import Settings
+from spectrum.shared.jobs import JobSummary, new_job_id, new_record
+from spectrum.shared.signing import ID_HEADER, SIGNATURE_HEADER, sign, signed_headers, signing_keys
+from spectrum.worker.jobs import deliver_webhook
 
 BODY = b'{"id":"5c0f","state":"succeeded"}'
 NEW = "whsec_" + base64.b64encode(b"the new key, 32 bytes long......").decode()

@@ -8,10 +8,16 @@ from collections.abc import Iterator
 import pytest
 from pydantic import ValidationError
 
-from shared.config import Settings
-from shared.contracts import PredictPayload
-from shared.errors import InvalidInput
-from shared.text import check_parameter, clean_text, job_texts, request_texts, unicode_problem
+from spectrum.shared.config import Settings
+from spectrum.shared.contracts import PredictPayload
+from spectrum.shared.errors import InvalidInput
+from spectrum.shared.text import (
+    check_parameter,
+    clean_text,
+    job_texts,
+    request_texts,
+    unicode_problem,
+)
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from worker.runtimes.batching import Feeds, predict_sorted_detailed
-from worker.runtimes.tokenizer import FastTokenizer
+from spectrum.worker.runtimes.batching import Feeds, predict_sorted_detailed
+from spectrum.worker.runtimes.tokenizer import FastTokenizer
 
 transformers = pytest.importorskip("transformers")
 
@@ -116,7 +116,7 @@ def test_a_directory_without_tokenizer_json_is_refused(tmp_path: Path) -> None:
 WITHOUT_TRANSFORMERS = f"""
 import sys
 sys.modules["transformers"] = sys.modules["torch"] = None
-from worker.runtimes.ov import load_openvino
+from spectrum.worker.runtimes.ov import load_openvino
 runtime, card = load_openvino(
     __import__("pathlib").Path({str(SHIPPED)!r}),
     "shipped",

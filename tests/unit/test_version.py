@@ -5,9 +5,9 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from api.app.factory import create_app
-from shared import __version__
-from shared.config import Settings
+from spectrum.api.app.factory import create_app
+from spectrum.shared import __version__
+from spectrum.shared.config import Settings
 
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
@@ -16,7 +16,9 @@ def test_pyproject_takes_the_version_from_the_code() -> None:
     project = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))
     assert "version" not in project["project"]
     assert project["project"]["dynamic"] == ["version"]
-    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "shared.__version__"}
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {
+        "attr": "spectrum.shared.__version__"
+    }
 
 
 def test_the_api_reports_that_version() -> None:

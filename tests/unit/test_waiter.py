@@ -8,7 +8,7 @@ import json
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from api.predict.waiter import RedisSubscriber, ResultWaiter
+from spectrum.api.predict.waiter import RedisSubscriber, ResultWaiter
 
 
 class FakeSubscriber:

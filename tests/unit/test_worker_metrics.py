@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
-from worker.metrics import ModelLabelled
+from spectrum.worker.metrics import ModelLabelled
 
 
 def test_each_sample_gets_the_model_and_one_that_names_a_model_keeps_it() -> None:

@@ -14,19 +14,19 @@ import importlib.util
 from pathlib import Path
 from typing import Protocol, cast
 
-from shared.config import Settings
-from shared.contracts import ModelCard
-from worker.runtimes.base import Runtime
-from worker.runtimes.model_dir import OPENVINO_FILE
+from spectrum.shared.config import Settings
+from spectrum.shared.contracts import ModelCard
+from spectrum.worker.runtimes.base import Runtime
+from spectrum.worker.runtimes.model_dir import OPENVINO_FILE
 
 # Runtime kind (SPECTRUM_RUNTIME, the card's runtime family) -> the module that loads it.
 RUNTIMES: dict[str, str] = {
-    "lexicon": "worker.runtimes.lexicon",
-    "openvino": "worker.runtimes.ov",
-    "torch": "worker.runtimes.hf",
-    "sklearn": "worker.runtimes.sklearn_text",
-    "emotion-lexicon": "worker.runtimes.emotion",
-    "fixed": "worker.runtimes.fixed",
+    "lexicon": "spectrum.worker.runtimes.lexicon",
+    "openvino": "spectrum.worker.runtimes.ov",
+    "torch": "spectrum.worker.runtimes.hf",
+    "sklearn": "spectrum.worker.runtimes.sklearn_text",
+    "emotion-lexicon": "spectrum.worker.runtimes.emotion",
+    "fixed": "spectrum.worker.runtimes.fixed",
 }
 
 # Model ids that name a model shipped inside a package, not a directory -> their kind.

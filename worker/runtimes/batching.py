@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from worker import metrics
+from spectrum.worker import metrics
 
 Feeds = dict[str, np.ndarray]
 BatchRun = Callable[[Feeds], np.ndarray]  # padded int64 inputs of one batch in, logits out

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import structlog
 
-from shared.config import Settings
-from shared.contracts import ModelCard
-from worker.runtimes.model_dir import card_facts
+from spectrum.shared.config import Settings
+from spectrum.shared.contracts import ModelCard
+from spectrum.worker.runtimes.model_dir import card_facts
 
 log = structlog.get_logger(__name__)
 

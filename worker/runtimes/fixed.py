@@ -15,8 +15,8 @@ import hashlib
 import time
 from collections.abc import Callable, Sequence
 
-from shared.config import Settings
-from shared.contracts import ModelCard
+from spectrum.shared.config import Settings
+from spectrum.shared.contracts import ModelCard
 
 # The shipped model's labels (models/sentiment-minilm/config.json), so that a client
 # or a dashboard sees the same shape of answer.

@@ -9,11 +9,11 @@ import structlog
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from shared.config import Settings
-from shared.contracts import ModelCard
-from worker.runtimes.batching import BatchedRuntime, Feeds
-from worker.runtimes.cpu import bf16_support
-from worker.runtimes.model_dir import (
+from spectrum.shared.config import Settings
+from spectrum.shared.contracts import ModelCard
+from spectrum.worker.runtimes.batching import BatchedRuntime, Feeds
+from spectrum.worker.runtimes.cpu import bf16_support
+from spectrum.worker.runtimes.model_dir import (
     Calibration,
     calibration_of,
     card_facts,

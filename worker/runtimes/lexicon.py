@@ -7,8 +7,8 @@ from importlib.metadata import version
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from shared.config import Settings
-from shared.contracts import ModelCard
+from spectrum.shared.config import Settings
+from spectrum.shared.contracts import ModelCard
 
 LABELS = ["NEGATIVE", "POSITIVE"]
 

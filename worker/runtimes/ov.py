@@ -15,18 +15,18 @@ import numpy as np
 import openvino as ov
 import structlog
 
-from shared.config import Settings
-from shared.contracts import ModelCard
-from worker.runtimes.batching import BatchedRuntime, Feeds
-from worker.runtimes.cpu import bf16_support
-from worker.runtimes.model_dir import (
+from spectrum.shared.config import Settings
+from spectrum.shared.contracts import ModelCard
+from spectrum.worker.runtimes.batching import BatchedRuntime, Feeds
+from spectrum.worker.runtimes.cpu import bf16_support
+from spectrum.worker.runtimes.model_dir import (
     OPENVINO_FILE,
     calibration_of,
     card_facts,
     directory_version,
     labels_of,
 )
-from worker.runtimes.tokenizer import FastTokenizer
+from spectrum.worker.runtimes.tokenizer import FastTokenizer
 
 log = structlog.get_logger(__name__)
 

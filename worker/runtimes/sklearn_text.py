@@ -22,9 +22,9 @@ from typing import Any, Protocol
 import joblib
 import structlog
 
-from shared.config import Settings
-from shared.contracts import ModelCard
-from worker.runtimes.model_dir import CARD_FILE, card_facts
+from spectrum.shared.config import Settings
+from spectrum.shared.contracts import ModelCard
+from spectrum.worker.runtimes.model_dir import CARD_FILE, card_facts
 
 log = structlog.get_logger(__name__)
 

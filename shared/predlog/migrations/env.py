@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from alembic import context
 
-from shared.predlog.migrate import VERSION_TABLE
-from shared.predlog.schema import metadata
+from spectrum.shared.predlog.migrate import VERSION_TABLE
+from spectrum.shared.predlog.schema import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - always run through shared.predlog.migrate
-    raise RuntimeError("run the migrations with `python -m shared.predlog.migrate`")
+    raise RuntimeError("run the migrations with `python -m spectrum.shared.predlog.migrate`")
 context.configure(
     connection=connection,
     target_metadata=metadata,

@@ -42,11 +42,12 @@ from typing import IO, Literal
 import httpx
 import redis
 
-from scripts.private_redis import PrivateRedis, redis_reachable, tcp_reachable
-from shared.config import Settings
-from shared.registry import worker_member, workers_key
+from spectrum.shared.config import Settings
+from spectrum.shared.registry import worker_member, workers_key
+from spectrum_dev.private_redis import PrivateRedis, redis_reachable, tcp_reachable
 
-ROOT = Path(__file__).resolve().parent.parent
+# The checkout this package sits in (dev/spectrum_dev/), whose stack it drives.
+ROOT = Path(__file__).resolve().parents[2]
 URL_SETTINGS = ("broker_url", "result_backend_url", "cache_url")
 Role = Literal["front", "worker"]
 
@@ -299,8 +300,10 @@ class Harness:
     def start_worker(
         self, env: dict[str, str], *, name: str = "worker", prefix: Iterable[str] = ()
     ) -> Process:
-        """A `python -m worker` (its settings in `env`)."""
-        return self.start(name, [sys.executable, "-m", "worker"], env, role="worker", prefix=prefix)
+        """A `python -m spectrum.worker` (its settings in `env`)."""
+        return self.start(
+            name, [sys.executable, "-m", "spectrum.worker"], env, role="worker", prefix=prefix
+        )
 
     def start_workers(
         self,
@@ -328,15 +331,15 @@ class Harness:
         return started
 
     def start_writer(self, env: dict[str, str], *, name: str = "predlog-writer") -> Process:
-        """The prediction log's writer (`python -m shared.predlog.writer`); it migrates its
+        """The prediction log's writer (`python -m spectrum.shared.predlog.writer`); it migrates its
         database at start. Stopped with the workers, after the API: what the API sent last
         is written, or stays pending in the stream for the next writer."""
-        argv = [sys.executable, "-m", "shared.predlog.writer"]
+        argv = [sys.executable, "-m", "spectrum.shared.predlog.writer"]
         return self.start(name, argv, env, role="worker")
 
     def start_api(self, env: dict[str, str], *, name: str = "api") -> Process:
-        """A `python -m api` (its host and port in `env`)."""
-        return self.start(name, [sys.executable, "-m", "api"], env)
+        """A `python -m spectrum.api` (its host and port in `env`)."""
+        return self.start(name, [sys.executable, "-m", "spectrum.api"], env)
 
     def wait_http(
         self,

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import IO
 
-from scripts.private_redis import free_port, tcp_reachable
+from spectrum_dev.private_redis import free_port, tcp_reachable
 
 SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 

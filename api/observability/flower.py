@@ -1,4 +1,4 @@
-"""Flower for Spectrum's Celery app: `python -m scripts.flower`.
+"""Flower for Spectrum's Celery app: `python -m spectrum.api.observability.flower`.
 
 `make run` starts it beside the worker, and the compose file's flower service runs
 the same command. It listens on SPECTRUM_FLOWER_HOST:SPECTRUM_FLOWER_PORT
@@ -9,10 +9,9 @@ serves its own Prometheus metrics at /metrics (open, like its pages without auth
 from __future__ import annotations
 
 import os
-import sys
 
-from shared.celery_app import create_celery
-from shared.config import Settings, get_settings
+from spectrum.shared.celery_app import create_celery
+from spectrum.shared.config import Settings, get_settings
 
 
 def flower_argv(settings: Settings) -> list[str]:
@@ -39,4 +38,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

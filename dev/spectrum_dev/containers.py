@@ -18,7 +18,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+# The checkout this package sits in (dev/spectrum_dev/), whose stack it drives.
+ROOT = Path(__file__).resolve().parents[2]
 CONTAINERS_CONF = ROOT / "deploy" / "podman" / "containers.conf"
 # What `make images` (deploy/podman/images.sh) builds.
 IMAGES = {
