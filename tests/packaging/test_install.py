@@ -52,7 +52,10 @@ def copy_tree(names: list[str], into: Path) -> None:
         source = ROOT / name
         if source.is_dir():
             shutil.copytree(
-                source, into / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+                source,
+                into / name,
+                symlinks=True,  # spectrum/ holds links, as the images copy them
+                ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
             )
         else:
             (into / name).parent.mkdir(parents=True, exist_ok=True)
@@ -65,6 +68,13 @@ WHAT_CAME = (
     "names = ['httpx', 'spectrum_client', 'celery', 'kombu', 'redis', 'fastapi',"
     " 'pydantic', 'api', 'worker', 'shared']\n"
     "print(*[n for n in names if importlib.util.find_spec(n)])\n"
+)
+
+
+# Every top-level importable name the venv's site-packages holds.
+TOP_LEVEL = (
+    "import pkgutil, sysconfig\n"
+    "print(*sorted(m.name for m in pkgutil.iter_modules([sysconfig.get_paths()['purelib']])))\n"
 )
 
 
@@ -94,7 +104,7 @@ def test_the_lexicon_worker_image_install_imports_and_loads_vader_and_emotion(
     src = tmp_path / "src"
     # What Dockerfile.worker copies before its install.
     copy_tree(["pyproject.toml", "README.md", "requirements/lock.txt"], src)
-    copy_tree(["api", "shared", "worker", "scripts"], src)
+    copy_tree(["spectrum", "api", "shared", "worker"], src)
     env = venv_env(fresh_venv(tmp_path / "venv"))
 
     installed = sh(WORKER_INSTALL, src, env)
@@ -102,9 +112,10 @@ def test_the_lexicon_worker_image_install_imports_and_loads_vader_and_emotion(
 
     # What `python -m spectrum.worker` imports, then the runtime a worker process loads at start.
     script = (
-        "import importlib.util, worker.app, worker.tasks, worker.__main__\n"
-        "from shared.config import Settings\n"
-        "from worker.runtimes import load_runtime\n"
+        "import importlib.util\n"
+        "import spectrum.worker.app, spectrum.worker.tasks, spectrum.worker.__main__\n"
+        "from spectrum.shared.config import Settings\n"
+        "from spectrum.worker.runtimes import load_runtime\n"
         "runtime, card = load_runtime(Settings(model_id='vader'))\n"
         "assert card.runtime == 'lexicon', card\n"
         "rows = runtime.predict(['What a wonderful film.'])\n"
@@ -130,6 +141,17 @@ def test_the_lexicon_worker_image_install_imports_and_loads_vader_and_emotion(
     )
     assert ran.returncode == 0, ran.stderr[-3000:]
     assert ran.stdout.strip().endswith("ok")
+    # One top-level name of ours in site-packages: spectrum (and its dist-info).
+    ours = subprocess.run(
+        [str(tmp_path / "venv" / "bin" / "python"), "-c", TOP_LEVEL],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert "spectrum" in ours
+    assert not {"api", "shared", "worker", "scripts", "spectrum_dev"} & set(ours), ours
 
 
 def test_the_toxicity_worker_install_loads_the_packaged_classifier_without_torch(
@@ -138,7 +160,7 @@ def test_the_toxicity_worker_install_loads_the_packaged_classifier_without_torch
     assert TOXICITY_INSTALL in (ROOT / "README.md").read_text(encoding="utf-8")
     src = tmp_path / "src"
     copy_tree(["pyproject.toml", "README.md", "requirements/lock.txt"], src)
-    copy_tree(["api", "shared", "worker", "scripts"], src)
+    copy_tree(["spectrum", "api", "shared", "worker"], src)
     env = venv_env(fresh_venv(tmp_path / "venv"))
 
     installed = sh(TOXICITY_INSTALL, src, env)
@@ -148,8 +170,8 @@ def test_the_toxicity_worker_install_loads_the_packaged_classifier_without_torch
         "import importlib.util, warnings\n"
         # A pickle from another scikit-learn release warns: the pin must hold.
         "warnings.simplefilter('error')\n"
-        "from shared.config import Settings\n"
-        "from worker.runtimes import load_runtime\n"
+        "from spectrum.shared.config import Settings\n"
+        "from spectrum.worker.runtimes import load_runtime\n"
         "runtime, card = load_runtime(Settings(model_id='toxicity'))\n"
         "assert card.runtime == 'sklearn' and card.labels == ['NON_TOXIC', 'TOXIC'], card\n"
         "rows = runtime.predict(['have a nice day', 'shut up you idiot'])\n"
