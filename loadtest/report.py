@@ -1,6 +1,9 @@
 """What `make bench` prints and keeps: the targets met or not, the side-by-side table of
 Spectrum and its peers, one table of every run, a JSON file and a PNG beside it.
 
+`python -m loadtest.report --plot FILE.json [--out FILE.png]` draws the PNG of a result
+file again (beside it by default), e.g. for a run kept under docs/results/.
+
 The verdicts are issue 17's targets (and the bulk job's), each a ratio or a difference
 within one run. "Best peer" at a concurrency is the measured baseline with the most
 requests/s there; a skipped baseline (Ray not installable here) is no candidate.
@@ -8,7 +11,9 @@ requests/s there; a skipped baseline (Ray not installable here) is no candidate.
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -353,3 +358,19 @@ def write_report(report: dict[str, Any], path: Path) -> Path:
     """The whole report as JSON at `path`; returns it."""
     path.write_text(json.dumps(report, indent=2) + "\n")
     return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Draw the PNG of a make bench result file.")
+    parser.add_argument("--plot", type=Path, required=True, metavar="FILE.json")
+    parser.add_argument("--out", type=Path, help="the PNG (default: beside FILE.json)")
+    args = parser.parse_args(argv)
+    report = json.loads(args.plot.read_text(encoding="utf-8"))
+    if "stack" not in report:
+        parser.error(f"{args.plot}: not a full make bench result (no stack levels to plot)")
+    print(plot(report, args.out or args.plot.with_suffix(".png")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,7 +1,7 @@
 """Every setting of Spectrum, read once from the environment (prefix `SPECTRUM_`).
 
-Each field's docstring is its documentation: `python -m scripts.readme_blocks` renders
-them into the README's settings table (`tests/unit/test_readme_blocks.py` fails when
+Each field's docstring is its documentation: `python -m scripts.docs_blocks` renders
+them into the settings table of docs/configuration.md (`tests/unit/test_docs_blocks.py` fails when
 the two drift), so say there why a value was chosen, not only what it does.
 """
 
