@@ -44,8 +44,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from spectrum_dev.harness import ROOT
-
 from loadtest.bulk import measure_bulk
 from loadtest.measure_baselines import measure_baselines
 from loadtest.measure_engine import measure_engine
@@ -62,6 +60,7 @@ from loadtest.report import (
     write_report,
 )
 from spectrum.shared.config import Settings
+from spectrum_dev.harness import ROOT
 
 
 def main(argv: list[str] | None = None) -> int:

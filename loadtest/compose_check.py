@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from spectrum_dev.containers import podman, run_podman, wait_for
 
 from spectrum.shared.registry import STATS_KEY, workers_key
+from spectrum_dev.containers import podman, run_podman, wait_for
 
 RESULT = Path("loadtest") / "results" / "compose.json"
 QUEUE = "sentiment-minilm.interactive"

@@ -26,14 +26,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from spectrum_dev.harness import ROOT, descendants
-
 from loadtest.local_stack import local_stack
 from loadtest.measure_stack import post_json
 from loadtest.procstats import cpu_seconds
 from loadtest.progress import say
 from loadtest.texts import SEED, text_mix, write_bodies
 from loadtest.wrk import run_wrk
+from spectrum_dev.harness import ROOT, descendants
 
 PATHS = (("cached", "/v1/predict"), ("bare", "/_bench/static"))
 

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from spectrum_dev.harness import Harness, Process, child_env, wait_for
-from spectrum_dev.private_redis import free_port
 
 from scripts.devstack import model_envs
 from spectrum.shared.config import Settings
+from spectrum_dev.harness import Harness, Process, child_env, wait_for
+from spectrum_dev.private_redis import free_port
 
 READY_TIMEOUT_S = 180.0
 

@@ -19,15 +19,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from spectrum_dev.harness import ROOT, Harness, child_env, kill_if_same, start_time, wait_for
-from spectrum_dev.private_redis import free_port
-
 from loadtest.measure_stack import post_json
 from loadtest.plan import BASELINE_CONCURRENCY, Plan
 from loadtest.progress import say
 from loadtest.ray_env import ensure_ray_env
 from loadtest.texts import write_bodies
 from loadtest.wrk import run_wrk
+from spectrum_dev.harness import ROOT, Harness, child_env, kill_if_same, start_time, wait_for
+from spectrum_dev.private_redis import free_port
 
 WAIT_S = 180.0
 RAY_MARK = "SPECTRUM_BENCH_RAY_RUN"  # in the environment of every process of one Ray run

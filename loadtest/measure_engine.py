@@ -8,10 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from spectrum_dev.harness import ROOT, child_env
-
 from loadtest.plan import Plan
 from loadtest.progress import say
+from spectrum_dev.harness import ROOT, child_env
 
 
 def measure_engine(plan: Plan, workdir: Path, texts: list[str], workers: int) -> dict[str, Any]:

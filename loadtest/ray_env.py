@@ -24,9 +24,8 @@ import venv
 from dataclasses import dataclass
 from pathlib import Path
 
-from spectrum_dev.harness import ROOT
-
 from loadtest.progress import say
+from spectrum_dev.harness import ROOT
 
 RAY_VENV = ROOT / "var" / "bench" / "ray-venv"
 LOCK = ROOT / "requirements" / "lock.txt"

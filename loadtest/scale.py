@@ -41,10 +41,6 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from spectrum_dev import rabbitmq_node
-from spectrum_dev.harness import ROOT
-from spectrum_dev.netns import NetnsLan, NetnsUnavailable
-from spectrum_dev.private_redis import PrivateRedis
 
 from loadtest.procstats import load_average
 from loadtest.progress import say as progress
@@ -52,6 +48,10 @@ from loadtest.scale_curve import Servers, measure_curve, measure_gateway_ceiling
 from loadtest.scale_plan import ScalePlan
 from loadtest.scale_probes import measure_backend, measure_broker
 from loadtest.scale_report import plot, summarize, table, verdicts, write_report
+from spectrum_dev import rabbitmq_node
+from spectrum_dev.harness import ROOT
+from spectrum_dev.netns import NetnsLan, NetnsUnavailable
+from spectrum_dev.private_redis import PrivateRedis
 
 
 def say(message: str) -> None:

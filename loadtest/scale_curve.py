@@ -30,13 +30,13 @@ from typing import Any
 
 import httpx
 import redis
-from spectrum_dev.harness import Harness, Process, child_env, wait_for
-from spectrum_dev.private_redis import free_port
 
 from loadtest.procstats import cpu_seconds, machine_busy_seconds
 from loadtest.scale_plan import ScalePlan
 from loadtest.wrk import Load, run_wrk
 from spectrum.shared.registry import STATS_KEY, worker_member
+from spectrum_dev.harness import Harness, Process, child_env, wait_for
+from spectrum_dev.private_redis import free_port
 
 READY_TIMEOUT_S = 120.0
 # A small vocabulary for the texts: the stand-in reads none of it, the gateway all of it.

@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from spectrum_dev.harness import ROOT, child_env, wait_for
 
 from loadtest.procstats import cpu_seconds
 from spectrum.shared.celery_app import create_celery
 from spectrum.shared.config import Settings
 from spectrum.shared.contracts import PREDICT_TASK
+from spectrum_dev.harness import ROOT, child_env, wait_for
 
 STOP_TASK = "spectrum.scale_probe_stop"
 PUBLISHERS = CONSUMERS = WRITERS = 2

@@ -28,13 +28,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from spectrum_dev.harness import ROOT
 
 from loadtest.local_stack import local_stack
 from loadtest.procstats import rss_mb
 from loadtest.progress import say
 from loadtest.texts import SEED, text_mix
 from spectrum.shared.config import Settings
+from spectrum_dev.harness import ROOT
 
 # Memory may grow by this much from the first minute's early samples to the end
 # (allocator warm-up, caches filling) before it counts as growth.

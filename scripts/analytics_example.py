@@ -22,12 +22,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from spectrum_dev.harness import ROOT
-from spectrum_dev.private_redis import free_port
 from sqlalchemy import insert
 
 from spectrum.shared.predlog.db import engine_for
 from spectrum.shared.predlog.schema import metadata, prediction_log
+from spectrum_dev.harness import ROOT
+from spectrum_dev.private_redis import free_port
 
 RESULT = ROOT / "loadtest" / "results" / "analytics-example.md"
 UNTIL = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

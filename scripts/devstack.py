@@ -18,10 +18,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from spectrum_dev.harness import Harness, StackFailed, child_env
-
 from spectrum.shared.config import Settings
 from spectrum.worker.runtimes import choose_runtime
+from spectrum_dev.harness import Harness, Process, StackFailed, child_env, worker_lanes
 
 # The first worker's metrics port when SPECTRUM_WORKER_METRICS_PORT is not set; worker
 # process i (of SPECTRUM_WORKER_PROCESSES) serves on this port + i.
@@ -99,6 +98,7 @@ def run(
         say(f"using broker {settings.broker_url} and result backend {settings.result_backend_url}")
     metrics_port = settings.worker_metrics_port or WORKER_METRICS_PORT
     ports: list[int] = []
+    queues: dict[Process, list[str]] = {}  # what each worker must consume before "ready"
     for served, model_env in model_envs(settings, env):
         kind = choose_runtime(served)
         # A transformer keeps the processes measured best for it; a lexicon or linear
@@ -107,13 +107,16 @@ def run(
         interactive_only = settings.interactive_only_workers if count > 1 else 0
         say(f"serving {served.model_id} as {served.served_model_name}: {count} {kind} worker(s)")
         first = metrics_port + len(ports)
-        stack.start_workers(
+        workers = stack.start_workers(
             {**model_env, "SPECTRUM_WORKER_PROCESSES": str(count)},
             count,
             interactive_only,
             metrics_port=first,
             name=f"{served.served_model_name}-worker",
         )
+        for index, worker in enumerate(workers):
+            lanes = worker_lanes(index, interactive_only)
+            queues[worker] = served.model_copy(update={"worker_lanes": lanes}).worker_queues
         ports += range(first, first + count)
     if settings.prediction_log:
         stack.start_writer(env)
@@ -121,6 +124,12 @@ def run(
     stack.start("flower", [sys.executable, "-m", "spectrum.api.observability.flower"], env)
     base_url = f"http://{settings.host}:{settings.port}"
     if not stack.wait_http(f"{base_url}/readyz", timeout=120, cancelled=interrupted):
+        return 0
+    # /readyz needs one worker of the gateway's model on its interactive lane; "ready"
+    # waits for every worker on every queue it was given, in the registry the gateway
+    # reads, so no first request (a job, another model) is refused NoWorkerAvailable.
+    registry = private.get("result_backend_url", settings.result_backend_url)
+    if not stack.wait_consuming(queues, registry, timeout=120, cancelled=interrupted):
         return 0
     say(f"ready: open {base_url}/ in a browser  (API docs at {base_url}/docs)")
     if settings.api_processes > 1:

@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from spectrum_dev.private_redis import PrivateRedis, free_port
 
 from scripts.k8s_manifests import OVERLAYS, SECRET_TEMPLATE, Document, load_all, render
 from spectrum.api.edge.keys import new_key
+from spectrum_dev.private_redis import PrivateRedis, free_port
 
 PODMAN = shutil.which("podman") or "podman"
 # podman on these machines: the runc runtime and ulimits at or under the hard limits.

@@ -5,9 +5,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from spectrum_dev.private_redis import PrivateRedis, redis_reachable
 
 from spectrum.shared.config import ENV_FILE_VARIABLE
+from spectrum_dev.private_redis import PrivateRedis, redis_reachable
 from tests.tiny_model import build_tiny_distilbert
 
 # A developer's .env in the checkout must not change what the tests see: no Settings()

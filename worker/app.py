@@ -42,6 +42,15 @@ def _load_model(**_: Any) -> None:
     state.start(settings)
 
 
+@signals.worker_ready.connect
+def _announce(**_: Any) -> None:
+    # Sent once the consumer is consuming every queue (worker_process_init, where the
+    # model loads, comes before it starts): from the first heartbeat on, the gateway
+    # sends this worker's lanes work and `make run` says ready, so nothing is announced
+    # that is not taken yet.
+    state.announce(settings)
+
+
 @signals.worker_process_shutdown.connect
 @signals.worker_shutdown.connect
 def _release(**_: Any) -> None:

@@ -1,4 +1,5 @@
-"""A worker process's resources: created in worker_process_init, closed at shutdown."""
+"""A worker process's resources: created in worker_process_init, announced in worker_ready
+(once its consumer takes tasks), closed at shutdown."""
 
 from __future__ import annotations
 
@@ -40,17 +41,25 @@ class WorkerState:
         runtime, card = load_runtime(settings)
         self._service = ModelService(settings, runtime, card)
         self._jobs = JobStore(settings)
-        self._heartbeat = Heartbeat(settings, card, self._service.totals)
-        self._heartbeat.start()
         metrics.model_loaded(card, time.perf_counter() - started)
         log.info(
-            "worker ready",
+            "model loaded",
             model=card.name,
             version=card.version,
             runtime=card.runtime,
             queues=settings.worker_queues,
             load_s=round(time.perf_counter() - started, 3),
         )
+
+    def announce(self, settings: Settings) -> None:
+        """Start the heartbeat: call it once the consumer takes tasks from every queue.
+
+        The gateway, `make run` and the tests take a heartbeat on a queue to mean that
+        its tasks are taken now, so it must not come before the consumer starts.
+        """
+        self._heartbeat = Heartbeat(settings, self.service.card, self.service.totals)
+        self._heartbeat.start()
+        log.info("worker ready", model=self.service.card.name, queues=settings.worker_queues)
 
     @property
     def deliveries(self) -> DeliveryGuard:

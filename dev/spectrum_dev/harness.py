@@ -34,7 +34,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Literal
@@ -202,12 +202,32 @@ def worker_registered(redis_url: str, queue: str, pid: int) -> bool:
 
     Its own entry, not a count: a killed worker's heartbeat may still look fresh.
     """
+    return not missing_heartbeats(redis_url, {pid: [queue]})
+
+
+def missing_heartbeats(
+    redis_url: str, queues: Mapping[int, Sequence[str]], since: float = 0
+) -> list[tuple[int, str]]:
+    """(PID, queue) for each queue whose worker on this host, by PID, has no heartbeat on
+    it from `since` (a time.time()) on: one round trip for all. A worker announces a
+    queue once it consumes it (worker/app.py), which is what the gateway counts."""
+    wanted = [(pid, queue) for pid, names in queues.items() for queue in names]
     client = redis.Redis.from_url(redis_url, socket_timeout=2)
     try:
-        member = worker_member(socket.gethostname(), pid)
-        return client.zscore(workers_key(queue), member) is not None
+        with client.pipeline(transaction=False) as pipe:
+            for pid, queue in wanted:
+                pipe.zscore(workers_key(queue), worker_member(socket.gethostname(), pid))
+            scores = pipe.execute()
     finally:
         client.close()
+    return [
+        entry for entry, score in zip(wanted, scores, strict=True) if score is None or score < since
+    ]
+
+
+def worker_lanes(index: int, interactive_only: int) -> Literal["interactive", "all"]:
+    """SPECTRUM_WORKER_LANES of worker `index` (from 0) of those `start_workers` starts."""
+    return "interactive" if index < interactive_only else "all"
 
 
 def http_ok(url: str) -> bool:
@@ -229,6 +249,9 @@ class Harness:
         self.own_group = own_group
         self.processes: list[Process] = []
         self.redis: PrivateRedis | None = None
+        # Heartbeats older than this came from before the stack (an earlier process
+        # that had the same PID), not from its workers.
+        self.started_at = time.time()
         self._sigterm: signal.Handlers | None = None  # the handler to put back on exit
 
     def __enter__(self) -> Harness:
@@ -319,7 +342,7 @@ class Harness:
         `metrics_port + i` when `metrics_port` is set and is node `<model>-<i + 1>`."""
         started = []
         for index in range(count):
-            lanes = "interactive" if index < interactive_only else "all"
+            lanes = worker_lanes(index, interactive_only)
             worker_env = {
                 **env,
                 "SPECTRUM_WORKER_LANES": lanes,
@@ -368,17 +391,46 @@ class Harness:
     def wait_registered(
         self, worker: Process, redis_url: str, queue: str, timeout: float = 120
     ) -> None:
-        """Wait for `worker`'s own heartbeat on `queue` (it has loaded its model)."""
+        """Wait for `worker`'s own heartbeat on `queue` (it has loaded its model and
+        consumes the queue)."""
+        self.wait_consuming({worker: [queue]}, redis_url, timeout)
 
-        def registered() -> bool:
-            if not worker.alive():
-                raise worker.exited()
-            return worker_registered(redis_url, queue, worker.pid)
+    def wait_consuming(
+        self,
+        queues: Mapping[Process, Sequence[str]],
+        redis_url: str,
+        timeout: float,
+        *,
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> bool:
+        """Wait until every worker has a heartbeat of its own (by PID, newer than this
+        harness) on each of its queues: True; False when `cancelled()` first. StackFailed
+        when one exits or `timeout` passes, naming each worker and queue still missing.
+
+        A worker beats once it consumes its queues (worker/app.py) and the gateway serves
+        a lane while it has a fresh beat, so after this no request finds a lane unserved.
+        """
+        by_pid = {worker.pid: worker for worker in queues}
+        missing: list[tuple[int, str]] = []
+
+        def consuming() -> bool:
+            nonlocal missing
+            for worker in queues:
+                if not worker.alive():
+                    raise worker.exited()
+            if cancelled():
+                return True
+            wanted = {worker.pid: list(names) for worker, names in queues.items()}
+            missing = missing_heartbeats(redis_url, wanted, since=self.started_at)
+            return not missing
 
         try:
-            wait_for(registered, timeout, f"{worker.name}'s heartbeat")
+            wait_for(consuming, timeout, "the workers' heartbeats")
         except TimeoutError as exc:
-            raise StackFailed(f"{exc}:\n{worker.log()[-3000:]}") from None
+            late = ", ".join(f"{by_pid[pid].name} (pid {pid}) on {q}" for pid, q in missing)
+            log = by_pid[missing[0][0]].log()[-3000:]
+            raise StackFailed(f"{exc}: none from {late}" + (f":\n{log}" if log else "")) from None
+        return not cancelled()
 
     def first_exited(self) -> Process | None:
         return next((p for p in self.processes if not p.alive()), None)

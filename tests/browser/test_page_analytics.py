@@ -16,12 +16,12 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
-from spectrum_dev.private_redis import PrivateRedis
 from sqlalchemy import insert
 
 from spectrum.api.analytics.figures import psi
 from spectrum.shared.predlog.db import engine_for
 from spectrum.shared.predlog.schema import metadata, prediction_log
+from spectrum_dev.private_redis import PrivateRedis
 from tests.integration.stack import Stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]

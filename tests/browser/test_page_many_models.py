@@ -19,8 +19,8 @@ from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
-from spectrum_dev.private_redis import PrivateRedis
 
+from spectrum_dev.private_redis import PrivateRedis
 from tests.integration.stack import Stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]

@@ -23,9 +23,9 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from spectrum_dev.containers import IMAGES, Pod, missing_images, podman, wait_for
 
 from spectrum.shared.registry import STATS_KEY, workers_key
+from spectrum_dev.containers import IMAGES, Pod, missing_images, podman, wait_for
 
 WORKERS = 3
 REQUESTS = 300

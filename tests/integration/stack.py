@@ -15,10 +15,10 @@ from typing import Any
 
 import httpx
 import redis
-from spectrum_dev.harness import Harness, Process, child_env, worker_registered
-from spectrum_dev.private_redis import free_port
 
 from spectrum.shared.registry import MODELS_KEY, workers_key
+from spectrum_dev.harness import Harness, Process, child_env, worker_registered
+from spectrum_dev.private_redis import free_port
 
 
 class Stack:

@@ -8,8 +8,8 @@ import time
 
 import httpx
 import redis
-from spectrum_dev.harness import wait_for
 
+from spectrum_dev.harness import wait_for
 from tests.integration.stack import Stack
 
 

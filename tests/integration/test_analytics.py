@@ -26,8 +26,6 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from spectrum_client import cli
-from spectrum_dev.private_redis import free_port
 from sqlalchemy import Engine, insert, text
 from sqlalchemy.exc import OperationalError
 
@@ -39,6 +37,8 @@ from spectrum.api.observability.metrics import REGISTRY
 from spectrum.shared.config import Settings
 from spectrum.shared.predlog.db import engine_for
 from spectrum.shared.predlog.schema import metadata, prediction_log
+from spectrum_client import cli
+from spectrum_dev.private_redis import free_port
 from tests.unit.inprocess import resources, serve
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

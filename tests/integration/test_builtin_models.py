@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 import redis
 from celery import Celery
-from spectrum_dev.harness import Harness, child_env, wait_for
-from spectrum_dev.private_redis import free_port, free_port_run
 
 from spectrum.shared.registry import workers_key
+from spectrum_dev.harness import Harness, child_env, wait_for
+from spectrum_dev.private_redis import free_port, free_port_run
 from tests.integration.stack import Stack, worker_task_total
 
 pytest.importorskip("nrclex")

@@ -31,13 +31,13 @@ from typing import Any
 import httpx
 import pytest
 import redis
+
+from spectrum.shared.jobs import JobSummary, chunks_done_key, job_key
+from spectrum.worker.runtimes.lexicon import load_lexicon
 from spectrum_dev import rabbitmq_node
 from spectrum_dev.harness import Process, wait_for
 from spectrum_dev.netns import NetnsLink, NetnsUnavailable
 from spectrum_dev.private_redis import PrivateRedis
-
-from spectrum.shared.jobs import JobSummary, chunks_done_key, job_key
-from spectrum.worker.runtimes.lexicon import load_lexicon
 from tests.integration.stack import Stack
 
 CHUNK = 25

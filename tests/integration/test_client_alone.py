@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
 import spectrum_client
 from spectrum_dev.harness import ROOT
-
 from tests.integration.stack import Stack
 
 pytestmark = [pytest.mark.packaging]

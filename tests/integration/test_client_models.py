@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from spectrum_client import SpectrumClient, cli
 from spectrum_dev.private_redis import PrivateRedis
-
 from tests.integration.stack import Stack
 
 pytestmark = pytest.mark.integration

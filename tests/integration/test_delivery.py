@@ -9,9 +9,9 @@ import time
 
 import httpx
 import redis
-from spectrum_dev.harness import Process, wait_for
 
 from spectrum.worker.delivery import KEY_PREFIX
+from spectrum_dev.harness import Process, wait_for
 from tests.integration.stack import Stack
 
 CRASH = "this text kills its worker"

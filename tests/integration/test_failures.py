@@ -6,8 +6,8 @@ import signal
 import time
 
 import pytest
-from spectrum_dev.private_redis import free_port
 
+from spectrum_dev.private_redis import free_port
 from tests.integration.stack import Stack
 
 TIMEOUT_S = 4.0

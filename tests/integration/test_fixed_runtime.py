@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from spectrum_dev.netns import NetnsLan, NetnsUnavailable
-from spectrum_dev.private_redis import PrivateRedis
 
 from spectrum.worker.runtimes.fixed import positive_share
+from spectrum_dev.netns import NetnsLan, NetnsUnavailable
+from spectrum_dev.private_redis import PrivateRedis
 from tests.integration.stack import Stack
 
 

@@ -26,10 +26,10 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from spectrum_dev.harness import Process, StackFailed, start_time, wait_for
 
 from spectrum.shared.registry import STATS_KEY, worker_member
 from spectrum.worker.runtimes.lexicon import load_lexicon
+from spectrum_dev.harness import Process, StackFailed, start_time, wait_for
 from tests.integration.job_runs import submit, wait_until_ended
 from tests.integration.metrics_scrape import scrape, total, value
 from tests.integration.stack import Stack

@@ -14,11 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from spectrum_dev import rabbitmq_node
-from spectrum_dev.harness import Process, wait_for
 
 from spectrum.shared.jobs import chunks_done_key
 from spectrum.worker.runtimes.lexicon import load_lexicon
+from spectrum_dev import rabbitmq_node
+from spectrum_dev.harness import Process, wait_for
 from tests.integration.job_runs import submit, texts, wait_until_ended
 from tests.integration.stack import Stack
 

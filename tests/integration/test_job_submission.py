@@ -15,8 +15,6 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import redis
-from spectrum_dev.harness import Process, wait_for
-from spectrum_dev.private_redis import free_port
 
 from spectrum.shared.jobs import (
     ABORT,
@@ -30,6 +28,8 @@ from spectrum.shared.jobs import (
     new_record,
 )
 from spectrum.worker.runtimes.lexicon import load_lexicon
+from spectrum_dev.harness import Process, wait_for
+from spectrum_dev.private_redis import free_port
 from tests.integration.job_runs import texts, wait_until_ended
 from tests.integration.metrics_scrape import scrape, total
 from tests.integration.stack import Stack

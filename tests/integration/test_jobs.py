@@ -16,12 +16,12 @@ import httpx
 import pytest
 import redis
 from celery import Celery
-from spectrum_client import AsyncSpectrumClient, SpectrumClient, SpectrumError, cli
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from spectrum.shared.contracts import JOB_CHUNK_TASK, JobChunkPayload
 from spectrum.shared.jobs import chunks_done_key, job_key, known_key, new_job_id, new_record
 from spectrum.worker.runtimes.lexicon import load_lexicon
+from spectrum_client import AsyncSpectrumClient, SpectrumClient, SpectrumError, cli
 from tests.integration.job_runs import texts, wait_until_ended
 from tests.integration.stack import Stack
 

@@ -18,13 +18,13 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from spectrum_dev.harness import wait_for
-from spectrum_dev.private_redis import PrivateRedis
 
 from spectrum.api.edge.keys import new_key
 from spectrum.shared.cache import cache_key, encode_entry, normalize_text
 from spectrum.shared.contracts import ModelCard
 from spectrum.shared.registry import MODELS_KEY, workers_key
+from spectrum_dev.harness import wait_for
+from spectrum_dev.private_redis import PrivateRedis
 from tests.integration.job_runs import wait_until_ended
 from tests.integration.metrics_scrape import scrape, total, value
 from tests.integration.stack import Stack

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from spectrum_dev.harness import wait_for
-from spectrum_dev.private_redis import free_port
 
 from spectrum.shared.config import SHIPPED_MODEL_ID
+from spectrum_dev.harness import wait_for
+from spectrum_dev.private_redis import free_port
 from tests.integration.metrics_scrape import Samples, label_values, scrape, total, value
 from tests.integration.stack import Stack
 

@@ -23,10 +23,10 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from spectrum_dev.harness import ROOT, Process, wait_for
-from spectrum_dev.private_redis import free_port, free_port_run
 
 from spectrum.shared.config import SHIPPED_MODEL_ID, Settings
+from spectrum_dev.harness import ROOT, Process, wait_for
+from spectrum_dev.private_redis import free_port, free_port_run
 from tests.integration.stack import Stack
 
 MODEL_DIR = ROOT / SHIPPED_MODEL_ID

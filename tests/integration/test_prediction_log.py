@@ -19,8 +19,6 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from spectrum_dev.harness import Process
-from spectrum_dev.private_redis import free_port
 from sqlalchemy import Engine, event, func, select, text
 from sqlalchemy.engine import make_url
 
@@ -33,6 +31,8 @@ from spectrum.shared.predlog.rows import rows_for
 from spectrum.shared.predlog.schema import prediction_log
 from spectrum.shared.predlog.stream import send_sync
 from spectrum.shared.predlog.writer import Writer
+from spectrum_dev.harness import Process
+from spectrum_dev.private_redis import free_port
 from tests.integration import postgres_node
 from tests.integration.job_runs import submit, texts, wait_until_ended
 from tests.integration.stack import Stack

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from spectrum_dev.private_redis import tcp_reachable
 
 from spectrum.api.edge.admission import QueueDepth
+from spectrum_dev.private_redis import tcp_reachable
 
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
 

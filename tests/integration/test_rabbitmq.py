@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from spectrum_dev import rabbitmq_node
 from spectrum_dev.private_redis import tcp_reachable
-
 from tests.integration.stack import Stack
 
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"

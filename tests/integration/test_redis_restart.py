@@ -9,8 +9,8 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
-from spectrum_dev.private_redis import PrivateRedis
 
+from spectrum_dev.private_redis import PrivateRedis
 from tests.integration.stack import Stack
 
 TIMEOUT_S = 4.0

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 import redis
-from spectrum_dev import rabbitmq_node
-from spectrum_dev.private_redis import PrivateRedis
 
 from loadtest.scale_probes import measure_backend, measure_broker
+from spectrum_dev import rabbitmq_node
+from spectrum_dev.private_redis import PrivateRedis
 
 
 @pytest.fixture

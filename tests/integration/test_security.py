@@ -9,10 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from spectrum_client import SpectrumClient, SpectrumError, cli
-from spectrum_dev.harness import ROOT
 
 from spectrum.api.edge.keys import digest
+from spectrum_client import SpectrumClient, SpectrumError, cli
+from spectrum_dev.harness import ROOT
 from tests.integration.stack import Stack
 
 KEY = "test-key-one"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
+
 from spectrum_client import AsyncSpectrumClient, SpectrumClient, SpectrumError
 from spectrum_client.calls import batches, max_texts
-
 from tests.unit.fake_api import FakeApi, Sleeps, error
 
 BASE = "http://spectrum.test"

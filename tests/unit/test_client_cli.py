@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
+
 from spectrum_client import SpectrumClient, __version__, cli
 from spectrum_client.progress import ProgressBar, clock, progress_line
-
 from tests.unit.fake_api import JOB_ID, FakeApi, Sleeps, error, job
 
 CLIENT = Path(__file__).resolve().parents[2] / "client"

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from spectrum_client.export import _lines, export_format, when
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

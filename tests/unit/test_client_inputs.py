@@ -10,10 +10,10 @@ import re
 from pathlib import Path
 
 import pytest
-from spectrum_client.inputs import Format, file_texts, format_of, plain_lines
 
 from spectrum.api.jobs.input import read_file
 from spectrum.shared.errors import InvalidInput
+from spectrum_client.inputs import Format, file_texts, format_of, plain_lines
 
 SAMPLES: list[tuple[Format, bytes]] = [
     ("csv", b'id,text,lang\n1,"Great, really",en\n2,Dull,en\n\n3,"two\nlines",en\n'),

@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-from spectrum_client import AsyncSpectrumClient, SpectrumClient, cli
 
+from spectrum_client import AsyncSpectrumClient, SpectrumClient, cli
 from tests.unit.fake_api import FakeApi, Sleeps
 
 BASE = "http://spectrum.test"

@@ -10,9 +10,9 @@ import email.utils
 
 import httpx
 import pytest
+
 from spectrum_client import AsyncSpectrumClient, Retry, SpectrumClient, SpectrumError
 from spectrum_client.retry import retry_after_s
-
 from tests.unit.fake_api import JOB_ID, FakeApi, Sleeps, error, job
 
 BASE = "http://spectrum.test"

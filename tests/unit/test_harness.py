@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import signal
+import socket
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
+import redis
+
+from spectrum.shared.registry import worker_member, workers_key
 from spectrum_dev.harness import Harness, StackFailed, child_env, start_time, wait_for
 
 # A child that says it is up, and on SIGTERM writes its name to a shared file after a
@@ -80,6 +85,31 @@ def test_a_wait_fails_at_once_with_the_log_when_a_process_exits(tmp_path: Path) 
         with pytest.raises(StackFailed, match=r"api exited \(3\)[\s\S]*bad setting: port"):
             harness.wait_http("http://127.0.0.1:9/readyz", timeout=60)
         assert time.monotonic() - started < 30
+
+
+def test_a_wait_for_workers_names_each_worker_and_queue_that_never_announced(
+    tmp_path: Path, redis_url: str
+) -> None:
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    sleeps = [sys.executable, "-c", "import time; time.sleep(60)"]
+    with Harness(tmp_path) as harness:
+        announced = harness.start("announced", sleeps, child_env())
+        silent = harness.start("silent", sleeps, child_env())
+        store = redis.Redis.from_url(redis_url)
+        try:
+            member = worker_member(socket.gethostname(), announced.pid)
+            store.zadd(workers_key(f"{queue}.interactive"), {member: time.time()})
+            with pytest.raises(StackFailed) as failed:
+                harness.wait_consuming(
+                    {announced: [f"{queue}.interactive"], silent: [f"{queue}.interactive"]},
+                    redis_url,
+                    timeout=0.3,
+                )
+        finally:
+            store.delete(workers_key(f"{queue}.interactive"))
+            store.close()
+    assert f"none from silent (pid {silent.pid}) on {queue}.interactive" in str(failed.value)
+    assert "announced" not in str(failed.value)
 
 
 def test_children_get_only_the_settings_named_unless_they_inherit(

@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 import redis
 from kombu import Connection, Consumer, Exchange, Producer, Queue
-from spectrum_dev.private_redis import PrivateRedis
 
 from spectrum.shared.celery_app import create_celery
 from spectrum.shared.config import Settings
 from spectrum.shared.redis_transport import TRANSPORT
+from spectrum_dev.private_redis import PrivateRedis
 
 STOCK = "kombu.transport.redis:Transport"
 SOCKET_TIMEOUT_S = 0.3
