@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 # The product, imported as spectrum.*; the checkout-only packages, by their own names.
 PRODUCT = ("api", "shared", "worker")
 CHECKOUT = ("loadtest", "scripts", "training")

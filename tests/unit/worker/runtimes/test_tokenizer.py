@@ -21,7 +21,7 @@ from spectrum.worker.runtimes.tokenizer import FastTokenizer
 
 transformers = pytest.importorskip("transformers")
 
-SHIPPED = Path(__file__).resolve().parents[2] / "models" / "sentiment-minilm"
+SHIPPED = Path(__file__).resolve().parents[4] / "models" / "sentiment-minilm"
 
 # What real input holds besides plain words: case, accents, other scripts, emoji,
 # control and zero-width characters, runs of punctuation, digits, long words.

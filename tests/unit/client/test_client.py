@@ -7,7 +7,7 @@ import pytest
 
 from spectrum_client import AsyncSpectrumClient, SpectrumClient, SpectrumError
 from spectrum_client.calls import batches, max_texts
-from tests.unit.fake_api import FakeApi, Sleeps, error
+from tests.unit.client.fake_api import FakeApi, Sleeps, error
 
 BASE = "http://spectrum.test"
 

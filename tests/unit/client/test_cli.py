@@ -15,9 +15,9 @@ import pytest
 
 from spectrum_client import SpectrumClient, __version__, cli
 from spectrum_client.progress import ProgressBar, clock, progress_line
-from tests.unit.fake_api import JOB_ID, FakeApi, Sleeps, error, job
+from tests.unit.client.fake_api import JOB_ID, FakeApi, Sleeps, error, job
 
-CLIENT = Path(__file__).resolve().parents[2] / "client"
+CLIENT = Path(__file__).resolve().parents[3] / "client"
 
 
 @pytest.fixture

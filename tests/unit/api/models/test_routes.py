@@ -12,8 +12,8 @@ from spectrum.api.models.schemas import ServedModel
 from spectrum.api.predict.compare_routes import compared
 from spectrum.api.predict.schemas import Prediction
 from spectrum.shared.config import Settings
+from tests.unit.api.models.test_catalog import FakeBackend
 from tests.unit.inprocess import resources, serve
-from tests.unit.test_catalog import FakeBackend
 
 KEY, HASHED = new_key()
 KEYS_ON = Settings(log_json=True, api_key_hashes=HASHED)

@@ -13,7 +13,7 @@ import pytest
 
 from spectrum_client import AsyncSpectrumClient, Retry, SpectrumClient, SpectrumError
 from spectrum_client.retry import retry_after_s
-from tests.unit.fake_api import JOB_ID, FakeApi, Sleeps, error, job
+from tests.unit.client.fake_api import JOB_ID, FakeApi, Sleeps, error, job
 
 BASE = "http://spectrum.test"
 

@@ -9,7 +9,7 @@ from spectrum.api.app.factory import create_app
 from spectrum.shared import __version__
 from spectrum.shared.config import Settings
 
-PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
+PYPROJECT = Path(__file__).resolve().parents[3] / "pyproject.toml"
 
 
 def test_pyproject_takes_the_version_from_the_code() -> None:

@@ -155,7 +155,7 @@ def test_a_sigterm_to_the_process_holding_a_stack_stops_the_stack(tmp_path: Path
         [sys.executable, "-c", HOLDS_A_STACK, str(tmp_path), CHILD, str(record)],
         stdout=subprocess.PIPE,
         text=True,
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=Path(__file__).resolve().parents[3],
     )
     assert holder.stdout is not None
     assert holder.stdout.readline().strip() == "started"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-MAKEFILE = Path(__file__).resolve().parents[2] / "Makefile"
+MAKEFILE = Path(__file__).resolve().parents[3] / "Makefile"
 
 
 def phony_targets() -> list[str]:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-DASHBOARD = Path(__file__).resolve().parents[2] / "deploy/grafana/dashboards/spectrum.json"
+DASHBOARD = Path(__file__).resolve().parents[3] / "deploy/grafana/dashboards/spectrum.json"
 # Series that carry a `model` label (the many-models contract): each must follow $model.
 PER_MODEL = re.compile(
     r"\b(spectrum_model_\w+|spectrum_queue_depth|spectrum_workers_live|spectrum_worker_\w+)"

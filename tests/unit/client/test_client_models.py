@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from spectrum_client import AsyncSpectrumClient, SpectrumClient, cli
-from tests.unit.fake_api import FakeApi, Sleeps
+from tests.unit.client.fake_api import FakeApi, Sleeps
 
 BASE = "http://spectrum.test"
 

@@ -7,7 +7,7 @@ import json
 from collections import Counter
 
 from spectrum.shared.cache import normalize_text
-from tests.training.test_hard_set import PHENOMENA as FIRST_ROUND_PHENOMENA
+from tests.unit.training.test_hard_set import PHENOMENA as FIRST_ROUND_PHENOMENA
 from training.data import (
     HARD2_SET,
     HARD_FIELDS,

@@ -11,7 +11,7 @@ from packaging.version import Version
 
 from scripts.lock import LOCK, SOURCES, cuda_pins, portable
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def pins() -> dict[str, Version]:
