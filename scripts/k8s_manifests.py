@@ -9,7 +9,7 @@ of the dev extra puts kubectl in the venv). Validation:
 - KEDA's ScaledObject and TriggerAuthentication against the JSON Schema of the
   `cloudcoil.models.keda` models, which are generated from KEDA's CRDs (KEDA 2.16),
   made strict the same way.
-Neither reads the network. `tests/unit/test_k8s_manifests.py` runs the same checks and
+Neither reads the network. `tests/unit/repo/test_k8s_manifests.py` runs the same checks and
 the checks of meaning (queues, probes, grace periods, secrets).
 """
 
