@@ -1,8 +1,9 @@
 """Every setting of Spectrum, read once from the environment (prefix `SPECTRUM_`).
 
 Each field's docstring is its documentation: `python -m scripts.docs_blocks` renders
-them into the settings table of docs/configuration.md (`tests/unit/test_docs_blocks.py` fails when
-the two drift), so say there why a value was chosen, not only what it does.
+them into the settings table of docs/configuration.md
+(`tests/unit/scripts/test_docs_blocks.py` fails when the two drift), so say there why a
+value was chosen, not only what it does.
 """
 
 from __future__ import annotations

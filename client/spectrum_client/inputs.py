@@ -5,7 +5,7 @@ so a file that `spectrum predict --file` reads is one `spectrum submit` would se
 unchanged: a CSV needs a header line (blank lines before it are skipped) and the
 texts are in the `column` named there; a JSONL line is an object with a string
 under `column`, or a bare JSON string; blank lines are skipped in every format.
-tests/unit/test_client_inputs.py checks the two readers agree.
+tests/unit/client/test_inputs.py checks the two readers agree.
 
 Errors are ValueError naming the line, raised when the reader gets there: texts
 before it may already have been used.

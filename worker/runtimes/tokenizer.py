@@ -5,7 +5,7 @@ the torch extra's). `FastTokenizer` answers the calls `predict_sorted` makes of 
 tokenizer as transformers' fast tokenizer does for the same directory: the same
 ids, type ids and attention masks, special tokens added, cut to `max_length`
 only when `truncation` is asked for, never padded (each forward pass pads itself
-to its own longest text). tests/unit/test_tokenizer.py compares the two.
+to its own longest text). tests/unit/worker/runtimes/test_tokenizer.py compares the two.
 """
 
 from __future__ import annotations
