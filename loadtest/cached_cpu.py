@@ -8,9 +8,8 @@ the bare route of the same process (/_bench/static) at 32 connections for SECOND
 each (default 5) with wrk, and prints one JSON line: requests/s, the API process's CPU
 ms per request (from /proc) and p50 for both. Run as a file, it measures the code of
 whichever checkout is first on PYTHONPATH, so the same command compares two versions
-(`cd OTHER && PYTHONPATH=$PWD .venv/bin/python /path/to/this/file`): the README's
-"Many models against the code before it" ran it alternately on 8b1297b and on this
-branch (loadtest/results/cached-cpu16-*.jsonl).
+(`cd OTHER && PYTHONPATH=$PWD .venv/bin/python /path/to/this/file`), as docs/performance.md,
+"Routing by model, before and after", did.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The capacity model of the README: what serving R requests/s of the shipped model takes.
+"""The capacity model of docs/scaling.md: what serving R requests/s of the shipped model takes.
 
     python -m loadtest.capacity SCALE_RESULT.json BENCH_RESULT.json [--rates 1000,10000,100000]
 

@@ -2,7 +2,7 @@
 
 `summarize` adds to each curve its linear ideal, the efficiency of every point and where
 the curve first falls below the goal (0.9 of linear); `table` renders the report as
-Markdown (the README's table is a copy of it); `write_report` writes
+Markdown (docs/scaling.md's table is a copy of it); `write_report` writes
 `scale-<UTC time>[-quick].json`, and `plot` the PNG beside it (matplotlib, imported only
 there: it is in the `dev` extra).
 """

@@ -1,10 +1,10 @@
-"""`python -m scripts.analytics_example`: the README's Analytics examples, from a real gateway.
+"""`python -m scripts.analytics_example`: the Analytics examples of docs/prediction-log.md.
 
 Fills a fresh SQLite prediction log with constructed traffic (seeded, so every run
 gives the same figures): three hours of `sentiment-minilm` answers (cache hits,
 latencies, three API keys), `sentiment-vader` shadowing the same texts, and a
 reference day whose label mix differs from the last hour's. Then starts a real
-`python -m spectrum.api` on a free port reading that file, makes the README's requests over
+`python -m spectrum.api` on a free port reading that file, makes the page's requests over
 HTTP, and writes each request and its answer to loadtest/results/analytics-example.md.
 """
 

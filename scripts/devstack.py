@@ -101,7 +101,7 @@ def run(
     queues: dict[Process, list[str]] = {}  # what each worker must consume before "ready"
     for served, model_env in model_envs(settings, env):
         kind = choose_runtime(served)
-        # A transformer keeps the processes measured best for it; a lexicon or linear
+        # A transformer gets SPECTRUM_WORKER_PROCESSES, the count chosen for it; a lexicon or linear
         # model costs microseconds a text, so one process serves it.
         count = settings.worker_processes if kind in SHARE_THE_CORES else 1
         interactive_only = settings.interactive_only_workers if count > 1 else 0

@@ -4,7 +4,7 @@ Redis: `make k8s-pods` (after the images exist, `make images`).
 What the schemas cannot show, checked with the real images: each pod starts under its
 own security context (read-only root file system, its user, no capabilities, its
 emptyDir volumes as tmpfs), reads its settings from the ConfigMap and from the Secret
-filled in as the README says (a new API key's hash), passes its startup, readiness and
+filled in as docs/deployment.md says (a new API key's hash), passes its startup, readiness and
 liveness probes (HTTP ones over HTTP, exec ones by `podman exec`), answers traffic, and
 ends within its terminationGracePeriodSeconds on SIGTERM with a job chunk in hand (Celery's
 warm shutdown), losing nothing: the job still ends with every text done.
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     key, digest = new_key()
     workdir = Path(tempfile.mkdtemp(prefix="k8spods-"))
     redis = PrivateRedis(workdir / "redis").start()
-    # The Secret as the README fills it in, and the stores at the private Redis.
+    # The Secret as docs/deployment.md fills it in, and the stores at the private Redis.
     template = load_all(SECRET_TEMPLATE.read_text(encoding="utf-8"))[0]["stringData"]
     secret = {**template, "SPECTRUM_API_KEY_HASHES": digest, "SPECTRUM_BROKER_URL": redis.url}
     for doc in docs:

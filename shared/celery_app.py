@@ -46,8 +46,8 @@ def create_celery(settings: Settings) -> Celery:
         # worker does not hoard work other workers could do. A worker that also
         # consumes the bulk lane holds only the task it runs: a prefetched job
         # chunk would make the next interactive batch wait a whole chunk more
-        # (measured: sync p99 at c4 during a job 4.2x without it, chunks of 16,
-        # prefetch 2; loadtest/README.md). Fetching on loopback costs ~1 ms.
+        # (docs/performance.md, "What chose the defaults"), while fetching the next
+        # message on a local broker is a round trip of about a millisecond.
         worker_prefetch_multiplier=(
             1 if settings.bulk_queue in settings.worker_queues else settings.worker_prefetch
         ),
@@ -90,7 +90,7 @@ def create_celery(settings: Settings) -> Celery:
         # 1 s) as it does for the broker, instead of stopping: unretried, Celery 5.7's
         # store (it first reads the stored state back) raises out of the task tracer,
         # which stops a solo-pool worker ("Unrecoverable error"). The waiting caller has
-        # had its 503/504 by then. Found by tests/integration/test_chaos.py.
+        # had its 503/504 by then. tests/integration/test_chaos.py holds it to this.
         result_backend_always_retry=True,
         result_backend_max_sleep_between_retries_ms=1000,
         redis_socket_timeout=5,
@@ -101,11 +101,11 @@ def create_celery(settings: Settings) -> Celery:
         task_create_missing_queues=True,
         # Events, so Flower sees every task: workers send task-received/started/
         # succeeded/failed events, and the sender a task-sent event, so a task is
-        # visible from the moment the gateway publishes it. Not free: with the
-        # sent event, send_task took 3.7 ms (p50) instead of 1.5 ms here, and each
-        # worker event is one more broker message. So a setting: `make run` turns
-        # them on with Flower; off, Flower's enable_events still turns the
-        # worker-side ones on while it runs.
+        # visible from the moment the gateway publishes it. Not free: the sent event
+        # is one more publish inside every send_task, and each worker event one more
+        # broker message (docs/performance.md, "What chose the defaults"). So a
+        # setting: `make run` turns them on with Flower; off, Flower's enable_events
+        # still turns the worker-side ones on while it runs.
         worker_send_task_events=settings.task_events,
         task_send_sent_event=settings.task_events,
         # Workers log through structlog; Celery must not replace the root logger.

@@ -3,7 +3,10 @@
 Each field's docstring is its documentation: `python -m scripts.docs_blocks` renders
 them into the settings table of docs/configuration.md
 (`tests/unit/scripts/test_docs_blocks.py` fails when the two drift), so say there why a
-value was chosen, not only what it does.
+value was chosen, not only what it does. The figures behind a default live in
+docs/performance.md ("What chose the defaults"), where they can be measured again; a
+docstring links there (links are relative to docs/, the page they render into, and
+`make docs` checks them).
 """
 
 from __future__ import annotations
@@ -100,8 +103,9 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """PyTorch only: `auto` is CUDA when present, the CPU otherwise."""
     precision: Literal["auto", "fp32", "bf16"] = "auto"
-    """`auto`: bf16 where the CPU has AMX (measured ~2x fp32 there), fp32 elsewhere (also
-    on AVX512-BF16 without AMX, where bf16 measured slower: worker/runtimes/cpu.py);
+    """`auto`: bf16 where the CPU has AMX, where it is the faster, fp32 elsewhere (also on
+    AVX512-BF16 without AMX, where bf16 is the slower: worker/runtimes/cpu.py decides,
+    figures in [Performance](performance.md#what-chose-the-defaults));
     the choice is logged with its reason."""
     batch_size: int = Field(default=32, ge=1)
     """Texts per forward pass: a task's texts are sorted by token length and cut into
@@ -117,8 +121,8 @@ class Settings(BaseSettings):
     fixed_pass_ms: float = Field(default=5.0, ge=0)
     """The `fixed` stand-in only: milliseconds one forward pass (up to SPECTRUM_BATCH_SIZE
     texts) sleeps besides SPECTRUM_FIXED_TEXT_MS per text. A sleep, not work, so that
-    two cores can host many workers (`make scale`, whose README section says why its
-    costs were chosen)."""
+    two cores can host many workers (`make scale`; why these costs:
+    [Scaling curve](scaling.md#scaling-curve-make-scale))."""
     fixed_text_ms: float = Field(default=25.0, ge=0)
     """The `fixed` stand-in only: milliseconds each text adds to its pass. Text cost
     dominating pass cost keeps a worker's rate nearly independent of how the gateway
@@ -126,12 +130,13 @@ class Settings(BaseSettings):
     pad_multiple: int = Field(default=0, ge=0, le=512)
     """Each forward pass's width (tokens) is rounded up to a multiple of this, so the
     runtime sees few distinct shapes. 0: the OpenVINO runtime's choice, 16 in bf16 and 1
-    (no rounding) in fp32, by measurement (worker/runtimes/ov.py)."""
+    (no rounding) in fp32, where the padding costs more than it saves
+    (worker/runtimes/ov.py; figures in [Performance](performance.md#what-chose-the-defaults))."""
     openvino_cache_capacity: int = Field(default=200, ge=0)
     """Input shapes whose compiled kernels the OpenVINO CPU plugin keeps. Its default
-    (5000) lets a worker grow by several hundred MB as new (rows, width) shapes arrive:
-    measured here, 600 random batches took a worker from 344 to 1104 MB and still
-    growing; with 100 it levelled off at 710 MB (make soak)."""
+    (5000) lets a worker grow by several hundred MB as new (rows, width) shapes arrive;
+    a bound of a few hundred shapes keeps its memory flat under `make soak` (figures in
+    [Performance](performance.md#what-chose-the-defaults))."""
 
     # Input limits, enforced by the gateway before any work is queued.
     max_texts_per_request: int = Field(default=64, ge=1)
@@ -165,9 +170,9 @@ class Settings(BaseSettings):
     rate_limit_per_s: float = Field(default=50.0, ge=0)
     """Keys on: requests a second per API key, on average (`0`: no limit). A key names
     one client; 50/s with bursts of 100 is generous for a person or a script and caps a
-    runaway loop of one client below what one machine serves (README, Performance), so
-    the other keys stay served. With the cache Redis down, requests pass (logged,
-    `spectrum_rate_limiter_errors_total`)."""
+    runaway loop of one client below what one machine serves
+    ([Performance](performance.md)), so the other keys stay served. With the cache Redis
+    down, requests pass (logged, `spectrum_rate_limiter_errors_total`)."""
     rate_limit_burst: int = Field(default=100, ge=1)
     """Keys on: requests one API key may send at once above its average rate."""
     rate_limit_anonymous_per_s: float = Field(default=0.0, ge=0)
@@ -183,10 +188,10 @@ class Settings(BaseSettings):
     # Admission control.
     max_in_flight: int = Field(default=128, ge=1)
     """Requests one gateway process serves at once (each of SPECTRUM_API_PROCESSES has
-    its own cap); the rest are answered 503 `Overloaded` at once. 128: at the 40-140
-    req/s two workers served here, 128 waiting requests are 1-3 s of work, inside the
-    10 s deadline (make soak gave 504s with 256 when the machine was busy); the
-    benchmark's 128 connections still fit."""
+    its own cap); the rest are answered 503 `Overloaded` at once. 128 waiting requests
+    are a few seconds of work for two workers, inside the 10 s deadline, where twice as
+    many let requests time out (504) on a busy machine; the benchmark's 128 connections
+    still fit (figures in [Performance](performance.md#what-chose-the-defaults))."""
     max_queue_depth: int = Field(default=200, ge=1)
     """Messages (batches) a lane's broker queue may hold before the lane takes no new
     work (503). At ~10 batches/s per worker, 200 queued batches are already more than a
@@ -241,9 +246,10 @@ class Settings(BaseSettings):
 
     # Gateway micro-batching: concurrent cache misses travel as one task.
     batch_max_texts: int = Field(default=16, ge=1)
-    """Texts per task at most. Measured with two workers (loadtest/README.md): 16 texts
-    / 25 ms served 129-145 req/s at 32 and 128 connections where 32 / 5 served
-    102-107."""
+    """Texts per task at most. With SPECTRUM_BATCH_MAX_WAIT_MS, it trades the size of a
+    task against keeping every worker busy: 16 texts / 25 ms serve more requests a
+    second with two workers at 32 and 128 connections than 32 / 5 ms (figures in
+    [Performance](performance.md#what-chose-the-defaults))."""
     batch_max_wait_ms: float = Field(default=25.0, ge=0)
     """A request is sent at once while a worker is idle; while all are busy it waits at
     most this long for company."""
@@ -260,10 +266,10 @@ class Settings(BaseSettings):
     its chunk before it takes interactive work, so where every worker takes chunks, a
     chunk's compute time is what a synchronous request can wait behind. With one
     interactive-only worker (SPECTRUM_WORKER_INTERACTIVE_ONLY) it is not, and bigger
-    chunks batch better: measured with `make bench ARGS="--quick --scenario bulk"`
-    (loadtest/README.md), one interactive-only worker: 32 texts gave sync p99 ratio 1.02
-    and 47 job sentences/s, 8 texts 1.04 and 42/s; all workers on both lanes, 8 texts:
-    2.2."""
+    chunks batch better: with the default one interactive-only worker, 32 texts keep
+    synchronous p99 during a job as flat as 8 do and run the job faster (`make bench
+    ARGS="--quick --scenario bulk"`; figures in
+    [Performance](performance.md#what-chose-the-defaults))."""
     job_max_texts: int = Field(default=100_000, ge=1)
     """Largest job, in texts (rows)."""
     job_max_upload_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
@@ -298,9 +304,9 @@ class Settings(BaseSettings):
     """A job is sealed once every chunk is published (shared/jobs.py); workers compute
     chunks of sealed jobs only and drop those of a job still unsealed this long after
     submission (its gateway died mid-submit). Ten times what a 100,000-text job (3,125
-    chunks) took here from POST to 202 on a busy 2-core machine (about 6 s), and short
-    enough that the waiting chunks of a dead gateway's job are dropped within a
-    minute."""
+    chunks) takes from POST to 202 on a busy 2-core machine
+    ([Performance](performance.md#what-chose-the-defaults)), and short enough that
+    the waiting chunks of a dead gateway's job are dropped within a minute."""
 
     # Webhooks: a job's callback_url gets the summary POSTed once it ends.
     webhook_secret: SecretStr | None = None
@@ -337,8 +343,8 @@ class Settings(BaseSettings):
     worker_processes: int = Field(default=2, ge=1)
     """Worker processes `make run` starts on this machine (each loads the model once
     and, with SPECTRUM_RUNTIME_THREADS=0, gets an even share of the cores). 2 on 2
-    cores: two one-thread workers served 134-142 req/s where one two-thread worker
-    served 97-110 (uncached, 32 connections; loadtest/README.md)."""
+    cores: one-thread workers, one per core, serve more than one worker with a thread
+    per core (figures in [Performance](performance.md#what-chose-the-defaults))."""
     worker_index: int = Field(default=0, ge=0)
     """This worker's number among its model's workers on this host, in its Celery node
     name `<model>-<n>@<host>` (what Flower lists); `0`: the process id, unique without
@@ -355,16 +361,15 @@ class Settings(BaseSettings):
     worker_interactive_only: int = Field(default=1, ge=0)
     """Of the SPECTRUM_WORKER_PROCESSES `make run` (and `make bench`) start, how many
     take only interactive work; the others take both lanes (at least one always does).
-    1 of 2: sync p99 at 4 connections during a job was 1.02-1.04x that without one,
-    against 2.2x with both workers on both lanes (8-text chunks) and 4.2x (16-text
-    chunks, prefetch 2); the price is that a job gets one worker (loadtest/README.md)."""
+    1 of 2 keeps synchronous p99 during a job about what it is without one, where both
+    workers on both lanes let a job's chunks double it or more; the price is that a job
+    gets one worker (figures in [Performance](performance.md#what-chose-the-defaults))."""
     worker_bulk_nice: int = Field(default=10, ge=0, le=19)
     """Niceness a worker that takes the bulk lane gives itself (`0`: none), so that when
     the cores are saturated its chunks yield the CPU to the gateway, Redis and the
-    interactive-only workers; with idle cores it runs at full speed. Measured (bulk
-    scenario, --quick, shared 2-core machine): sync p99 ratio 0.90 and 0.99 with 10,
-    1.73 and 2.01 without; sync p50 during the job 115-137 ms against 223-241. The
-    price: under full load the job slowed to 6-44 sentences/s (25-43 without)."""
+    interactive-only workers; with idle cores it runs at full speed. The price: under
+    full load a job runs slower (figures in
+    [Performance](performance.md#what-chose-the-defaults))."""
     worker_metrics_port: int = Field(default=0, ge=0, le=65535)
     """Port on which each worker process serves its Prometheus metrics (`0`: not
     served). One port per process: give every worker on a machine its own (`make run`
@@ -385,8 +390,9 @@ class Settings(BaseSettings):
     """Opens Flower's HTTP API without basic auth."""
     task_events: bool = False
     """Celery task events, what Flower shows. They cost CPU and latency on every task
-    (shared/celery_app.py): about 2 ms of gateway CPU per task (`send_task` 3.7 ms
-    instead of 1.5 ms, p50) plus the workers' messages; `make run` turns them on as it
+    (shared/celery_app.py): the task-sent event adds a broker message to every
+    `send_task` the gateway makes, and each worker event one more (figures in
+    [Performance](performance.md#what-chose-the-defaults)); `make run` turns them on as it
     starts Flower."""
 
     bench_routes: bool = False
@@ -410,8 +416,9 @@ class Settings(BaseSettings):
     `make run`). Above 1, uvicorn's supervisor binds the port once and runs that many
     processes, each a whole gateway (its own batcher, in-flight cap and result waiter);
     rate limits and queue depth stay shared through Redis, and `/metrics` reports the
-    sum over the processes (README, Several gateway processes). One process is one core
-    of request handling: add processes when the gateway, not the workers, is busy."""
+    sum over the processes ([Several gateway processes](deployment.md#several-gateway-processes)).
+    One process is one core of request handling: add processes when the gateway, not the
+    workers, is busy."""
     log_level: str = "INFO"
     """Level of the structured logs (`DEBUG`, `INFO`, `WARNING`, `ERROR`); raw input
     text is never logged."""

@@ -95,7 +95,7 @@ def fingerprint(texts: Sequence[str], callback_url: str | None, model: str | Non
     The SHA-256 of `json.dumps({"texts": texts, "callback_url": callback_url},
     ensure_ascii=False)` in UTF-8 (with `"model": model` after the callback when the
     submission names one), hashed a slice of texts at a time so that a large job is
-    never serialized whole (that was two more copies of an upload).
+    never serialized whole (which would hold two more copies of an upload).
     """
     digest = hashlib.sha256(b'{"texts": [')
     for start in range(0, len(texts), FINGERPRINT_SLICE):

@@ -11,8 +11,8 @@ A delivery carries three headers:
 Keys come from the secret setting: whitespace-separated `whsec_<base64>` keys (the
 first signs first; receivers of the old key keep verifying while it is listed). A
 value that does not start with `whsec_` is one key taken as its UTF-8 bytes, whole,
-as before this format, so an existing secret keeps working (a receiver passes those
-bytes, not the string, to its verifier).
+so any plain string works as a secret (a receiver passes those bytes, not the string,
+to its verifier).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ fine-tunes the MiniLM-L6 encoder (training/train.py), distilling the teacher's s
 labels (training/distill.py), saves the weights in half
 precision with the tokenizer, fits the calibration on the validation
 split and evaluates every test set and the hard set (training/evaluate.py),
-measures the candidate runtimes on this machine (training/runtimes.py) and writes
+measures the candidate runtimes on this machine (training/candidates.py) and writes
 the model card: sources and licences, hashes, split sizes, hyper-parameters,
 validation curve, test accuracy next to the VADER lexicon, calibration and
 reliability diagrams, the runtime table, and the command that rebuilt it.
@@ -456,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
     print(evaluated["accuracy_table"])
     print(calibration_table(evaluation))
 
-    from training.runtimes import format_table, measure_runtimes
+    from training.candidates import format_table, measure_runtimes
 
     results = measure_runtimes(
         out,

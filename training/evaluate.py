@@ -499,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\nRuntimes measured when the model was built (from its model card):\n")
         print(card.get("runtime_table", "(none recorded)"))
     if args.runtimes:
-        from training.runtimes import format_table, measure_runtimes
+        from training.candidates import format_table, measure_runtimes
 
         results = measure_runtimes(
             args.model,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from spectrum.worker.runtimes.model_dir import OPENVINO_FILE
-from training.runtimes import Unavailable, export_onnx
+from training.candidates import Unavailable, export_onnx
 
 
 def export_openvino(

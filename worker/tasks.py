@@ -69,9 +69,9 @@ def predict(self: Task[Any, Any], payload: dict[str, Any]) -> dict[str, Any]:
 # job's seal_by bounds the waits for its seal.
 #
 # No result stored: a chunk's outcome is in its job record, and nothing reads Celery's
-# copy (one write and one key per chunk saved). Storing it also tied every chunk to the
-# result backend: before shared/celery_app.py retried stores, a backend outage stopped
-# the solo worker at the chunk's end (found by tests/integration/test_chaos.py).
+# copy (one write and one key per chunk saved), and a chunk does not depend on the
+# result backend being up at its end (shared/celery_app.py retries stores anyway, so an
+# outage cannot stop a solo worker; tests/integration/test_chaos.py holds it to this).
 @app.task(name=JOB_CHUNK_TASK, bind=True, max_retries=None, ignore_result=True)
 def job_chunk(self: Task[Any, Any], payload: dict[str, Any], waited: int = 0) -> str | None:
     """Classify one chunk of a sealed job, unless it was cancelled; retry, then record failure."""

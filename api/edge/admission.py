@@ -99,9 +99,9 @@ class LaneAdmission:
     async def depths(self) -> dict[str, int]:
         """The depths read last. Only the first read is waited for; after it, a stale
         answer is served while one refresh runs in the background, so no request waits
-        on the broker: a read on AMQP (a thread and a few broker round trips) held up
-        every request arriving during it, which left RabbitMQ workers idle in make scale
-        (README, "Scaling curve"). Served depths are at most `ttl_s` + one read old.
+        on the broker: a read on AMQP (a thread and a few broker round trips) would hold
+        up every request arriving during it, enough to leave RabbitMQ workers idle
+        (docs/scaling.md, "Scaling curve"). Served depths are at most `ttl_s` + one read old.
         With `ttl_s` 0 every call waits for a read of its own: the exact cap asked for."""
         if self._clock() - self._read_at < self._ttl_s:
             return self._depths
@@ -137,9 +137,10 @@ class QueueDepth:
         self._timeout = timeout
         self._redis: aioredis.Redis | None = None
         # AMQP: one connection, kept between reads. A new one per read (every
-        # SPECTRUM_QUEUE_DEPTH_TTL_MS) cost a TCP and AMQP handshake each time, and
-        # requests wait for the read: on a busy machine that stalled the gateway often
-        # enough to leave RabbitMQ workers idle (make scale, README "Scaling curve").
+        # SPECTRUM_QUEUE_DEPTH_TTL_MS) would cost a TCP and AMQP handshake each time,
+        # and a request may wait for a read: on a busy machine that stalls the
+        # gateway often enough to leave RabbitMQ workers idle (make scale;
+        # docs/scaling.md, "Scaling curve").
         self._amqp: Any = None
         # Reads run in a worker thread and may outlive their timeout: one at a time.
         self._amqp_busy = threading.Lock()

@@ -167,7 +167,7 @@ class Catalog:
         now = self._clock()
         if fresh or self._view is None or now - self._read_at >= self._refresh_s:
             # One read at a time: requests arriving while it runs share its answer
-            # (at 32 connections each refresh was read by every request in flight).
+            # (a read each would make every request in flight read the registry).
             if self._reading is None:
                 self._reading = asyncio.create_task(self._refresh(now))
                 self._reading.add_done_callback(_retrieve)

@@ -1,6 +1,6 @@
 """Coalesce concurrent cache misses into one Celery task per batch.
 
-A task's fixed cost dwarfs a short text's (README, "How it works"), so
+A task's fixed cost dwarfs a short text's (docs/index.md, "How it works"), so
 the gateway gathers the misses of concurrent requests and sends them together.
 
 The rule, kept in `BatchPlan` (pure: the clock is a parameter, nothing awaits):
@@ -9,15 +9,16 @@ The rule, kept in `BatchPlan` (pure: the clock is a parameter, nothing awaits):
   flight than `slots`, the live workers of the model) and no other request is on
   its way to the batcher (arrived at the gateway, still reading the cache). So a
   lone request never pays the gather window, the requests of a burst travel
-  together, and at moderate load every worker has work: with one batch in flight
-  at a time, 8 connections kept one of two workers busy (loadtest/README.md).
+  together, and at moderate load every worker has work: up to `slots` batches are
+  in flight at once, not one.
 - Otherwise requests gather until the batch holds `max_batch_size` texts, or
   the oldest has waited `max_wait_s`, or the condition above comes true,
   whichever is first. Under load that keeps tasks large, which is where the
-  time goes: a one-text task cost the shipped model about 4x the CPU per text
-  of a 32-text task (loadtest/README.md). Sending a lone text to a second, idle
-  worker as soon as it came (the first version of this rule) made tasks of 1-3
-  texts at 32 connections.
+  time goes: a task's fixed cost is paid once per batch, so a text costs a
+  worker several times more CPU in a task of one than in a task of 32. The
+  second condition of the first rule is what keeps them large: were a text sent
+  to an idle worker the moment it came, tasks under load would carry a text or
+  three (figures for both: docs/performance.md, "What chose the defaults").
 - A text asked for by several requests is computed once. A request larger than
   `max_batch_size` is never split; it travels as one batch (the worker cuts it
   by its token budget).

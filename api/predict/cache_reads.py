@@ -1,15 +1,14 @@
 """Cache reads of concurrent requests, coalesced into one MGET per turn of the event loop.
 
-Most of a cached request's own work was redis-py's per-command cost (pool checkout,
-retry wrapper, send, parse), not Redis's: at 32 connections one MGET per request was
-the largest part of the gateway's CPU beyond the framework (README "Performance").
-Requests that read in the same turn of the loop now share one MGET, and each gets its
-own replies back, in order.
-A request that finds no other read waiting or in flight sends its own MGET at once (a
-lone request pays nothing for the sharing: always sharing cost it a turn of the loop
-and a task, measurably slower at one connection, README "Performance"). A failed read
-fails every request that shared it, with the error redis-py raised, so the caller's
-rule stays the same (a cache outage is a miss).
+Most of a cached request's own work is redis-py's per-command cost (pool checkout,
+retry wrapper, send, parse), not Redis's, so under load one MGET per request would be
+the largest part of the gateway's CPU beyond the framework. Requests that read in the
+same turn of the loop share one MGET, and each gets its own replies back, in order.
+A request that finds no other read waiting or in flight sends its own MGET at once, so
+a lone request pays nothing for the sharing (sharing always would cost it a turn of the
+loop and a task). Figures: docs/performance.md, "What chose the defaults". A failed
+read fails every request that shared it, with the error redis-py raised, so the
+caller's rule stays the same (a cache outage is a miss).
 """
 
 from __future__ import annotations

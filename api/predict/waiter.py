@@ -34,7 +34,7 @@ log = structlog.get_logger(__name__)
 # reconnect closes it under a command in flight, the command fails with the
 # transport's own error (RuntimeError "handler is closed" under uvloop,
 # AttributeError on a writer already dropped) rather than a ConnectionError.
-# Both mean the same thing: the connection was lost. Seen in the Redis restart test.
+# Both mean the same thing: the connection was lost (the Redis restart test raises both).
 TRANSPORT_LOST = (RuntimeError, AttributeError)
 
 READY_STATES = frozenset({"SUCCESS", "FAILURE", "REVOKED"})

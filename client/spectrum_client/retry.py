@@ -10,7 +10,7 @@ call of the clients is safe to send twice: reads and cancel are idempotent, a
 predict is a pure function of its texts, and a submit always carries an
 Idempotency-Key (the caller's, or one made for that call, calls.py), so a second
 try finds the job the first one made instead of making another: also after the
-rare 503 whose job was created all the same (the README's "Not done yet"), where
+rare 503 whose job was created all the same (docs/changelog.md, "Not done yet"), where
 at worst the retry is told 409 (that job still being created), not retried.
 
 Bounded twice: at most `attempts` tries, and at most `max_wait_s` seconds slept

@@ -1,7 +1,7 @@
 """Typed shapes of what the API answers: TypedDicts, so every answer is still a plain dict.
 
-`answer["predictions"][0]["label"]` keeps working as it did before these types
-existed, and a type checker now knows the keys. They mirror the server's
+`answer["predictions"][0]["label"]` works on any answer, and a type checker knows
+the keys. They mirror the server's
 pydantic models (api/*/schemas.py, shared/jobs.py) without depending on them:
 the client installs with httpx alone. The server may add keys; nothing here
 rejects them.

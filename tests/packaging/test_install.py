@@ -13,6 +13,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,25 @@ def test_the_toxicity_worker_install_loads_the_packaged_classifier_without_torch
     )
     assert ran.returncode == 0, ran.stderr[-3000:]
     assert ran.stdout.strip().endswith("ok")
+
+
+def test_the_wheel_holds_every_file_the_page_and_the_migrations_need(tmp_path: Path) -> None:
+    """The API image runs from the wheel, without a checkout: what api/ui/static and the
+    prediction log's migrations hold must be in it."""
+    src = tmp_path / "src"
+    copy_tree(["pyproject.toml", "README.md", "spectrum", "api", "shared", "worker"], src)
+    env = venv_env(fresh_venv(tmp_path / "venv"))
+    built = sh(f"pip wheel -q --no-deps -w {tmp_path / 'dist'} .", src, env)
+    assert built.returncode == 0, built.stderr[-3000:]
+    (wheel,) = (tmp_path / "dist").glob("spectrum-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    needed = [
+        "spectrum/" + p.relative_to(ROOT).as_posix()
+        for folder in ("api/ui/static", "shared/predlog/migrations")
+        for p in (ROOT / folder).rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    ]
+    assert needed
+    missing = [n for n in needed if n not in names]
+    assert not missing, missing

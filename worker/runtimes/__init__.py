@@ -51,7 +51,7 @@ def choose_runtime(settings: Settings) -> str:
 
     An explicit SPECTRUM_RUNTIME wins. `auto` serves a built-in model id with its
     own kind, a model directory that carries an OpenVINO IR with OpenVINO (the
-    fastest runtime measured for the shipped model, see its model card) when
+    fastest runtime for the shipped model, see its model card) when
     openvino is installed, and everything else with PyTorch.
     """
     if settings.runtime != "auto":

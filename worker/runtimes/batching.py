@@ -3,9 +3,9 @@
 Texts are tokenized once, sorted by token length and cut into forward passes of at
 most `batch_size` texts and at most `token_budget` padded tokens (rows x longest
 row), each padded only to its own longest text, so short texts never pay for long
-ones (on realistic text this is most of the speed: README, "Performance"). Where to cut
-is chosen by cost (`cut_batches`): a task of 16-32 texts of mixed lengths padded
-as one pass wastes about half its compute. Probabilities come back
+ones (on realistic text this is most of the speed: docs/index.md, "How it works").
+Where to cut is chosen by cost (`cut_batches`): a task of 16-32 texts of mixed lengths
+padded as one pass wastes about half its compute. Probabilities come back
 one row per text, in input order, whatever the runtime: the softmax of the logits
 under the model's calibration (temperature and exponent; 1.0 and 1.0: as trained),
 which changes how sure the answers are, never their order or label.
@@ -63,10 +63,10 @@ def softmax(logits: np.ndarray, temperature: float = 1.0, exponent: float = 1.0)
     return probabilities
 
 
-# What one more forward pass costs, in padded tokens: measured on the shipped model
-# with OpenVINO on 2 cores (tasks of 16 and 32 texts of the bench mix, best of 4
-# interleaved runs): 64 gave 169 and 210 sentences/s, 128 gave 177 and 215, against
-# 152 and 164 for cutting only at the batch size and token budget.
+# What one more forward pass costs, in padded tokens: what `cut_batches` weighs a
+# pass's fixed cost (dispatch, per-pass kernels) against the padding it saves. 128
+# served the shipped model's tasks of 16 and 32 texts best of the values tried
+# (docs/performance.md, "What chose the defaults").
 PASS_COST_TOKENS = 128
 
 

@@ -80,7 +80,7 @@ def _pick_device(device: str) -> str:
 
 
 def _pick_precision(precision: str, device: torch.device) -> tuple[str, str]:
-    """bf16 only where it is fast: measured ~2x fp32 with AMX, slower than fp32 without."""
+    """bf16 only where it is fast: on a CPU with AMX (worker/runtimes/cpu.py), fp32 elsewhere."""
     if precision != "auto":
         return precision, "set by SPECTRUM_PRECISION"
     if device.type != "cpu":

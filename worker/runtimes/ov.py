@@ -1,4 +1,4 @@
-"""OpenVINO on CPU: the measured-fastest runtime for the shipped MiniLM model.
+"""OpenVINO on CPU: the fastest runtime for the shipped MiniLM model (its card's runtime table).
 
 Serves the IR that `make model` writes next to the PyTorch weights
 (`openvino_model.xml`, fp16-compressed weights). Precision follows the CPU: bf16
@@ -40,8 +40,9 @@ def pick_precision(precision: str) -> tuple[str, str]:
 
 def auto_pad_multiple(precision: str) -> int:
     """Widths rounded to 16 tokens in bf16 (AMX): few shapes, whose kernels stay compiled.
-    In fp32 the padding's compute cost more than it saved at 16 texts a pass, so there
-    it is left off (README, "Performance"; `python -m loadtest.pad_widths`)."""
+    In fp32 the padding's compute costs more than it saves at 16 texts a pass, so there
+    it is left off (docs/performance.md, "What chose the defaults";
+    `python -m loadtest.pad_widths` measures it again)."""
     return 16 if precision == "bf16" else 1
 
 
@@ -52,7 +53,8 @@ def compile_config(threads: int, precision: str, cache_capacity: int) -> dict[st
         "INFERENCE_NUM_THREADS": threads,
         "NUM_STREAMS": 1,
         # Unpinned: pinned threads of two workers (or of a worker and the API)
-        # on the same core halve each other; measured in loadtest/README.md.
+        # on the same core halve each other (docs/performance.md, "What chose the
+        # defaults").
         "ENABLE_CPU_PINNING": False,
         "PERFORMANCE_HINT": "LATENCY",
         # Explicit: OpenVINO would pick bf16 by itself on AMX CPUs.

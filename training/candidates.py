@@ -1,12 +1,14 @@
-"""Measure the candidate runtimes for a sequence-classification model on this machine.
+"""The candidate runtimes of a sequence-classification model, measured on this machine.
 
-Which runtime is fastest depends on the model and the CPU (README, "The model"), so the
-worker's default is chosen by measurement. Every candidate predicts through the same
+Not the runtimes a worker serves with (worker/runtimes/): the candidates the build
+weighs to choose the worker's default. Which runtime is fastest depends on the model
+and the CPU (docs/models.md, "The model"), so the worker's default is chosen by
+measurement. Every candidate predicts through the same
 procedure (`predict`: length-sorted batches, each padded to its own longest item) and is
 compared with PyTorch fp32, the reference: throughput on a realistic mix, and agreement
 of labels and probabilities on test sets.
 
-    python -m training.runtimes MODEL_DIR
+    python -m training.candidates MODEL_DIR
 """
 
 from __future__ import annotations
