@@ -30,9 +30,10 @@ from loadtest.local_stack import local_stack
 from loadtest.measure_stack import post_json
 from loadtest.procstats import cpu_seconds
 from loadtest.progress import say
-from loadtest.texts import SEED, text_mix, write_bodies
+from loadtest.texts import write_bodies
 from loadtest.wrk import run_wrk
 from spectrum_dev.harness import ROOT, descendants
+from training.text_mix import SEED, text_mix
 
 PATHS = (("cached", "/v1/predict"), ("bare", "/_bench/static"))
 

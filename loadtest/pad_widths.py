@@ -15,9 +15,9 @@ import argparse
 import json
 import time
 
-from loadtest.texts import text_mix
 from spectrum.shared.config import Settings
 from spectrum.worker.runtimes import load_runtime
+from training.text_mix import text_mix
 
 SEED = 20261201
 

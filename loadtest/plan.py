@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from loadtest.texts import SEED, text_mix
+from training.text_mix import SEED, text_mix
 
 CONCURRENCY = (1, 8, 32, 128)
 # The baselines' levels: issue 17's side-by-side table (c128 would only queue longer).

@@ -32,7 +32,7 @@ class ScalePlan:
     warm_s: float = 2.0
     level_s: float = 10.0
     connections_per_worker: int = 4 * GATEWAY_BATCH
-    # The stand-in's cost (worker/runtimes/fixed.py); README "Scaling curve" says why.
+    # The stand-in's cost (worker/runtimes/fixed.py); docs/scaling.md, "Scaling curve", says why.
     pass_ms: float = 5.0
     text_ms: float = 25.0
     delay_ms: float = 0.5  # each way, on every worker's link (tc netem)

@@ -32,9 +32,9 @@ import httpx
 from loadtest.local_stack import local_stack
 from loadtest.procstats import rss_mb
 from loadtest.progress import say
-from loadtest.texts import SEED, text_mix
 from spectrum.shared.config import Settings
 from spectrum_dev.harness import ROOT
+from training.text_mix import SEED, text_mix
 
 # Memory may grow by this much from the first minute's early samples to the end
 # (allocator warm-up, caches filling) before it counts as growth.

@@ -21,7 +21,7 @@ import random
 import re
 from collections.abc import Sequence
 
-from training.unlabelled import Text
+from training.data import Text
 
 AUXILIARY = re.compile(
     r"\b(is|are|was|were|am|do|does|did|can|could|will|would|should|has|have|had|must)\b",

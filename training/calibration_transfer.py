@@ -35,7 +35,9 @@ from training.calibration import (
     log_probabilities,
     source_weights,
 )
-from training.evaluate import DEFAULT_CACHE, DEFAULT_MODEL, load_splits, serving_runtime
+from training.data import DEFAULT_CACHE
+from training.evaluate import DEFAULT_MODEL, serving_runtime
+from training.splits import load_splits
 
 Mapper = Callable[[np.ndarray], np.ndarray]
 SERVED = "served (T, exponent)"

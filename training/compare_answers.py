@@ -17,15 +17,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from training.data import Example
-from training.evaluate import (
-    DEFAULT_CACHE,
-    HARD2,
-    argmax_labels,
-    evaluation_sets,
-    load_splits,
-    serving_runtime,
-)
+from training.data import DEFAULT_CACHE, Example
+from training.evaluate import HARD2, argmax_labels, evaluation_sets, serving_runtime
+from training.splits import load_splits
 
 
 def mcnemar_exact(fixed: int, broke: int) -> float:

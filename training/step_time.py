@@ -25,8 +25,10 @@ from pathlib import Path
 import torch
 
 from spectrum.worker.runtimes.cpu import bf16_support
-from training.evaluate import DEFAULT_CACHE, load_splits
+from training.data import DEFAULT_CACHE
+from training.export import export_openvino
 from training.specs import SPECS, encoder_for
+from training.splits import load_splits
 from training.train import (
     _batches,
     _collate,
@@ -73,8 +75,7 @@ def openvino_speed(
     encoder: Path, texts: list[str], *, max_length: int, batch: int = 32, rounds: int = 2
 ) -> float:
     """Best sentences/s over `rounds` of the worker's OpenVINO runtime on one thread."""
-    from spectrum.worker.runtimes.ov import OpenVinoRuntime
-    from training.export import export_openvino
+    from spectrum.worker.runtimes.ov import OpenVinoRuntime  # openvino (optional): --openvino only
 
     with tempfile.TemporaryDirectory() as work:
         model_dir = Path(work) / "model"

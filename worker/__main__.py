@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import spectrum.worker.tasks  # noqa: F401  (registers the tasks on `app`)
 from spectrum.worker.app import app, settings
 
 

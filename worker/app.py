@@ -1,4 +1,4 @@
-"""The worker's Celery app: `celery -A spectrum.worker.app worker` or `python -m spectrum.worker`.
+"""The worker's Celery app: `python -m spectrum.worker` or `celery -A spectrum.worker.tasks worker`.
 
 Importing this module loads no model: the model is loaded in
 `worker_process_init`, in the process that will run it.
@@ -55,6 +55,3 @@ def _announce(**_: Any) -> None:
 @signals.worker_shutdown.connect
 def _release(**_: Any) -> None:
     state.stop()
-
-
-import spectrum.worker.tasks  # noqa: E402,F401  (registers the tasks on `app`)

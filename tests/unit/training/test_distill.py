@@ -8,12 +8,18 @@ from pathlib import Path
 import pytest
 import torch
 
-from training.data import leak_key, read_hard_set, read_vader_sets, vader_archive
+from training.data import (
+    DEFAULT_CACHE,
+    Text,
+    leak_key,
+    read_hard_set,
+    read_vader_sets,
+    vader_archive,
+)
 from training.distill import read_targets, text_key, write_targets
-from training.evaluate import DEFAULT_CACHE, load_splits
-from training.splits import DEFAULT_SALT, Splits, bucket
+from training.splits import DEFAULT_SALT, Splits, bucket, load_splits
 from training.train import NO_LABEL, NO_TARGET, distillation_loss
-from training.unlabelled import Text, unlabelled_texts
+from training.unlabelled import unlabelled_texts
 
 
 @pytest.fixture(scope="module")

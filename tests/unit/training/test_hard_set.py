@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from spectrum.shared.cache import normalize_text
-from training.data import HARD_FIELDS, HARD_SET, LABELS, leak_key, read_hard_set
-from training.evaluate import DEFAULT_CACHE, HARD, evaluation_sets, load_splits
-from training.splits import LeakageError, Splits
+from training.data import DEFAULT_CACHE, HARD_FIELDS, HARD_SET, LABELS, leak_key, read_hard_set
+from training.evaluate import HARD, evaluation_sets
+from training.splits import LeakageError, Splits, load_splits
 
 DOMAINS = {"product", "restaurant", "support", "social", "workplace", "film-book"}
 PHENOMENA = {

@@ -9,6 +9,7 @@ from collections import Counter
 from spectrum.shared.cache import normalize_text
 from tests.unit.training.test_hard_set import PHENOMENA as FIRST_ROUND_PHENOMENA
 from training.data import (
+    DEFAULT_CACHE,
     HARD2_SET,
     HARD_FIELDS,
     LABELS,
@@ -16,7 +17,8 @@ from training.data import (
     read_hard2_set,
     read_hard_set,
 )
-from training.evaluate import DEFAULT_CACHE, HARD2, evaluation_sets, load_splits
+from training.evaluate import HARD2, evaluation_sets
+from training.splits import load_splits
 from training.written import MAX_OVERLAP, WORD, read_written_set, word_overlap
 
 # The first round's phenomena but `short`.

@@ -10,9 +10,10 @@ import pytest
 
 from training.build import SERVABLE
 from training.build import main as build_model
+from training.data import DEFAULT_CACHE
 from training.distill import main as write_teacher_targets
 from training.distill import read_targets, text_key
-from training.evaluate import DEFAULT_CACHE, load_splits
+from training.splits import load_splits
 
 # Each build trains, exports, evaluates and times six runtimes: about a minute on an
 # idle 2-core machine, several on a busy one.

@@ -6,9 +6,8 @@ import dataclasses
 
 import pytest
 
-from training.data import Example
-from training.evaluate import DEFAULT_CACHE, load_splits
-from training.splits import LeakageError, Splits, check_no_leakage
+from training.data import DEFAULT_CACHE, Example
+from training.splits import LeakageError, Splits, check_no_leakage, load_splits
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,8 @@ from collections import Counter
 import pytest
 
 from spectrum.shared.cache import normalize_text
-from training.data import HARD_FIELDS, LABELS, leak_key, read_all_hard_cases
-from training.evaluate import DEFAULT_CACHE, load_splits
-from training.splits import LeakageError, Splits
+from training.data import DEFAULT_CACHE, HARD_FIELDS, LABELS, leak_key, read_all_hard_cases
+from training.splits import LeakageError, Splits, load_splits
 from training.written import (
     MAX_OVERLAP,
     SOURCE,
