@@ -29,7 +29,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 # (folder holding the package, package folder, the name it is imported by)
 HOMES = (
     (ROOT, "api", "spectrum.api"),
