@@ -32,6 +32,9 @@ class ModelCard(BaseModel):
     metrics: dict[str, float] = Field(default_factory=dict)
     # Groups the versions of one model in /v1/models; absent: the name.
     family: str | None = None
+    # Other names the model answers to (its card's `aliases`), each as an alias with this
+    # model as its one target, unless a configured alias or a model already has the name.
+    aliases: list[str] = Field(default_factory=list)
 
 
 class PredictPayload(BaseModel):

@@ -349,7 +349,7 @@ def read_extra_set(path: Path) -> list[str]:
     return [str(json.loads(line)["text"]) for line in lines if line.strip()]
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
     try:
         lines = Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
     except OSError:
@@ -381,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     splits = load_splits(args.cache)
-    report: dict[str, Any] = {"machine": _cpu_name(), "recipe": args.recipe}
+    report: dict[str, Any] = {"machine": cpu_name(), "recipe": args.recipe}
     if not args.skip_quantize:
         started = time.perf_counter()
         args.target.parent.mkdir(parents=True, exist_ok=True)

@@ -41,7 +41,8 @@ class AliasesBody(BaseModel):
 async def get_aliases(resources: ResourcesDep) -> AliasesBody:
     """Show the live alias set and where it came from."""
     view = await resources.models.view(fresh=True)
-    return AliasesBody(source=view.alias_set.source, aliases=aliases_document(view.aliases))
+    configured = view.alias_set
+    return AliasesBody(source=configured.source, aliases=aliases_document(configured.aliases))
 
 
 @router.put(
@@ -67,4 +68,5 @@ async def put_aliases(
     except (aioredis.RedisError, OSError) as exc:
         raise BackendUnavailable(f"result backend unreachable: {type(exc).__name__}") from exc
     view = await resources.models.view(fresh=True)
-    return AliasesBody(source=view.alias_set.source, aliases=aliases_document(view.aliases))
+    configured = view.alias_set
+    return AliasesBody(source=configured.source, aliases=aliases_document(configured.aliases))

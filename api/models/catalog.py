@@ -21,6 +21,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 import redis.asyncio as aioredis
@@ -78,9 +79,18 @@ class CatalogView:
     _statuses: dict[str, ModelStatus] = field(default_factory=dict, compare=False, repr=False)
     _routes: dict[str | None, Route | None] = field(default_factory=dict, compare=False, repr=False)
 
-    @property
+    @cached_property
     def aliases(self) -> dict[str, Alias]:
-        return self.alias_set.aliases
+        """The configured aliases, and the names models declare in their cards: a
+        declared name routes to its model alone, unless a configured alias or a model
+        has that name."""
+        declared = {
+            name: Alias(name, ((card.name, 1),))
+            for card in self.cards.values()
+            for name in card.aliases
+            if name not in self.cards
+        }
+        return {**declared, **self.alias_set.aliases}
 
     @property
     def models(self) -> list[str]:

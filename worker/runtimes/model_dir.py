@@ -21,21 +21,26 @@ def directory_version(path: Path) -> str:
 
     The PyTorch weights, config, tokenizer and calibration count (a new
     temperature changes every probability served, so cached answers of the old
-    one must not be read); the OpenVINO IR is converted from the weights, and the
-    model card is documentation.
+    one must not be read); the OpenVINO IR counts only where it is the only weights
+    (a quantized model), since elsewhere it is converted from the weights; the model
+    card is documentation.
     """
+    files = sorted(p for p in path.iterdir() if p.is_file())
+    ir_only = not any(f.suffix == ".safetensors" or f.name == "pytorch_model.bin" for f in files)
     digest = hashlib.sha256()
-    for file in sorted(p for p in path.iterdir() if p.is_file()):
-        if file.name.startswith(("model_card", "openvino_model")):
+    for file in files:
+        if file.name.startswith("model_card"):
             continue
-        if file.suffix in {".json", ".txt", ".safetensors", ".bin", ".model"}:
+        if file.name.startswith("openvino_model") and not ir_only:
+            continue
+        if file.suffix in {".json", ".txt", ".safetensors", ".bin", ".model", ".xml"}:
             digest.update(file.name.encode())
             digest.update(file.read_bytes())
     return digest.hexdigest()[:12]
 
 
 def card_facts(path: Path) -> dict[str, Any]:
-    """Description and test metrics from the model card, for /v1/models."""
+    """Description, test metrics and declared aliases from the model card, for /v1/models."""
     card_file = path / CARD_FILE
     if not card_file.is_file():
         return {}
@@ -43,6 +48,7 @@ def card_facts(path: Path) -> dict[str, Any]:
     return {
         "description": str(card.get("summary", "")),
         "metrics": {str(k): float(v) for k, v in card.get("test_accuracy", {}).items()},
+        "aliases": [str(name) for name in card.get("aliases", [])],
     }
 
 

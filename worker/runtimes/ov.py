@@ -86,10 +86,12 @@ class OpenVinoRuntime(BatchedRuntime):
         calibration = calibration_of(model_dir)
         self.temperature, self.exponent = calibration.temperature, calibration.exponent
         core = ov.Core()
+        model = core.read_model(str(model_dir / OPENVINO_FILE))
+        # A statically quantized IR (NNCF: FakeQuantize before its int8 operations) runs
+        # those in int8 whatever the hint; the hint covers the rest.
+        self.int8 = any(op.get_type_name() == "FakeQuantize" for op in model.get_ops())
         compiled = core.compile_model(
-            core.read_model(str(model_dir / OPENVINO_FILE)),
-            "CPU",
-            compile_config(threads, self.precision, cache_capacity),
+            model, "CPU", compile_config(threads, self.precision, cache_capacity)
         )
         self._request = compiled.create_infer_request()
         self._inputs = [port.get_any_name() for port in compiled.inputs]
@@ -132,7 +134,7 @@ def load_openvino(
         name=name,
         version=directory_version(model_dir),
         labels=runtime.labels,
-        runtime=f"openvino-{runtime.precision}-cpu",
+        runtime=f"openvino-{'int8' if runtime.int8 else runtime.precision}-cpu",
         source=str(model_dir),
         max_tokens=max_tokens,
         **card_facts(model_dir),

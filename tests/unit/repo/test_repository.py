@@ -28,6 +28,7 @@ LARGE = {
     # with no download (training/README.md).
     "models/sentiment-minilm/model.safetensors": "shipped weights",
     "models/sentiment-minilm/openvino_model.bin": "shipped OpenVINO weights",
+    "models/sentiment-minilm-int8/openvino_model.bin": "int8 weights (make fast-model)",
 }
 README_MAX_LINES = 200
 

@@ -230,3 +230,20 @@ def test_the_admin_set_stored_in_redis_is_read_with_the_refresh() -> None:
         assert (view.alias_set.source, list(view.aliases)) == ("admin", ["live"])
 
     asyncio.run(run())
+
+
+def test_a_name_declared_in_a_card_routes_to_its_model_unless_configured_otherwise() -> None:
+    async def run() -> None:
+        backend, clock = FakeBackend(["m", "m-int8"], {}), [100.0]
+        declared = card("m-int8").model_copy(update={"aliases": ["fast", "m"]})
+        backend.cards["m-int8"] = declared.model_dump_json()
+        models = catalog(backend, clock)
+        route = await models.resolve("fast")
+        assert route.alias is not None
+        assert route.models == ["m-int8"]
+        assert (await models.resolve("m")).alias is None  # a model's own name wins
+        document = {"fast": {"targets": {"m": 1}}}
+        models = catalog(backend, clock, aliases=AliasSources(inline=json.dumps(document)))
+        assert (await models.resolve("fast")).models == ["m"]  # the configured alias wins
+
+    asyncio.run(run())
