@@ -16,6 +16,9 @@ bounded by its duration. Load comes from `wrk` (loadtest/wrk.py). Steps:
    then, on the same stack, which also runs one worker each for the light models
    `toxicity` and `emotion`, the mixed level (loadtest/mixed.py): 80% sentiment,
    10% toxicity, 10% emotion at 32 connections, uncached then cached, per model;
+   then the fast model (`make fast-model`, models/sentiment-minilm-int8) on a stack of
+   its own at 1, 8 and 32 connections, where its directory exists; beside the engine,
+   the compute limit of this machine (loadtest/compute_limit.py);
 4. baselines (loadtest/baselines/, loadtest/measure_baselines.py), each at 1, 8 and 32
    connections with the texts of the stack's uncached levels: a transformers pipeline
    per request, one Celery task per request with a blocking `.get()`, and Ray Serve
@@ -45,9 +48,10 @@ from pathlib import Path
 from typing import Any
 
 from loadtest.bulk import measure_bulk
+from loadtest.compute_limit import compute_limit, mean_tokens
 from loadtest.measure_baselines import measure_baselines
 from loadtest.measure_engine import measure_engine
-from loadtest.measure_stack import measure_stack
+from loadtest.measure_stack import measure_fast, measure_stack
 from loadtest.plan import Plan
 from loadtest.progress import say
 from loadtest.report import (
@@ -61,6 +65,7 @@ from loadtest.report import (
 )
 from spectrum.shared.config import Settings
 from spectrum_dev.harness import ROOT
+from training.fast_model import FAST_MODEL
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,8 +103,11 @@ def main(argv: list[str] | None = None) -> int:
         # The machine is shared: its other work (1-minute load average) beside the figures.
         load_before = os.getloadavg()[0]
         report["engine"] = measure_engine(plan, workdir, mix["engine"], args.workers)
+        report["compute_limit"] = measure_compute_limit(mix["engine"])
         if args.scenario == "all":
             report["stack"] = measure_stack(plan, args.workers, workdir, mix)
+            if (ROOT / FAST_MODEL).is_dir():
+                report["fast"] = measure_fast(plan, args.workers, workdir, mix, str(FAST_MODEL))
             report["baselines"] = measure_baselines(plan, workdir, mix)
         # --quick keeps to its 3 minutes without the bulk scenario (about 2 more);
         # `--quick --scenario bulk` runs that one alone, shortened.
@@ -127,6 +135,20 @@ def main(argv: list[str] | None = None) -> int:
     shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
     print(f"\n{report['seconds']:.0f} s; written to {shown}")
     return 0
+
+
+def measure_compute_limit(texts: list[str]) -> dict[str, Any]:
+    """The engine's ceiling here (loadtest/compute_limit.py) for the shipped model."""
+    settings = Settings()
+    model_dir = ROOT / settings.model_id
+    tokens = mean_tokens(model_dir, texts, settings.max_tokens)
+    limit = compute_limit(model_dir, tokens, len(os.sched_getaffinity(0)))
+    say(
+        f"compute limit: {limit['sentences_per_s']:.0f} sentences/s "
+        f"({limit['gflop_per_sentence']:.2f} GFLOP a sentence of {tokens:.1f} tokens, "
+        f"{limit['gemm_gflops_one_core']:.0f} GFLOP/s a core x {limit['cores']})"
+    )
+    return limit
 
 
 def draw(report: dict[str, Any], path: Path) -> str | None:

@@ -25,7 +25,7 @@ import redis
 
 from loadtest.local_stack import local_stack
 from loadtest.mixed import LIGHT_MODELS, measure_mixed
-from loadtest.plan import CONCURRENCY, Plan
+from loadtest.plan import BASELINE_CONCURRENCY, CONCURRENCY, Plan
 from loadtest.procstats import cpu_seconds, peak_rss_mb
 from loadtest.progress import say
 from loadtest.texts import write_bodies
@@ -181,3 +181,29 @@ def measure_stack(
             "mixed": mixed,
             "memory": memory,
         }
+
+
+def measure_fast(
+    plan: Plan, workers: int, workdir: Path, mix: dict[str, list[str]], model_id: str
+) -> dict[str, Any]:
+    """The fast model (`make fast-model`) served alone as the default is, uncached, at the
+    baselines' levels: the same texts as the default's levels, on a stack of its own (a
+    private Redis, so every text is a miss)."""
+    with local_stack(workdir, workers, name="fast", model_id=model_id) as stack:
+        url = stack.url
+        warm = write_bodies(mix["warm"], workdir / "fast-warm.jsonl")
+        run_wrk("warm-up", f"{url}/v1/predict", warm, 8, 3, workdir)
+        uncached: list[Load] = []
+        for level in BASELINE_CONCURRENCY:
+            bodies = write_bodies(mix[f"c{level}"], workdir / f"fast-c{level}.jsonl")
+            time.sleep(1.0)
+            load = run_wrk(
+                "fast uncached", f"{url}/v1/predict", bodies, level, plan.uncached_s, workdir
+            )
+            uncached.append(load)
+            say(
+                f"fast model uncached c{level}: {load.req_per_s:.0f} req/s, "
+                f"p50 {load.p50_ms:.1f} ms"
+            )
+        model = httpx.get(f"{url}/v1/models", timeout=5).json()["default"]
+    return {"model": model, "model_id": model_id, "uncached": [asdict(x) for x in uncached]}
