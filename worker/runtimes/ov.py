@@ -9,15 +9,18 @@ openvino, numpy and `tokenizers` (which reads the directory's tokenizer.json).
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import openvino as ov
 import structlog
 
-from spectrum.shared.config import Settings
+from spectrum.shared.config import Settings, usable_cores
 from spectrum.shared.contracts import ModelCard
 from spectrum.worker.runtimes.batching import BatchedRuntime, Feeds
+from spectrum.worker.runtimes.cores import CoreLeases, default_directory
 from spectrum.worker.runtimes.cpu import bf16_support
 from spectrum.worker.runtimes.model_dir import (
     OPENVINO_FILE,
@@ -64,8 +67,28 @@ def compile_config(threads: int, precision: str, cache_capacity: int) -> dict[st
     }
 
 
+@dataclass(frozen=True)
+class CoreSharing:
+    """How a worker's passes share the host's cores with its other workers (cores.py).
+
+    Every pass holds `share` cores; one of at most `wide_tokens` padded tokens runs on
+    `wide` cores where that many are free when it starts. `wide == share`: no sharing.
+    """
+
+    share: int
+    wide: int
+    wide_tokens: int = 0
+    leases: CoreLeases | None = None
+
+    @classmethod
+    def alone(cls, threads: int) -> CoreSharing:
+        return cls(threads, threads)
+
+
 class OpenVinoRuntime(BatchedRuntime):
-    """One compiled model, one infer request: the solo worker runs one batch at a time."""
+    """One infer request a thread count the worker may run a pass with (its share of the
+    cores, and every core for a small pass when the host's other workers leave them
+    free): the solo worker runs one pass at a time."""
 
     def __init__(
         self,
@@ -78,7 +101,9 @@ class OpenVinoRuntime(BatchedRuntime):
         token_budget: int = 0,
         cache_capacity: int = 200,
         pad_multiple: int = 0,
+        sharing: CoreSharing | None = None,
     ) -> None:
+        self.sharing = sharing or CoreSharing.alone(threads)
         self.precision, self.precision_reason = pick_precision(precision)
         self.pad_multiple = pad_multiple or auto_pad_multiple(self.precision)
         self._tokenizer = FastTokenizer(model_dir)
@@ -90,10 +115,12 @@ class OpenVinoRuntime(BatchedRuntime):
         # A statically quantized IR (NNCF: FakeQuantize before its int8 operations) runs
         # those in int8 whatever the hint; the hint covers the rest.
         self.int8 = any(op.get_type_name() == "FakeQuantize" for op in model.get_ops())
-        compiled = core.compile_model(
-            model, "CPU", compile_config(threads, self.precision, cache_capacity)
-        )
-        self._request = compiled.create_infer_request()
+        self._requests = {}
+        for count in sorted({self.sharing.share, self.sharing.wide}):
+            compiled = core.compile_model(
+                model, "CPU", compile_config(count, self.precision, cache_capacity)
+            )
+            self._requests[count] = compiled.create_infer_request()
         self._inputs = [port.get_any_name() for port in compiled.inputs]
         self.max_tokens = max_tokens
         self.batch_size = batch_size
@@ -104,8 +131,17 @@ class OpenVinoRuntime(BatchedRuntime):
         return self._labels
 
     def _run(self, feeds: Feeds) -> np.ndarray:
-        self._request.infer({name: feeds[name] for name in self._inputs})
-        return np.array(self._request.get_output_tensor(0).data)
+        sharing = self.sharing
+        if sharing.leases is None:
+            return self._infer(self._requests[sharing.share], feeds)
+        rows, width = feeds["input_ids"].shape
+        wide = sharing.wide if rows * width <= sharing.wide_tokens else sharing.share
+        with sharing.leases.hold(sharing.share, wide) as held:
+            return self._infer(self._requests[held], feeds)
+
+    def _infer(self, request: ov.InferRequest, feeds: Feeds) -> np.ndarray:
+        request.infer({name: feeds[name] for name in self._inputs})
+        return np.array(request.get_output_tensor(0).data)
 
 
 def load_openvino(
@@ -119,6 +155,7 @@ def load_openvino(
     token_budget: int = 0,
     cache_capacity: int = 200,
     pad_multiple: int = 0,
+    sharing: CoreSharing | None = None,
 ) -> tuple[OpenVinoRuntime, ModelCard]:
     runtime = OpenVinoRuntime(
         model_dir,
@@ -129,6 +166,7 @@ def load_openvino(
         token_budget=token_budget,
         cache_capacity=cache_capacity,
         pad_multiple=pad_multiple,
+        sharing=sharing,
     )
     card = ModelCard(
         name=name,
@@ -146,10 +184,23 @@ def load_openvino(
         runtime=card.runtime,
         precision_reason=runtime.precision_reason,
         threads=threads,
+        wide_threads=runtime.sharing.wide,
+        wide_pass_tokens=runtime.sharing.wide_tokens,
         temperature=runtime.temperature,
         exponent=runtime.exponent,
     )
     return runtime, card
+
+
+def core_sharing(settings: Settings, cores: int) -> CoreSharing:
+    """This worker's share of the host's `cores`, and whether its small passes may take
+    them all (SPECTRUM_WIDE_PASS_TOKENS; not with threads set by hand)."""
+    share = settings.effective_threads
+    if settings.runtime_threads or not settings.wide_pass_tokens or share >= cores:
+        return CoreSharing.alone(share)
+    first = (settings.worker_index or os.getpid()) * share
+    leases = CoreLeases(default_directory(), cores, first=first)
+    return CoreSharing(share, cores, settings.wide_pass_tokens, leases)
 
 
 def load(settings: Settings) -> tuple[OpenVinoRuntime, ModelCard]:
@@ -164,4 +215,5 @@ def load(settings: Settings) -> tuple[OpenVinoRuntime, ModelCard]:
         token_budget=settings.token_budget,
         cache_capacity=settings.openvino_cache_capacity,
         pad_multiple=settings.pad_multiple,
+        sharing=core_sharing(settings, usable_cores()),
     )

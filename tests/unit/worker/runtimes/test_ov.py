@@ -106,3 +106,34 @@ def test_widths_rounded_to_a_multiple_change_no_answer(exported: Path) -> None:
     for mine, want in zip(got, plain.predict(texts), strict=True):
         assert mine == pytest.approx(want, abs=1e-4)  # the attention mask hides the padding
     assert (auto_pad_multiple("bf16"), auto_pad_multiple("fp32")) == (16, 1)
+
+
+def test_a_small_pass_runs_wide_where_the_cores_are_free_with_the_same_answers(
+    exported: Path, tmp_path: Path
+) -> None:
+    from spectrum.worker.runtimes.cores import CoreLeases
+    from spectrum.worker.runtimes.ov import CoreSharing, load_openvino
+
+    texts = ["the movie was great", "awful boring plot , not good", "i", "we love it " * 12]
+    leases = CoreLeases(tmp_path / "cores", 2)
+    sharing = CoreSharing(share=1, wide=2, wide_tokens=16, leases=leases)
+    shared, _ = load_openvino(
+        exported, "tiny", precision="fp32", threads=1, max_tokens=64, batch_size=1, sharing=sharing
+    )
+    alone, _ = load_openvino(
+        exported, "tiny", precision="fp32", threads=1, max_tokens=64, batch_size=1
+    )
+    counts: list[int] = []
+    hold = leases.hold
+
+    def seen(share: int, wide: int):  # type: ignore[no-untyped-def]
+        counts.append(wide)
+        return hold(share, wide)
+
+    leases.hold = seen  # type: ignore[method-assign]
+    got = shared.predict(texts)
+
+    assert sorted(shared._requests) == [1, 2]  # one compiled variant a thread count
+    assert counts == [2, 2, 2, 1]  # the 31-token text is past wide_tokens: its share
+    for mine, want in zip(got, alone.predict(texts), strict=True):
+        assert mine == pytest.approx(want, abs=1e-4)
