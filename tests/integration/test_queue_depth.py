@@ -20,7 +20,10 @@ async def test_depths_come_over_one_kept_connection() -> None:
     name = f"depth-{uuid.uuid4().hex[:8]}"
     queue = Queue(name, Exchange(name), routing_key=name, auto_delete=False)
     missing = f"{name}-missing"
-    with Connection(RABBITMQ_URL, connect_timeout=5) as connection:
+    # Confirmed publishes: each is in the queue (and counted) before publish returns; an
+    # unconfirmed one may still be on its way when the depth is read.
+    confirmed = {"confirm_publish": True}
+    with Connection(RABBITMQ_URL, connect_timeout=5, transport_options=confirmed) as connection:
         producer = connection.Producer()
         for n in range(3):
             producer.publish({"n": n}, exchange=queue.exchange, routing_key=name, declare=[queue])
