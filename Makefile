@@ -18,12 +18,12 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q pip==26.3
 
 $(RUN_STAMP): pyproject.toml client/pyproject.toml dev/pyproject.toml $(LOCK) | $(BIN)/python
-	$(BIN)/pip install -q -c $(LOCK) -e ".[api,worker,sklearn,openvino,local]" -e ./client -e ./dev
+	$(BIN)/pip install -q -c $(LOCK) -e ".[api,worker,sklearn,openvino,local,otel]" -e ./client -e ./dev
 	touch $@
 
 # Tests also run the training pipeline on a slice, so they need its packages.
 $(DEV_STAMP): pyproject.toml client/pyproject.toml dev/pyproject.toml $(LOCK) | $(BIN)/python
-	$(BIN)/pip install -q -c $(LOCK) -e ".[api,worker,sklearn,openvino,torch,train,local,postgres,dev]" -e ./client -e ./dev
+	$(BIN)/pip install -q -c $(LOCK) -e ".[api,worker,sklearn,openvino,torch,train,local,postgres,otel,dev]" -e ./client -e ./dev
 	$(BIN)/pip install -q --no-deps $(NO_DEPS)
 	touch $@ $(RUN_STAMP)
 
