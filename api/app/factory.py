@@ -26,6 +26,7 @@ from spectrum.api.observability import health_routes as health
 from spectrum.api.observability import metrics_routes as metrics
 from spectrum.api.observability.metrics import RequestMetrics
 from spectrum.api.observability.tracing import Tracing
+from spectrum.api.oip import routes as oip
 from spectrum.api.predict import bench_routes as bench
 from spectrum.api.predict import compare_routes as compare
 from spectrum.api.predict import routes as predict
@@ -99,6 +100,7 @@ def _key_ring(settings: Settings) -> KeyRing:
 
 def _add_routes(app: FastAPI, settings: Settings) -> None:
     app.include_router(predict.router)
+    app.include_router(oip.router)
     app.include_router(jobs.router)
     app.include_router(models.router)
     app.include_router(compare.router)
