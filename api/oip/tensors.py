@@ -52,10 +52,11 @@ class RequestedOutput(BaseModel):
 
 
 class InferRequest(BaseModel):
-    """The JSON of an infer request, as the protocol defines it."""
+    """The JSON of an infer request, as the protocol defines it. Other top-level keys are
+    ignored: the KServe SDK adds `model_name`, which the protocol does not define."""
 
     model_config = ConfigDict(
-        extra="forbid",
+        extra="ignore",
         json_schema_extra={
             "examples": [
                 {
