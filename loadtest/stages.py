@@ -14,8 +14,9 @@ The stages of one request are disjoint and add up to its server span (`total`):
 `validate`, `cache read`, `batch wait` (its own spans); `publish` and, in the worker,
 `queue wait`, `delivery guard`, `runtime pass`, `cache write`, `result store` (the spans
 of the batch that carried its text, found through the batch's parent or its links);
-`result back` (the result stored until the gateway's wait ends); `other` (the rest:
-routing, middlewares, encoding the answer).
+`result back` (the result stored until the gateway's wait ends; `result store` counts
+only up to that end, as Celery publishes the result inside its store and signals the
+store's end later); `other` (the rest: routing, middlewares, encoding the answer).
 """
 
 from __future__ import annotations
@@ -91,6 +92,11 @@ def request_stages(spans: Iterable[SpanRecord]) -> list[dict[str, float]]:
                     stages[name] = worker[name].ms
             stored = worker.get("result store")
             if stored is not None and waited is not None:
+                # Celery publishes the result inside its store and signals the end only
+                # after more bookkeeping: the gateway may have it before the span ends.
+                stages["result store"] = (
+                    max(min(stored.end_ns, waited.end_ns) - stored.start_ns, 0) / 1e6
+                )
                 stages["result back"] = max(waited.end_ns - stored.end_ns, 0) / 1e6
         stages["total"] = root.ms
         stages["other"] = root.ms - sum(stages[name] for name in STAGES[:-2])

@@ -85,3 +85,19 @@ def test_the_table_shows_medians_per_concurrency_and_the_counts() -> None:
     assert printed[0].split() == ["stage", "(median", "ms)", "c1", "c32"]
     assert printed[2].split() == ["validate", "0.75", "-"]
     assert printed[-1].split() == ["requests", "2", "0"]
+
+
+def test_a_result_the_gateway_had_before_the_store_ended_counts_the_store_up_to_then() -> None:
+    spans = [
+        span("a0", "", "POST /v1/predict", 0, 10),
+        span("a1", "a0", "validate", 0, 1),
+        span("a4", "a0", "batch", 1, 9, links=["a0"]),
+        span("a5", "a4", "publish", 1, 2),
+        span("a6", "a4", "wait for result", 2, 8),
+        span("a7", "a5", "spectrum.predict", 3, 9.5),
+        span("ac", "a7", "result store", 6, 9.5),
+    ]
+
+    (stages,) = request_stages(spans)
+
+    assert (stages["result store"], stages["result back"]) == (2.0, 0.0)
