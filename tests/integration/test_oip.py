@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -141,3 +144,25 @@ def test_the_kserve_rest_client_classifies_as_v1_does(stack: Stack) -> None:
             np.asarray(outputs["probabilities"], np.float32).reshape(probabilities.shape),
             probabilities,
         )
+
+
+def test_the_documented_tritonclient_example_runs(stack: Stack) -> None:
+    batch = texts()
+    labels, probabilities, label_order, _ = v1(stack, batch)
+    example = Path(__file__).parents[2] / "docs" / "examples" / "oip_triton.py"
+
+    ran = subprocess.run(
+        [sys.executable, str(example), host(stack), stack.model_name, *batch],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert ran.returncode == 0, ran.stderr
+    lines = [line.split("\t") for line in ran.stdout.splitlines()]
+    assert [line[0] for line in lines] == labels
+    assert [line[2] for line in lines] == batch
+    first = dict(part.split(" ") for part in lines[0][1].split(", "))
+    assert list(first) == label_order
+    assert [float(p) for p in first.values()] == [round(float(p), 3) for p in probabilities[0]]
