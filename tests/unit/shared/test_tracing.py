@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -110,3 +111,19 @@ def test_two_batched_requests_are_two_traces_and_the_batch_links_both(
     (queue_wait,) = by_name(spans, "queue wait")
     assert queue_wait.start_time == int(headers[tracing.SENT_AT_HEADER])
     assert hexid(task) != hexid(publish)
+
+
+def test_without_the_otel_extra_tracing_stays_off_and_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # None in sys.modules: importing the SDK raises ImportError, as when it is not installed.
+    monkeypatch.setitem(sys.modules, "opentelemetry.sdk.trace", None)
+
+    close = tracing.configure(Settings(tracing=True), "test")
+
+    assert not tracing.on()
+    assert tracing.span("validate") is tracing.OFF
+    with tracing.server_span("GET", {}, {}) as span:  # what the middleware then gets
+        span.update_name("GET /v2")
+        span.set_attribute("http.route", "/v2")
+    close()
