@@ -35,6 +35,7 @@ from pathlib import Path
 
 import httpx
 
+from loadtest.local_stack import local_stack
 from spectrum_dev.otlp import SpanRecord, receiver, save
 
 STAGES = (
@@ -154,8 +155,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--spans-out", type=Path, help="keep the spans (JSON lines)")
     args = parser.parse_args(argv)
-
-    from loadtest.local_stack import local_stack
 
     levels: dict[int, list[dict[str, float]]] = {}
     kept: list[SpanRecord] = []
