@@ -43,12 +43,11 @@ def _load_model(**_: Any) -> None:
     metrics.serve(settings)
     if settings.tracing:
         state.stop_tracing = tracing.configure(settings, "spectrum-worker")
+        # Connected only when on: Celery skips sending a signal that has no receiver.
+        signals.task_prerun.connect(worker_tracing.task_prerun)
+        signals.task_success.connect(worker_tracing.task_success)
+        signals.task_postrun.connect(worker_tracing.task_postrun)
     state.start(settings)
-
-
-signals.task_prerun.connect(worker_tracing.task_prerun)
-signals.task_success.connect(worker_tracing.task_success)
-signals.task_postrun.connect(worker_tracing.task_postrun)
 
 
 @signals.worker_ready.connect
