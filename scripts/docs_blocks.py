@@ -80,8 +80,16 @@ def settings_table(model: type[BaseModel] = Settings, prefix: str = "SPECTRUM_")
         what = field.description
         if options := choices(field):
             what += " One of " + ", ".join(f"`{option}`" for option in options) + "."
-        rows.append(f"| `{prefix}{name.upper()}` | {default} | {cell(what)} |")
+        rows.append(f"| {variables(field, prefix + name.upper())} | {default} | {cell(what)} |")
     return "\n".join(rows) + "\n"
+
+
+def variables(field: FieldInfo, default: str) -> str:
+    """The environment variables a field reads: its own names where it has aliases
+    (the standard OTEL_* ones), else SPECTRUM_<NAME>."""
+    alias = field.validation_alias
+    names = [alias] if isinstance(alias, str) else getattr(alias, "choices", None) or [default]
+    return ", ".join(f"`{name}`" for name in names)
 
 
 def headings(document: str) -> list[tuple[int, str, str]]:

@@ -16,7 +16,7 @@ import re
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
@@ -405,6 +405,23 @@ class Settings(BaseSettings):
 
     bench_routes: bool = False
     """Mounts `POST /_bench/static`, the bare-framework yardstick `make bench` uses."""
+
+    tracing: bool = False
+    """OpenTelemetry traces of every request, from the gateway through the broker to the
+    worker and back ([Protocols](protocols.md#tracing)). Needs the `otel` extra (`make run`
+    installs it); without it the processes say so and run untraced. Off, it costs one
+    check per stage, no span is made. The standard `OTEL_*` variables say where spans go
+    (`OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_SERVICE_NAME`, `OTEL_BSP_SCHEDULE_DELAY`, ...)."""
+    otlp_protocol: Literal["http/protobuf", "grpc"] = Field(
+        default="http/protobuf",
+        validation_alias=AliasChoices(
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"
+        ),
+    )
+    """How spans are exported when SPECTRUM_TRACING is on: OTLP over HTTP (port 4318) or
+    gRPC (4317). Read from the standard `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, else
+    `OTEL_EXPORTER_OTLP_PROTOCOL` (no `SPECTRUM_` variable): `http/protobuf` by default, as
+    the OpenTelemetry specification asks."""
 
     # Links the page at / shows, only when set: dashboards run separately, and a dead
     # link is worse than none.

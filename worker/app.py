@@ -12,10 +12,12 @@ from typing import Any
 
 from celery import signals
 
+from spectrum.shared import tracing
 from spectrum.shared.celery_app import create_celery
 from spectrum.shared.config import get_settings
 from spectrum.shared.logs import configure_logging
 from spectrum.worker import metrics
+from spectrum.worker import tracing as worker_tracing
 from spectrum.worker.state import WorkerState
 
 settings = get_settings()
@@ -39,6 +41,12 @@ def _load_model(**_: Any) -> None:
         # Bulk work yields the CPU to the gateway, Redis and interactive-only workers.
         os.nice(settings.worker_bulk_nice)
     metrics.serve(settings)
+    if settings.tracing:
+        state.stop_tracing = tracing.configure(settings, "spectrum-worker")
+        # Connected only when on: Celery skips sending a signal that has no receiver.
+        signals.task_prerun.connect(worker_tracing.task_prerun)
+        signals.task_success.connect(worker_tracing.task_success)
+        signals.task_postrun.connect(worker_tracing.task_postrun)
     state.start(settings)
 
 

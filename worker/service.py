@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 import redis
 import structlog
 
+from spectrum.shared import tracing
 from spectrum.shared.cache import CachedPrediction, CacheLookup, cache_key, encode_entry
 from spectrum.shared.config import Settings
 from spectrum.shared.contracts import ModelCard, PredictOutcome, PredictPayload
@@ -62,12 +63,13 @@ class ModelService:
         self.require_model(payload.model)
         cpu, wall = time.process_time(), time.perf_counter()
         truncated: list[int] = []
-        if isinstance(self.runtime, Truncating):  # a lexicon reads every word: never truncates
-            probabilities, truncated = metrics.timed_inference(
-                self.runtime.predict_detailed, payload.texts
-            )
-        else:
-            probabilities = metrics.timed_inference(self.runtime.predict, payload.texts)
+        with tracing.runtime_pass(len(payload.texts)):
+            if isinstance(self.runtime, Truncating):  # a lexicon reads every word: never cuts
+                probabilities, truncated = metrics.timed_inference(
+                    self.runtime.predict_detailed, payload.texts
+                )
+            else:
+                probabilities = metrics.timed_inference(self.runtime.predict, payload.texts)
         totals = self.totals
         totals.runtime_cpu_s += time.process_time() - cpu
         totals.runtime_wall_s += time.perf_counter() - wall
@@ -75,7 +77,8 @@ class ModelService:
         totals.texts += len(payload.texts)
         if len(probabilities) != len(payload.texts):
             raise RuntimeError("runtime returned a different number of rows than texts")
-        self._write_cache(payload.texts, probabilities, set(truncated))
+        with tracing.span("cache write"):
+            self._write_cache(payload.texts, probabilities, set(truncated))
         return PredictOutcome(
             model=self.card.name,
             version=self.card.version,

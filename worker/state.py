@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import redis
 import structlog
@@ -26,6 +27,8 @@ class WorkerState:
         self._heartbeat: Heartbeat | None = None
         self._jobs: JobStore | None = None
         self._deliveries: DeliveryGuard | None = None
+        # Flushes the spans left and turns tracing off (shared/tracing.py); set when it is on.
+        self.stop_tracing: Callable[[], None] | None = None
 
     def start(self, settings: Settings) -> None:
         started = time.perf_counter()
@@ -92,3 +95,6 @@ class WorkerState:
         if self._deliveries is not None:
             self._deliveries.close()
             self._deliveries = None
+        if self.stop_tracing is not None:
+            self.stop_tracing()
+            self.stop_tracing = None

@@ -10,6 +10,7 @@ import structlog
 from celery import Task
 from celery.exceptions import Reject
 
+from spectrum.shared import tracing
 from spectrum.shared.backoff import full_jitter
 from spectrum.shared.contracts import (
     JOB_CHUNK_TASK,
@@ -50,7 +51,8 @@ def predict(self: Task[Any, Any], payload: dict[str, Any]) -> dict[str, Any]:
     with structlog.contextvars.bound_contextvars(
         task_id=self.request.id, request_ids=request.request_ids
     ):
-        state.deliveries.admit(str(self.request.id), PREDICT_TASK)  # PoisonMessage past the limit
+        with tracing.span("delivery guard"):  # PoisonMessage past the limit
+            state.deliveries.admit(str(self.request.id), PREDICT_TASK)
         faults.apply(settings, request.texts)
         try:
             outcome = state.service.predict(request)
@@ -62,6 +64,7 @@ def predict(self: Task[Any, Any], payload: dict[str, Any]) -> dict[str, Any]:
             texts=len(request.texts),
             ms=round((time.perf_counter() - started) * 1000, 2),
         )
+    tracing.store_begins(str(self.request.id))  # Celery stores the result next
     return outcome.model_dump()
 
 

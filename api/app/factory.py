@@ -25,11 +25,13 @@ from spectrum.api.models import routes as models
 from spectrum.api.observability import health_routes as health
 from spectrum.api.observability import metrics_routes as metrics
 from spectrum.api.observability.metrics import RequestMetrics
+from spectrum.api.observability.tracing import Tracing
+from spectrum.api.oip import routes as oip
 from spectrum.api.predict import bench_routes as bench
 from spectrum.api.predict import compare_routes as compare
 from spectrum.api.predict import routes as predict
 from spectrum.api.ui import routes as ui
-from spectrum.shared import __version__
+from spectrum.shared import __version__, tracing
 from spectrum.shared.config import Settings, get_settings
 from spectrum.shared.logs import configure_logging
 
@@ -56,6 +58,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            if settings.tracing and not tracing.on():  # a test may have turned it on already
+                stack.callback(tracing.configure(settings, "spectrum-api"))
             resources = await open_resources(settings, stack)
             app.state.resources = resources
             limiter = gate.limiter = resources.limiter
@@ -96,6 +100,7 @@ def _key_ring(settings: Settings) -> KeyRing:
 
 def _add_routes(app: FastAPI, settings: Settings) -> None:
     app.include_router(predict.router)
+    app.include_router(oip.router)
     app.include_router(jobs.router)
     app.include_router(models.router)
     app.include_router(compare.router)
@@ -110,9 +115,9 @@ def _add_routes(app: FastAPI, settings: Settings) -> None:
 
 
 def _add_middlewares(app: FastAPI, settings: Settings, gate: Gate) -> None:
-    # Outermost last: AccessLog, RequestMetrics, CORS, LastResort, the gate, the body limit,
-    # the app. LastResort sits inside the first three so that its JSON 500 is logged,
-    # counted per route and carries CORS headers.
+    # Outermost last: Tracing (when on), AccessLog, RequestMetrics, CORS, LastResort, the
+    # gate, the body limit, the app. LastResort sits inside AccessLog, RequestMetrics and
+    # CORS so that its JSON 500 is logged, counted per route and carries CORS headers.
     # CORS sits outside the gate so that preflights and refusals carry its headers.
     app.add_middleware(BodyLimit, limits=BodyLimits.from_settings(settings))
     app.add_middleware(GateMiddleware, gate=gate)
@@ -139,3 +144,5 @@ def _add_middlewares(app: FastAPI, settings: Settings, gate: Gate) -> None:
         )
     app.add_middleware(RequestMetrics)
     app.add_middleware(AccessLog)
+    if settings.tracing:  # off: requests never pass through it
+        app.add_middleware(Tracing)

@@ -48,13 +48,32 @@ class ErrorBody(BaseModel):
     )
 
 
-def render(error: SpectrumError, headers: Mapping[str, str] | None = None) -> JSONResponse:
+# The Open Inference Protocol's routes (api/oip/) answer errors in its own shape.
+OIP_PREFIX = "/v2"
+
+
+def speaks_oip(path: str) -> bool:
+    return path == OIP_PREFIX or path.startswith(OIP_PREFIX + "/")
+
+
+def render(
+    error: SpectrumError, headers: Mapping[str, str] | None = None, *, oip: bool = False
+) -> JSONResponse:
     """The answer to `error`, in the error body, with its class's status; counted once.
 
     Retry-After is sent when the error has a figure for it; `headers` adds the
-    caller's own (RateLimit-*, WWW-Authenticate, Allow, Connection).
+    caller's own (RateLimit-*, WWW-Authenticate, Allow, Connection). `oip`: the Open
+    Inference Protocol's body, `{"error": "<class>: <detail>"}`, and its 400 for a
+    request it cannot take (422 here); the other statuses are the same.
     """
     metrics.record_error(error)
+    extra = dict(headers or {})
+    if error.retry_after_s is not None:
+        extra["Retry-After"] = str(error.retry_after_s)
+    if oip:
+        status = 400 if error.status == 422 else error.status
+        message = {"error": f"{type(error).__name__}: {error.detail}"}
+        return JSONResponse(message, status_code=status, headers=extra or None)
     body: dict[str, Any] = {
         "error": type(error).__name__,
         "detail": error.detail,
@@ -62,9 +81,6 @@ def render(error: SpectrumError, headers: Mapping[str, str] | None = None) -> JS
     }
     if isinstance(error, InvalidInput) and error.problems:
         body["errors"] = error.problems
-    extra = dict(headers or {})
-    if error.retry_after_s is not None:
-        extra["Retry-After"] = str(error.retry_after_s)
     return JSONResponse(body, status_code=error.status, headers=extra or None)
 
 
@@ -76,7 +92,7 @@ async def send_error(
     headers: Mapping[str, str] | None = None,
 ) -> None:
     """`render(error)` sent over ASGI: the answer of a pure ASGI middleware that refuses."""
-    await render(error, headers)(scope, receive, send)
+    await render(error, headers, oip=speaks_oip(scope["path"]))(scope, receive, send)
 
 
 def problems_of(
@@ -218,20 +234,21 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return responses
 
 
-async def _spectrum_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _spectrum_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, SpectrumError)
-    return render(exc)
+    return render(exc, oip=speaks_oip(request.url.path))
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     detail, problems = problems_of(exc.errors())
-    return render(InvalidInput(detail, problems))
+    return render(InvalidInput(detail, problems), oip=speaks_oip(request.url.path))
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    return render(from_http(exc, request.url.path), exc.headers)
+    path = request.url.path
+    return render(from_http(exc, path), exc.headers, oip=speaks_oip(path))
 
 
 def install_error_handlers(app: FastAPI) -> None:

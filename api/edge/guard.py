@@ -3,8 +3,9 @@
 A pure ASGI middleware, so a refused request costs no body read, no routing and
 no validation. What is open without a key: the probes (/healthz, /readyz), the
 page and its static files and settings (/, /static, /v1/ui-config: no data, and
-the page must load to ask for a key), the API's own documentation, and /metrics
-unless `SPECTRUM_METRICS_PUBLIC=false`. Everything else under /v1 needs a key
+the page must load to ask for a key), the API's own documentation, the Open Inference
+Protocol's probes and server metadata (/v2, /v2/health/*), and /metrics unless
+`SPECTRUM_METRICS_PUBLIC=false`. Everything else under /v1 and /v2 needs a key
 when keys are on, and is rate-limited and counted against the in-flight cap.
 """
 
@@ -31,11 +32,15 @@ OPEN_PATHS = frozenset(
         "/docs/oauth2-redirect",
         "/redoc",
         "/openapi.json",
+        # The Open Inference Protocol's probes and server metadata (api/oip/).
+        "/v2",
+        "/v2/health/live",
+        "/v2/health/ready",
     }
 )
 OPEN_PREFIXES = ("/static/",)
 # Work: keys, rate limits and the in-flight cap apply here.
-GUARDED_PREFIXES = ("/v1/", "/_bench/")
+GUARDED_PREFIXES = ("/v1/", "/v2/", "/_bench/")
 
 # The digest of the key the current request was let in with (None: keys off or an
 # open path); the prediction log records a prefix of it, never the key.

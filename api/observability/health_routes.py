@@ -24,14 +24,21 @@ async def healthz() -> HealthBody:
 @router.get("/readyz", response_model=ReadinessBody, responses={503: {"model": ReadinessBody}})
 async def readyz(resources: ResourcesDep) -> JSONResponse:
     """Answer 200 when broker, backend and a worker for the model are all available."""
+    checks = await readiness(resources)
+    ready = all(value == "ok" for value in checks.values())
+    body = ReadinessBody(status="ready" if ready else "not ready", checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+
+
+async def readiness(resources: Resources) -> dict[str, str]:
+    """Each check of readiness (broker, backend, workers): `ok` or what is wrong.
+    /readyz and the Open Inference Protocol's /v2/health/ready both answer from it."""
     checks = {
         "broker": await _check_broker(resources),
         "backend": await _check_backend(resources),
     }
     checks["workers"] = await _check_workers(resources) if checks["backend"] == "ok" else "unknown"
-    ready = all(value == "ok" for value in checks.values())
-    body = ReadinessBody(status="ready" if ready else "not ready", checks=checks)
-    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+    return checks
 
 
 async def _check_broker(resources: Resources) -> str:

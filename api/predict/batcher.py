@@ -35,6 +35,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from spectrum.shared import tracing
+from spectrum.shared.tracing import Waiting
+
 T = TypeVar("T")  # what a caller is known by: opaque to the plan
 R = TypeVar("R")  # one text's result
 
@@ -46,11 +49,19 @@ class Batch(Generic[T]):
     texts: list[str] = field(default_factory=list)
     members: list[tuple[T, list[int]]] = field(default_factory=list)  # (caller, positions)
     tags: list[str] = field(default_factory=list)  # callers' request ids, for the logs
+    traces: list[Waiting] = field(default_factory=list)  # callers' spans; empty: tracing off
     deadline: float = 0.0  # the latest caller deadline: worth computing until then
     opened_at: float = 0.0
     _index: dict[str, int] = field(default_factory=dict, repr=False)
 
-    def add(self, caller: T, texts: Sequence[str], deadline: float, tag: str | None) -> None:
+    def add(
+        self,
+        caller: T,
+        texts: Sequence[str],
+        deadline: float,
+        tag: str | None,
+        trace: Waiting | None = None,
+    ) -> None:
         positions = []
         for text in texts:
             position = self._index.get(text)
@@ -61,6 +72,8 @@ class Batch(Generic[T]):
         self.members.append((caller, positions))
         if tag:
             self.tags.append(tag)
+        if trace is not None:
+            self.traces.append(trace)
         self.deadline = max(self.deadline, deadline)
 
     def new_texts(self, texts: Sequence[str]) -> int:
@@ -102,6 +115,7 @@ class BatchPlan(Generic[T]):
         tag: str | None = None,
         *,
         expected: bool = False,
+        trace: Waiting | None = None,
     ) -> list[Batch[T]]:
         """Take one caller's texts; return the batches to send now (zero, one or two)."""
         if expected:
@@ -111,7 +125,7 @@ class BatchPlan(Generic[T]):
             ready.append(self._close())
         if self._open is None:
             self._open = Batch(opened_at=now)
-        self._open.add(caller, texts, deadline, tag)
+        self._open.add(caller, texts, deadline, tag, trace)
         if self.pending >= self.max_batch_size or self._ready(len(ready)):
             ready.append(self._close())
         return ready
@@ -192,14 +206,19 @@ class MicroBatcher(Generic[R]):
         request_id: str | None = None,
         *,
         expected: bool = False,
+        trace: Waiting | None = None,
     ) -> asyncio.Future[list[R]]:
         """Add texts to the open batch now; the future gets one result per text, in order,
-        or what the batch's send raised. Waiting on it (with a timeout) is the caller's."""
+        or what the batch's send raised. Waiting on it (with a timeout) is the caller's.
+        `trace` is the caller's `batch wait` (shared/tracing.py), ended when the batch goes."""
         caller: asyncio.Future[list[R]] = asyncio.get_running_loop().create_future()
         # A caller that gave up never reads its future: mark a failure as seen.
         caller.add_done_callback(_retrieve)
         plan = self._plan
-        for batch in plan.add(caller, texts, deadline, self._now(), request_id, expected=expected):
+        added = plan.add(
+            caller, texts, deadline, self._now(), request_id, expected=expected, trace=trace
+        )
+        for batch in added:
             self._launch(batch)
         self._arm_timer()
         return caller
@@ -239,7 +258,8 @@ class MicroBatcher(Generic[R]):
 
     async def _run(self, batch: Batch[asyncio.Future[list[R]]]) -> None:
         try:
-            results = list(await self._send(batch.texts, batch.deadline, batch.tags))
+            with tracing.batch(batch.traces, len(batch.texts)):
+                results = list(await self._send(batch.texts, batch.deadline, batch.tags))
             if len(results) != len(batch.texts):
                 raise RuntimeError(f"{len(batch.texts)} texts sent, {len(results)} results back")
         except Exception as exc:  # every caller must hear about it, whatever it is

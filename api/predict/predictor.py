@@ -35,6 +35,7 @@ from spectrum.api.predict.batcher import MicroBatcher
 from spectrum.api.predict.cache_reads import CoalescedReads
 from spectrum.api.predict.schemas import Prediction, PredictResponse
 from spectrum.api.predict.waiter import ResultDocument, ResultWaiter
+from spectrum.shared import tracing
 from spectrum.shared.cache import CachedPrediction, CacheLookup
 from spectrum.shared.config import Settings
 from spectrum.shared.contracts import (
@@ -131,8 +132,9 @@ class Predictor:
         # The deadline counts from the request's arrival, not from the send.
         started = time.perf_counter()
         deadline = asyncio.get_running_loop().time() + self._settings.request_timeout_s
-        normalized = request_texts(texts, self._settings)
-        route = await self.route(model)
+        with tracing.span("validate"):
+            normalized = request_texts(texts, self._settings)
+            route = await self.route(model)
         try:
             if route.alias is None:  # the common case, one await less
                 parts = [await self._answer(route.name, normalized, deadline, request_id)]
@@ -259,7 +261,9 @@ class Predictor:
             # Stop waiting a little before the deadline: deciding between "no worker"
             # (503) and "too slow" (504) takes one more Redis round trip.
             until = deadline - DECISION_MARGIN_S
-            answer = batcher.enqueue(missing, until, request_id, expected=True)
+            answer = batcher.enqueue(
+                missing, until, request_id, expected=True, trace=tracing.wait_in_batch()
+            )
             try:
                 scored = await asyncio.wait_for(asyncio.shield(answer), until - loop.time())
             except TimeoutError:
@@ -357,7 +361,8 @@ class Predictor:
         """One MGET for every text; a cache outage means misses, not an error."""
         lookup = CacheLookup.of(card.name, card.version, texts)
         try:
-            replies = await self._reads.mget(lookup.keys)
+            with tracing.span("cache read", {"spectrum.texts": len(texts)}):
+                replies = await self._reads.mget(lookup.keys)
         except (aioredis.RedisError, OSError) as exc:
             log.warning("cache read failed", error=type(exc).__name__)
             return {}
@@ -374,8 +379,12 @@ class Predictor:
         task_id = uuid.uuid4().hex
         payload = PredictPayload(texts=texts, model=model, request_ids=request_ids)
 
+        waiting = tracing.OFF
+
         async def send() -> None:
+            nonlocal waiting
             await self._send(task_id, model, payload.model_dump(), expires=remaining)
+            waiting = tracing.started("wait for result")
 
         try:
             document = await self._waiter.wait(task_id, send, max(remaining, 0.0))
@@ -386,6 +395,8 @@ class Predictor:
         except Exception as exc:  # never a 500 for the backend's trouble; keep the trace
             log.exception("result wait failed")
             raise BackendUnavailable(f"result backend failed: {type(exc).__name__}") from exc
+        finally:
+            waiting.end()
         outcome = _outcome(document)
         return [(outcome.version, row) for row in computed_rows(outcome)]
 
@@ -394,7 +405,7 @@ class Predictor:
     ) -> None:
         """Publish in a thread: kombu is blocking, and a dead broker must not stall the loop."""
 
-        def publish() -> None:
+        def publish(headers: dict[str, str] | None) -> None:
             self._celery.send_task(
                 PREDICT_TASK,
                 args=[payload],
@@ -402,10 +413,13 @@ class Predictor:
                 queue=model_queue(model, "interactive"),
                 expires=expires,
                 argsrepr=redacted_args(payload),  # events and Flower never see the texts
+                headers=headers,  # the trace context, when tracing is on
             )
 
         try:
-            await asyncio.wait_for(asyncio.to_thread(publish), self._settings.broker_timeout_s)
+            with tracing.span("publish", {"celery.task_id": task_id}):
+                sending = asyncio.to_thread(publish, tracing.message_headers())
+                await asyncio.wait_for(sending, self._settings.broker_timeout_s)
         except TimeoutError:
             raise BrokerUnavailable(
                 f"broker did not accept the task within {self._settings.broker_timeout_s:g} s"

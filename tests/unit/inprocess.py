@@ -17,12 +17,12 @@ import httpx
 
 from spectrum.api.app.factory import create_app
 from spectrum.api.app.resources import Resources
-from spectrum.api.models.catalog import CatalogView, ModelStatus
+from spectrum.api.models.catalog import CatalogView, ModelStatus, Route
 from spectrum.api.models.schemas import ServedModel
 from spectrum.api.predict.schemas import Prediction, PredictResponse
 from spectrum.shared.config import Settings
 from spectrum.shared.contracts import ModelCard
-from spectrum.shared.errors import NoWorkerAvailable
+from spectrum.shared.errors import ModelNotFound, NoWorkerAvailable
 
 
 class NotGiven:
@@ -109,6 +109,13 @@ class FakePredictor:
         self.error = error
         self.calls: list[tuple[list[str], str | None]] = []
         self.models: list[str | None] = []  # the "model" of each call
+
+    async def route(self, model: str | None) -> Route:
+        """The one model there is (CARD's); any other name is ModelNotFound."""
+        name = model or CARD.name
+        if name != CARD.name:
+            raise ModelNotFound(f"no model or alias {name!r}; models: {CARD.name}; aliases: none")
+        return Route(name)
 
     async def predict(
         self, texts: list[str], request_id: str | None, model: str | None = None

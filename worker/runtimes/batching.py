@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from spectrum.shared import tracing
 from spectrum.worker import metrics
 
 Feeds = dict[str, np.ndarray]
@@ -31,10 +32,12 @@ def observed_forward(run: BatchRun) -> BatchRun:
     def forward(feeds: Feeds) -> np.ndarray:
         started = time.perf_counter()
         logits = run(feeds)
-        metrics.FORWARD_SECONDS.observe(time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        metrics.FORWARD_SECONDS.observe(seconds)
         rows, width = feeds["input_ids"].shape
         mask = feeds.get("attention_mask")
         real = int(np.count_nonzero(mask)) if mask is not None else rows * width
+        tracing.forward_pass(seconds, rows, width, real)
         metrics.FORWARD_TEXTS.observe(rows)
         metrics.FORWARD_TOKENS.observe(rows * width)
         metrics.TOKENS.labels(kind="real").inc(real)

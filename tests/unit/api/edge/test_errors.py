@@ -160,9 +160,9 @@ def rendered(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
     real = errors.render
 
-    def spy(error: SpectrumError, headers: Any = None) -> Any:
+    def spy(error: SpectrumError, headers: Any = None, **how: Any) -> Any:
         seen.append(type(error).__name__)
-        return real(error, headers)
+        return real(error, headers, **how)
 
     monkeypatch.setattr(errors, "render", spy)
     return seen
@@ -375,6 +375,15 @@ def test_operation_ids_are_the_route_names_in_camel_case(monkeypatch: pytest.Mon
         "GET /v1/analytics/agreement": "getAgreement",
         "GET /v1/analytics/drift": "getDrift",
         "GET /v1/analytics/export": "exportLog",
+        "GET /v2": "serverMetadata",
+        "GET /v2/health/live": "serverLive",
+        "GET /v2/health/ready": "serverReady",
+        "GET /v2/models/{model_name}": "modelMetadata",
+        "GET /v2/models/{model_name}/versions/{model_version}": "modelVersionMetadata",
+        "GET /v2/models/{model_name}/ready": "modelReady",
+        "GET /v2/models/{model_name}/versions/{model_version}/ready": "modelVersionReady",
+        "POST /v2/models/{model_name}/infer": "modelInfer",
+        "POST /v2/models/{model_name}/versions/{model_version}/infer": "modelVersionInfer",
     }
 
 
