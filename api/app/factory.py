@@ -12,12 +12,12 @@ from spectrum.api.analytics import routes as analytics
 from spectrum.api.app.openapi import install_openapi, operation_id
 from spectrum.api.app.resources import Resources, open_resources
 from spectrum.api.edge.access_log import AccessLog
-from spectrum.api.edge.admission import InFlight
+from spectrum.api.edge.admission import InFlight, InFlightPerKey
 from spectrum.api.edge.body_limit import BodyLimit, BodyLimits
 from spectrum.api.edge.cors import Cors
 from spectrum.api.edge.errors import install_error_handlers
 from spectrum.api.edge.guard import Gate, GateMiddleware
-from spectrum.api.edge.keys import KeyRing
+from spectrum.api.edge.keys import KeyIds, KeyRing
 from spectrum.api.edge.last_resort import LastResort
 from spectrum.api.jobs import routes as jobs
 from spectrum.api.models import admin_routes as admin
@@ -51,7 +51,12 @@ def create_app(
     settings = settings or get_settings()
     configure_logging(settings, "api")
     keys = _key_ring(settings)
-    gate = Gate(keys, InFlight(settings.max_in_flight), metrics_public=settings.metrics_public)
+    gate = Gate(
+        keys,
+        InFlight(settings.max_in_flight),
+        per_key=InFlightPerKey(settings.max_in_flight_per_key),
+        metrics_public=settings.metrics_public,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -59,6 +64,8 @@ def create_app(
             resources = await open_resources(settings, stack)
             app.state.resources = resources
             limiter = gate.limiter = resources.limiter
+            if keys.enabled:
+                gate.key_ids = KeyIds.from_settings(settings, resources.backend)
             rate = None if limiter is None else f"{limiter.per_s:g}/s burst {limiter.burst}"
             log.info(
                 "api ready",

@@ -30,7 +30,7 @@ import structlog
 from celery import Celery
 
 from spectrum.api.edge.admission import LaneAdmission
-from spectrum.api.edge.guard import current_key_digest
+from spectrum.api.edge.guard import current_key_id
 from spectrum.api.models.catalog import Catalog, ModelStatus
 from spectrum.api.observability import metrics
 from spectrum.shared.config import Settings
@@ -62,7 +62,6 @@ from spectrum.shared.jobs import (
     new_record,
     submission,
 )
-from spectrum.shared.predlog.rows import key_id
 from spectrum.shared.registry import model_queue
 
 log = structlog.get_logger(__name__)
@@ -196,7 +195,7 @@ class JobService:
         """Every chunk through one producer connection (thousands of sends for a big job)."""
         queue = model_queue(model, "bulk")
         # asyncio.to_thread runs this with the request's context: the key that let it in.
-        key = key_id(current_key_digest())
+        key = current_key_id()
         with self._celery.producer_or_acquire() as producer:
             for number, (start, end) in enumerate(
                 chunk_bounds(len(texts), self._settings.job_chunk_size)
