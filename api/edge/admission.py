@@ -30,6 +30,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
+from kombu import Connection
 
 from spectrum.shared.config import Settings
 from spectrum.shared.errors import RETRY_AFTER_S, KeyBusy, Overloaded
@@ -192,6 +193,27 @@ class QueueDepth:
             asyncio.to_thread(self._read_amqp, queues), self._timeout + 0.5
         )
 
+    async def ping(self) -> None:
+        """One round trip to the broker on the connection kept for depth reads (never a
+        new one: /readyz calls this, and a probe must stay cheap however often it comes)."""
+        if self._redis is not None:
+            await self._redis.ping()
+            return
+        await asyncio.wait_for(asyncio.to_thread(self._ping_amqp), self._timeout + 0.5)
+
+    def _ping_amqp(self) -> None:
+        if not self._amqp_busy.acquire(blocking=False):
+            raise TimeoutError("the previous broker read has not finished")
+        try:
+            if self._amqp is None:
+                self._amqp = Connection(self._url, connect_timeout=self._timeout)
+            self._amqp.channel().close()  # a channel on the kept connection: one round trip
+        except BaseException:
+            self._drop_amqp()
+            raise
+        finally:
+            self._amqp_busy.release()
+
     async def _read_redis(self, client: aioredis.Redis, queues: list[str]) -> dict[str, int]:
         async with client.pipeline(transaction=False) as pipe:
             for queue in queues:
@@ -206,8 +228,6 @@ class QueueDepth:
         }
 
     def _read_amqp(self, queues: list[str]) -> dict[str, int]:
-        from kombu import Connection
-
         if not self._amqp_busy.acquire(blocking=False):
             # The last read is still stuck on a slow broker: this one is unreadable too.
             raise TimeoutError("the previous queue-depth read has not finished")

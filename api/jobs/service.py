@@ -17,11 +17,13 @@ job's fingerprint (so the same submission always picks the same version).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import os
 import signal
 import time
 from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +70,10 @@ log = structlog.get_logger(__name__)
 
 # Chunk results read per Redis round trip while streaming: a bounded amount in memory.
 READ_AHEAD_CHUNKS = 32
+# Job submissions publish their chunks (thousands of sends for a big job) on threads
+# of their own, so a large submit never holds the default pool's threads that sync
+# predictions publish through. Threads start on first use.
+_publishing = ThreadPoolExecutor(2, thread_name_prefix="job-publish")
 
 
 @dataclass(frozen=True)
@@ -154,7 +160,11 @@ class JobService:
         except (aioredis.RedisError, OSError) as exc:
             raise BackendUnavailable(f"result backend unreachable: {type(exc).__name__}") from exc
         try:
-            await asyncio.to_thread(self._publish, job_id, name, list(texts), seal_by)
+            # The request's context goes along: the key that let it in.
+            context = contextvars.copy_context()
+            await asyncio.get_running_loop().run_in_executor(
+                _publishing, context.run, self._publish, job_id, name, list(texts), seal_by
+            )
         except Exception as exc:  # kombu and redis raise many kinds for one outage
             await self._abandon(job_id, claim)
             raise BrokerUnavailable(f"broker unreachable: {type(exc).__name__}") from exc
@@ -203,7 +213,7 @@ class JobService:
     def _publish(self, job_id: str, model: str, texts: list[str], seal_by: float) -> None:
         """Every chunk through one producer connection (thousands of sends for a big job)."""
         queue = model_queue(model, "bulk")
-        # asyncio.to_thread runs this with the request's context: the key that let it in.
+        # Run with the request's context (submit copies it): the key that let it in.
         key = current_key_id()
         with self._celery.producer_or_acquire() as producer:
             for number, (start, end) in enumerate(
