@@ -15,6 +15,7 @@ from spectrum.api.edge.access_log import AccessLog
 from spectrum.api.edge.admission import InFlight, InFlightPerKey
 from spectrum.api.edge.body_limit import BodyLimit, BodyLimits
 from spectrum.api.edge.cors import Cors
+from spectrum.api.edge.deadlines import Deadlines
 from spectrum.api.edge.errors import install_error_handlers
 from spectrum.api.edge.guard import Gate, GateMiddleware
 from spectrum.api.edge.keys import KeyIds, KeyRing
@@ -117,11 +118,17 @@ def _add_routes(app: FastAPI, settings: Settings) -> None:
 
 
 def _add_middlewares(app: FastAPI, settings: Settings, gate: Gate) -> None:
-    # Outermost last: AccessLog, RequestMetrics, CORS, LastResort, the gate, the body limit,
-    # the app. LastResort sits inside the first three so that its JSON 500 is logged,
-    # counted per route and carries CORS headers.
+    # Outermost last: AccessLog, RequestMetrics, CORS, LastResort, the gate, the deadlines,
+    # the body limit, the app. The deadlines sit inside the gate, so that a request past
+    # one gives its in-flight slots back at once. LastResort sits inside the first three
+    # so that its JSON 500 is logged, counted per route and carries CORS headers.
     # CORS sits outside the gate so that preflights and refusals carry its headers.
     app.add_middleware(BodyLimit, limits=BodyLimits.from_settings(settings))
+    app.add_middleware(
+        Deadlines,
+        body_timeout_s=settings.body_timeout_s,
+        response_timeout_s=settings.response_timeout_s,
+    )
     app.add_middleware(GateMiddleware, gate=gate)
     app.add_middleware(LastResort)
     if settings.cors_origin_list:

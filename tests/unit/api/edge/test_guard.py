@@ -110,20 +110,21 @@ async def test_the_route_sees_the_caller_by_key_id_and_role_never_the_key() -> N
         await c.get("/v1/models", headers={"X-API-Key": KEY})
         await c.get("/v1/models", headers={"X-API-Key": ADMIN})
     first, second = seen
-    assert first is not None and second is not None
+    assert first is not None
+    assert second is not None
     assert (first.role, second.role) == ("client", "admin")
-    assert len(first.key_id) == 16 and first.key_id != second.key_id
+    assert len(first.key_id) == 16
+    assert first.key_id != second.key_id
     assert first.key_id not in digest(KEY)
 
 
 async def test_one_key_at_its_in_flight_cap_leaves_room_for_the_others() -> None:
     release = asyncio.Event()
-    entered = 0
+    entered: asyncio.Queue[None] = asyncio.Queue()
 
     async def slow(scope: Scope, receive: Receive, send: Send) -> None:
-        nonlocal entered
         if scope["path"] == "/v1/predict":
-            entered += 1
+            entered.put_nowait(None)
             await release.wait()
         await ok(scope, receive, send)
 
@@ -132,22 +133,22 @@ async def test_one_key_at_its_in_flight_cap_leaves_room_for_the_others() -> None
         held = [
             asyncio.create_task(c.post("/v1/predict", headers={"X-API-Key": KEY})) for _ in range(2)
         ]
-        while entered < 2:
-            await asyncio.sleep(0)
+        for _ in held:
+            await entered.get()
         busy = await c.post("/v1/predict", headers={"X-API-Key": KEY})
         assert busy.status_code == 429
         assert busy.json()["error"] == "KeyBusy"
         assert busy.headers["retry-after"] == "1"
         other = asyncio.create_task(c.post("/v1/predict", headers={"X-API-Key": OTHER}))
-        while entered < 3:
-            await asyncio.sleep(0)
+        await entered.get()
         # Probes are answered outside every cap.
         assert (await c.get("/readyz")).status_code == 200
         assert (await c.get("/healthz")).status_code == 200
         release.set()
         assert [(await t).status_code for t in (*held, other)] == [200, 200, 200]
     assert gate.in_flight.current == 0
-    assert gate.per_key is not None and gate.per_key.held("x") == 0
+    assert gate.per_key is not None
+    assert gate.per_key.held("x") == 0
 
 
 async def test_probes_are_answered_while_the_gateway_is_full() -> None:

@@ -74,7 +74,8 @@ async def test_without_a_secret_one_is_made_once_in_redis_and_shared(redis_url: 
         hashed = digest("bob")
         assert await first.of(hashed) == await second.of(hashed)
         stored = await client.get(SECRET_REDIS_KEY)
-        assert stored is not None and len(stored) == 64
+        assert stored is not None
+        assert len(stored) == 64
         expected = hmac.new(stored, hashed.encode(), hashlib.sha256).hexdigest()[:16]
         assert await first.of(hashed) == expected
     finally:
