@@ -8,9 +8,9 @@ import pytest
 
 from spectrum.api.jobs.input import (
     MAX_LINE_CHARS,
-    check_json_size,
     FileFormat,
     check_callback_url,
+    check_json_size,
     decoded,
     file_format,
     read_csv,
