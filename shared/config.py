@@ -179,7 +179,7 @@ class Settings(BaseSettings):
     body_timeout_s: float = Field(default=30.0, gt=0)
     """Seconds a request's whole body may take to arrive; a slower one is answered 408
     and its connection closed. Without it a client sending a byte now and then holds an
-    in-flight slot forever; 30 s carries a 64 MiB job upload at ~2 MB/s."""
+    in-flight slot forever; 30 s carries a 32 MiB job upload at ~1 MB/s."""
     response_timeout_s: float = Field(default=300.0, gt=0)
     """Seconds a client may take to read a whole answer (a streamed export or job results
     included); past it the connection is closed, so a reader that stops reading frees its
@@ -298,9 +298,12 @@ class Settings(BaseSettings):
     [Performance](performance.md#what-chose-the-defaults))."""
     job_max_texts: int = Field(default=100_000, ge=1)
     """Largest job, in texts (rows)."""
-    job_max_upload_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
-    """Largest job body or upload, in bytes (64 MiB): 100,000 texts of ~300 bytes are
-    ~30 MB."""
+    job_max_upload_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    """Largest job body or upload, in bytes (32 MiB): 100,000 texts of ~300 bytes are
+    ~30 MB. It bounds what one submission makes the API hold: at worst a JSON body of
+    texts with emoji (held by Python at 4 bytes a character) took the API to a peak of
+    ~320 MiB at 32 MiB and ~480 MiB at 64 MiB, too near a 512 MiB pod limit
+    (tests/integration/test_keys.py; [Security](security.md#limits))."""
     job_ttl_s: int = Field(default=24 * 3600, ge=60)
     """How long a job's record and results live after submission."""
     job_tombstone_s: int = Field(default=7 * 24 * 3600, ge=60)

@@ -36,7 +36,7 @@ MAX_CALLBACK_URL_CHARS = 2048
 BOM = "\ufeff"
 # Longest line of an uploaded file, in characters: a line holds one text (at most
 # SPECTRUM_MAX_TEXT_CHARS) and its other columns. A line is held whole while it is
-# read, so without a bound one 64 MiB line (4x that as a Python str with one emoji)
+# read, so without a bound one 32 MiB line (4x that as a Python str with one emoji)
 # would be held at once.
 MAX_LINE_CHARS = 1024 * 1024
 # Bytes one JSON string may take per character at most: an astral character escaped
