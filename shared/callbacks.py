@@ -34,11 +34,43 @@ Resolver = Callable[[str, int], list[str]]
 ALLOW_SETTING = "SPECTRUM_WEBHOOK_ALLOW_PRIVATE=true"
 
 
+# IPv6 prefixes whose addresses carry an IPv4 address in their last 32 bits, which a
+# translator or relay on the path may deliver to: NAT64 (RFC 6052, well-known and
+# local-use), IPv4-translated (RFC 2765) and the deprecated IPv4-compatible form.
+_EMBEDDING_PREFIXES = tuple(
+    ipaddress.IPv6Network(prefix)
+    for prefix in ("64:ff9b::/96", "64:ff9b:1::/48", "::ffff:0:0:0/96", "::/96")
+)
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """Every IPv4 address `ip` may lead to: mapped, 6to4, Teredo, NAT64 and the rest."""
+    found = [v4 for v4 in (ip.ipv4_mapped, ip.sixtofour) if v4 is not None]
+    if ip.teredo is not None:
+        found.extend(ip.teredo)  # (server, client)
+    if any(ip in prefix for prefix in _EMBEDDING_PREFIXES):
+        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return found
+
+
 def _not_global(address: str) -> bool:
+    """Whether `address` is, or leads to, anything but a public unicast address."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return not ip.is_global or ip.is_multicast
+    candidates: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [ip]
+    if isinstance(ip, ipaddress.IPv6Address):
+        candidates.extend(_embedded_ipv4(ip))
+    return any(not c.is_global or c.is_multicast for c in candidates)
+
+
+def _ipv4_shorthand(name: str) -> str | None:
+    """`name` as a dotted quad when the C resolver reads it as an IPv4 address
+    (`127.1`, `0x7f.0.0.1`, `2130706433`, `017700000001`), else None."""
+    if not name or not all(c in "0123456789abcdefx." for c in name):
+        return None
+    try:
+        return socket.inet_ntoa(socket.inet_aton(name))
+    except OSError:
+        return None
 
 
 def literal_refusal(host: str) -> str | None:
@@ -47,7 +79,7 @@ def literal_refusal(host: str) -> str | None:
     if name == "localhost" or name.endswith(".localhost"):
         return f"callback_url: {host} is this machine; set {ALLOW_SETTING} to allow it"
     try:
-        blocked = _not_global(name)
+        blocked = _not_global(_ipv4_shorthand(name) or name)
     except ValueError:
         return None  # a name: checked when the webhook is delivered
     if blocked:

@@ -159,13 +159,39 @@ class Settings(BaseSettings):
     # API keys.
     api_keys: SecretStr | None = None
     """API keys, comma-separated, one per client so that one can be revoked alone; plain
-    keys are hashed at load, never kept. Keys are required when any is configured, and
-    always in production (the gateway refuses to start there without one): every `/v1`
-    route but `/v1/ui-config` then needs `Authorization: Bearer <key>` or
-    `X-API-Key: <key>`. In development with none the API is open and says so at start."""
+    keys are hashed at load, never kept. Each may end in `:admin` or `:client` (none:
+    client): a client key reaches only its own jobs and its own traffic in analytics; an
+    admin key also reads every key's analytics and export and changes aliases
+    (`/v1/admin/`). Keys are required when any is configured, and always in production
+    (the gateway refuses to start there without one): every `/v1` route but
+    `/v1/ui-config` then needs `Authorization: Bearer <key>` or `X-API-Key: <key>`. In
+    development with none the API is open and says so at start ([Security](security.md))."""
     api_key_hashes: str = ""
     """SHA-256 hex digests of API keys, comma-separated, beside or instead of
-    SPECTRUM_API_KEYS; `python -m spectrum.api.edge.keys` prints a new key and its hash."""
+    SPECTRUM_API_KEYS, each optionally followed by `:admin` or `:client` (none: client);
+    `python -m spectrum.api.edge.keys` prints a new key and its hash."""
+    key_id_secret: SecretStr | None = None
+    """The HMAC secret that turns a key into its key id, the name logs, the prediction
+    log, rate limits and job ownership know it by: without the secret an id says nothing
+    about its key, however weak. Unset: the first gateway that needs one generates 32
+    random bytes and stores them in the result-backend Redis (`spectrum:key-id-secret`),
+    where every gateway process and replica reads the same, so ids agree and outlive
+    restarts. Set it to keep ids across a new Redis. Changing it (or deleting that key)
+    changes every id: earlier jobs answer 404 to their own key, and analytics per key
+    starts afresh."""
+    max_in_flight_per_key: int = Field(default=32, ge=1)
+    """Keys on: requests one API key may have in flight in one gateway process; beyond
+    it that key gets 429 `KeyBusy` with Retry-After. A quarter of SPECTRUM_MAX_IN_FLIGHT:
+    one key's slow senders, slow readers or burst cannot take the slots every other key
+    needs, while a single busy client still gets a large share."""
+    body_timeout_s: float = Field(default=30.0, gt=0)
+    """Seconds a request's whole body may take to arrive; a slower one is answered 408
+    and its connection closed. Without it a client sending a byte now and then holds an
+    in-flight slot forever; 30 s carries a 32 MiB job upload at ~1 MB/s."""
+    response_timeout_s: float = Field(default=300.0, gt=0)
+    """Seconds a client may take to read a whole answer (a streamed export or job results
+    included); past it the connection is closed, so a reader that stops reading frees its
+    slot. Five minutes hold a 100,000-text job's results on a slow link."""
     metrics_public: bool = True
     """`/metrics` answers without a key (Prometheus scrapes it from inside the network);
     `false` puts it behind the keys like `/v1`."""
@@ -280,9 +306,12 @@ class Settings(BaseSettings):
     [Performance](performance.md#what-chose-the-defaults))."""
     job_max_texts: int = Field(default=100_000, ge=1)
     """Largest job, in texts (rows)."""
-    job_max_upload_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
-    """Largest job body or upload, in bytes (64 MiB): 100,000 texts of ~300 bytes are
-    ~30 MB."""
+    job_max_upload_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    """Largest job body or upload, in bytes (32 MiB): 100,000 texts of ~300 bytes are
+    ~30 MB. It bounds what one submission makes the API hold: at worst a JSON body of
+    texts with emoji (held by Python at 4 bytes a character) took the API to a peak of
+    ~320 MiB at 32 MiB and ~480 MiB at 64 MiB, too near a 512 MiB pod limit
+    (tests/integration/test_keys.py; [Security](security.md#limits))."""
     job_ttl_s: int = Field(default=24 * 3600, ge=60)
     """How long a job's record and results live after submission."""
     job_tombstone_s: int = Field(default=7 * 24 * 3600, ge=60)
@@ -509,8 +538,18 @@ class Settings(BaseSettings):
     @classmethod
     def _must_be_sha256(cls, value: str) -> str:
         for digest in split_list(value):
-            if not re.fullmatch(r"[0-9a-f]{64}", digest):
-                raise ValueError("each hash must be 64 lowercase hex digits (SHA-256)")
+            if not re.fullmatch(r"[0-9a-f]{64}(:admin|:client)?", digest):
+                raise ValueError(
+                    "each hash must be 64 lowercase hex digits (SHA-256), "
+                    "optionally followed by :admin or :client"
+                )
+        return value
+
+    @field_validator("key_id_secret")
+    @classmethod
+    def _empty_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None  # an empty variable means "not configured"
         return value
 
     @field_validator("webhook_secret")

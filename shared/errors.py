@@ -92,7 +92,8 @@ class ModelNotFound(SpectrumError):
 
 
 class Forbidden(SpectrumError):
-    """The caller may not do this here (an admin change while API keys are off)."""
+    """The caller may not do this: a client key on an admin route, or an admin change
+    while API keys are off."""
 
     status = 403
 
@@ -142,6 +143,19 @@ class RateLimited(SpectrumError):
 # Seconds a client should wait before sending a refused request again: long enough
 # for a queue to drain a little or a worker to announce itself, short for a person.
 RETRY_AFTER_S = 1
+
+
+class KeyBusy(SpectrumError):
+    """The API key has as many requests in flight as it may; retry when one ends."""
+
+    status = 429
+    retry_after_s = RETRY_AFTER_S
+
+
+class RequestTimeout(SpectrumError):
+    """The request's body did not arrive before its deadline (a client too slow to send)."""
+
+    status = 408
 
 
 class Overloaded(SpectrumError):

@@ -8,7 +8,12 @@ A job lives in the result backend's Redis (it must not evict) under:
 - `spectrum:job:<id>:chunk:<n>` chunk n's results, a JSON list in input order;
 - `spectrum:job:<id>:known`     a marker that outlives the rest by job_tombstone_s,
                                 so an expired id answers 410 and an unknown one 404;
-- `spectrum:job-key:<key>`      an Idempotency-Key: "<fingerprint> <job id>".
+- `spectrum:job-key:<digest>`   an Idempotency-Key of one API key (the digest of both):
+                                "<fingerprint> <job id>".
+
+A job belongs to the API key that submitted it: its record's `owner` is that key's id
+(empty with keys off), and the gateway answers any other key as if the job did not
+exist (404).
 
 Invariants: counts only change in the Lua scripts below, each one atomic, so
 concurrent chunks never lose an update; the chunk that brings `chunks_finished`
@@ -73,8 +78,10 @@ def known_key(job_id: str) -> str:
     return f"{PREFIX}:{job_id}:known"
 
 
-def idempotency_key(key: str) -> str:
-    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
+def idempotency_key(key: str, owner: str = "") -> str:
+    """Where an Idempotency-Key of the API key `owner` (its id; "" with keys off) lives:
+    the same Idempotency-Key sent with two API keys names two different claims."""
+    digest = hashlib.sha256(f"{owner}\x00{key}".encode()).hexdigest()
     return f"spectrum:job-key:{digest}"
 
 
@@ -118,6 +125,7 @@ def new_record(
     callback_url: str | None,
     now: float,
     seal_by: float | None = None,
+    owner: str = "",
 ) -> dict[str, str]:
     """The hash a job starts with (every value a string, as Redis stores it).
 
@@ -143,6 +151,7 @@ def new_record(
         "callback_url": callback_url or "",
         "webhook_state": "pending" if callback_url else "none",
         "webhook_attempts": "0",
+        "owner": owner,
         **sealing,
     }
 

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from spectrum.api.analytics.figures import psi
+from spectrum.api.analytics.pool import in_analytics_thread
 from spectrum.api.analytics.queries import label_counts_by_model
 from spectrum.api.analytics.window import TooManyRows, Window
 from spectrum.api.observability.metrics import DRIFT_PSI, SCRAPE_ERRORS
@@ -70,7 +71,7 @@ class DriftGauge:
                 return
             self._last = started
             try:
-                figures = await asyncio.to_thread(drift_by_model, self._engine, self._now())
+                figures = await in_analytics_thread(drift_by_model, self._engine, self._now())
             except (DBAPIError, TooManyRows) as exc:
                 DRIFT_PSI.clear()
                 SCRAPE_ERRORS.labels(source="predlog").inc()

@@ -50,8 +50,11 @@ def bucket_value(value: datetime | str) -> datetime:
 
 
 def in_window(window: Window, model: str | None = None, version: str | None = None) -> Any:
-    """The WHERE clause of a window (and a model, a version): the (model, at) index serves it."""
+    """The WHERE clause of a window (its key's rows only when it names one; a model, a
+    version): the (model, at) index serves it."""
     clauses = [log.c.at >= window.since, log.c.at < window.until]
+    if window.key_id is not None:
+        clauses.append(log.c.key_id == window.key_id)
     if model is not None:
         clauses.append(log.c.model == model)
     if version is not None:

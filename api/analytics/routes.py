@@ -1,13 +1,15 @@
 """/v1/analytics: figures over the prediction log, and its export.
 
-Every query runs in a worker thread (the engine is synchronous), so the event loop
-keeps serving predictions while the database counts. The gate (api/edge/guard.py)
-asks for an API key here whenever keys are on, as for every /v1 route.
+Every query runs in a thread of the analytics pool (the engine is synchronous): its
+own few threads, never the default pool that publishing predictions uses, so the
+event loop and the predictions go on while the database counts, however slow it is.
+The gate (api/edge/guard.py) asks for an API key here whenever keys are on, as for
+every /v1 route. With keys on, a client key's figures and export hold its own rows
+only; an admin key's hold every key's.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
@@ -20,9 +22,11 @@ from sqlalchemy.exc import DBAPIError
 
 from spectrum.api.analytics import export, queries, schemas
 from spectrum.api.analytics.figures import shares
+from spectrum.api.analytics.pool import in_analytics_thread
 from spectrum.api.analytics.window import Bucket, Window
 from spectrum.api.app.resources import ResourcesDep
 from spectrum.api.edge.errors import documented
+from spectrum.api.edge.guard import current_caller
 from spectrum.api.models.schemas import MAX_MODEL_CHARS
 from spectrum.shared.errors import DatabaseUnavailable, PredictionLogOff
 
@@ -55,9 +59,9 @@ BucketQuery = Annotated[Bucket, Query(description="Bucket width; at most 1,500 b
 
 
 async def in_thread(call: Callable[..., T], *args: Any) -> T:
-    """`call(*args)` in a worker thread; a database that cannot answer is a 503."""
+    """`call(*args)` in the analytics pool; a database that cannot answer is a 503."""
     try:
-        return await asyncio.to_thread(call, *args)
+        return await in_analytics_thread(call, *args)
     except DBAPIError as exc:
         log.warning("prediction log unreadable", error=type(exc.orig).__name__)
         raise DatabaseUnavailable(
@@ -71,6 +75,13 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def own_rows() -> str | None:
+    """The key id whose rows the caller may read; None: every key's (an admin key, or
+    keys off)."""
+    caller = current_caller()
+    return None if caller is None or caller.admin else caller.key_id
+
+
 @router.get("/volume", response_model=schemas.VolumeResponse, responses=ERRORS)
 async def get_volume(
     engine: EngineDep,
@@ -80,7 +91,7 @@ async def get_volume(
     model: ModelQuery = None,
 ) -> schemas.VolumeResponse:
     """Texts answered per model and version in time buckets: label shares and cache hits."""
-    window = Window.of(since, until, now=now())
+    window = Window.of(since, until, now=now(), key_id=own_rows())
     window.check_buckets(bucket)
     found = await in_thread(queries.volume, engine, window, bucket, model)
     return schemas.VolumeResponse(
@@ -117,7 +128,7 @@ async def get_latency(
     model: ModelQuery = None,
 ) -> schemas.LatencyResponse:
     """Latency percentiles (p50, p90, p99, max) per model and version in time buckets."""
-    window = Window.of(since, until, now=now())
+    window = Window.of(since, until, now=now(), key_id=own_rows())
     window.check_buckets(bucket)
     found = await in_thread(queries.latency, engine, window, bucket, model)
     return schemas.LatencyResponse(
@@ -145,8 +156,8 @@ async def get_latency(
 async def get_key_volume(
     engine: EngineDep, since: Since = None, until: Until = None, model: ModelQuery = None
 ) -> schemas.KeysResponse:
-    """Texts answered per API key id, busiest first."""
-    window = Window.of(since, until, now=now())
+    """Texts answered per API key id, busiest first (a client key: its own only)."""
+    window = Window.of(since, until, now=now(), key_id=own_rows())
     found = await in_thread(queries.key_volume, engine, window, model)
     return schemas.KeysResponse(
         since=window.since,
@@ -166,7 +177,7 @@ async def get_agreement(
     until: Until = None,
 ) -> schemas.AgreementResponse:
     """How often two models (or versions) gave the same label to the same texts."""
-    window = Window.of(since, until, now=now())
+    window = Window.of(since, until, now=now(), key_id=own_rows())
     found = await in_thread(
         queries.agreement, engine, window, queries.Side(a, a_version), queries.Side(b, b_version)
     )
@@ -205,13 +216,14 @@ async def get_drift(
     reference_until: Annotated[datetime | None, Query(description="Default: since.")] = None,
 ) -> schemas.DriftResponse:
     """Label shares and mean confidence of a recent window against a reference, with PSI."""
-    recent = Window.of(since, until, now=now())
+    recent = Window.of(since, until, now=now(), key_id=own_rows())
     reference = Window.of(
         reference_since,
         reference_until if reference_until is not None else recent.since,
         now=now(),
         default_span=DEFAULT_REFERENCE,
         name="reference_since",
+        key_id=recent.key_id,
     )
     found = await in_thread(queries.drift, engine, model, version, reference, recent)
     return schemas.DriftResponse(
@@ -250,7 +262,7 @@ async def export_log(
     format: export.ExportFormat = "csv",
 ) -> StreamingResponse:
     """The log's rows in the window, in id order, as CSV (with a header) or NDJSON."""
-    window = Window.of(since, until, now=now())
+    window = Window.of(since, until, now=now(), key_id=own_rows())
     # The first page is read before the answer starts, so an unreachable database is a 503.
     first = await in_thread(export.read_page, engine, window, model, 0, export.PAGE_ROWS)
 

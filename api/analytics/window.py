@@ -35,10 +35,12 @@ def as_utc(value: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class Window:
-    """The half-open interval [since, until) in UTC."""
+    """The half-open interval [since, until) in UTC, and whose rows: every key's, or only
+    those of the key id `key_id` (a client key's own view)."""
 
     since: datetime
     until: datetime
+    key_id: str | None = None
 
     @classmethod
     def of(
@@ -49,6 +51,7 @@ class Window:
         now: datetime,
         default_span: timedelta = DEFAULT_SPAN,
         name: str = "since",
+        key_id: str | None = None,
     ) -> Window:
         """The window asked for; absent ends default to `now` and `default_span` before it."""
         try:
@@ -60,7 +63,7 @@ class Window:
             raise refused(name, f"{name} must be before until: {start:%Y-%m-%dT%H:%M:%SZ}")
         if end - start > MAX_WINDOW:
             raise refused(name, f"a window spans at most {MAX_WINDOW.days} days")
-        return cls(start, end)
+        return cls(start, end, key_id)
 
     @property
     def seconds(self) -> float:

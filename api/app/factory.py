@@ -12,12 +12,13 @@ from spectrum.api.analytics import routes as analytics
 from spectrum.api.app.openapi import install_openapi, operation_id
 from spectrum.api.app.resources import Resources, open_resources
 from spectrum.api.edge.access_log import AccessLog
-from spectrum.api.edge.admission import InFlight
+from spectrum.api.edge.admission import InFlight, InFlightPerKey
 from spectrum.api.edge.body_limit import BodyLimit, BodyLimits
 from spectrum.api.edge.cors import Cors
+from spectrum.api.edge.deadlines import Deadlines
 from spectrum.api.edge.errors import install_error_handlers
 from spectrum.api.edge.guard import Gate, GateMiddleware
-from spectrum.api.edge.keys import KeyRing
+from spectrum.api.edge.keys import KeyIds, KeyRing
 from spectrum.api.edge.last_resort import LastResort
 from spectrum.api.jobs import routes as jobs
 from spectrum.api.models import admin_routes as admin
@@ -53,7 +54,12 @@ def create_app(
     settings = settings or get_settings()
     configure_logging(settings, "api")
     keys = _key_ring(settings)
-    gate = Gate(keys, InFlight(settings.max_in_flight), metrics_public=settings.metrics_public)
+    gate = Gate(
+        keys,
+        InFlight(settings.max_in_flight),
+        per_key=InFlightPerKey(settings.max_in_flight_per_key),
+        metrics_public=settings.metrics_public,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -63,6 +69,8 @@ def create_app(
             resources = await open_resources(settings, stack)
             app.state.resources = resources
             limiter = gate.limiter = resources.limiter
+            if keys.enabled:
+                gate.key_ids = KeyIds.from_settings(settings, resources.backend)
             rate = None if limiter is None else f"{limiter.per_s:g}/s burst {limiter.burst}"
             log.info(
                 "api ready",
@@ -116,10 +124,17 @@ def _add_routes(app: FastAPI, settings: Settings) -> None:
 
 def _add_middlewares(app: FastAPI, settings: Settings, gate: Gate) -> None:
     # Outermost last: Tracing (when on), AccessLog, RequestMetrics, CORS, LastResort, the
-    # gate, the body limit, the app. LastResort sits inside AccessLog, RequestMetrics and
-    # CORS so that its JSON 500 is logged, counted per route and carries CORS headers.
+    # gate, the deadlines, the body limit, the app. The deadlines sit inside the gate, so
+    # that a request past one gives its in-flight slots back at once. LastResort sits
+    # inside AccessLog, RequestMetrics and CORS so that its JSON 500 is logged, counted
+    # per route and carries CORS headers.
     # CORS sits outside the gate so that preflights and refusals carry its headers.
     app.add_middleware(BodyLimit, limits=BodyLimits.from_settings(settings))
+    app.add_middleware(
+        Deadlines,
+        body_timeout_s=settings.body_timeout_s,
+        response_timeout_s=settings.response_timeout_s,
+    )
     app.add_middleware(GateMiddleware, gate=gate)
     app.add_middleware(LastResort)
     if settings.cors_origin_list:

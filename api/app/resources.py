@@ -50,6 +50,7 @@ class Resources:
     predictor: Predictor
     probe: ScrapeProbe
     jobs: JobService
+    broker: QueueDepth  # the kept broker connection: queue depths and /readyz's ping
     limiter: RateLimiter | None = None  # None: no rate limit
     log_db: Engine | None = None  # the prediction log's database; None: the log is off
     drift: DriftGauge | None = None  # spectrum_drift_psi, refreshed by /metrics
@@ -132,6 +133,7 @@ async def open_resources(settings: Settings, stack: AsyncExitStack) -> Resources
         predictor=predictor,
         probe=ScrapeProbe(waiter, served, depth),
         jobs=JobService(settings, celery, backend, served, lanes),
+        broker=depth,
         # Kept in the cache Redis: losing counters to eviction only loosens a limit.
         limiter=None if limit is None else RateLimiter(cache, per_s=limit[0], burst=limit[1]),
         log_db=log_db,

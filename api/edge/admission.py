@@ -1,6 +1,12 @@
 """Admission control: shed what cannot be served in time, at once, with a Retry-After.
 
-Two caps, both answered 503 `Overloaded` before any work is queued:
+Three caps, answered before any work is queued:
+
+- `InFlightPerKey` (keys on): requests one API key has in flight; beyond its cap
+  that key is answered 429 `KeyBusy`, so that its slow or greedy requests cannot
+  take the slots every other key needs.
+
+The other two are answered 503 `Overloaded`:
 
 - `InFlight`: requests this gateway is serving right now. Beyond the cap a new
   request is refused instead of waiting without bound (each waiting request
@@ -24,9 +30,10 @@ from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
+from kombu import Connection
 
 from spectrum.shared.config import Settings
-from spectrum.shared.errors import RETRY_AFTER_S, Overloaded
+from spectrum.shared.errors import RETRY_AFTER_S, KeyBusy, Overloaded
 from spectrum.shared.registry import model_queue
 
 log = structlog.get_logger(__name__)
@@ -55,6 +62,34 @@ class InFlight:
 
     def leave(self) -> None:
         self.current -= 1
+
+
+class InFlightPerKey:
+    """In-flight requests per API key, each key capped at `limit`: one key's slow or
+    greedy requests take at most its share of the gateway's SPECTRUM_MAX_IN_FLIGHT."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._current: dict[str, int] = {}
+
+    def enter(self, key_id: str) -> None:
+        held = self._current.get(key_id, 0)
+        if held >= self.limit:
+            raise KeyBusy(
+                f"this API key has its limit of {self.limit} requests in flight "
+                f"(SPECTRUM_MAX_IN_FLIGHT_PER_KEY); retry in {RETRY_AFTER_S} s"
+            )
+        self._current[key_id] = held + 1
+
+    def leave(self, key_id: str) -> None:
+        held = self._current[key_id] - 1
+        if held:
+            self._current[key_id] = held
+        else:
+            del self._current[key_id]  # idle keys leave nothing behind
+
+    def held(self, key_id: str) -> int:
+        return self._current.get(key_id, 0)
 
 
 class LaneAdmission:
@@ -158,6 +193,27 @@ class QueueDepth:
             asyncio.to_thread(self._read_amqp, queues), self._timeout + 0.5
         )
 
+    async def ping(self) -> None:
+        """One round trip to the broker on the connection kept for depth reads (never a
+        new one: /readyz calls this, and a probe must stay cheap however often it comes)."""
+        if self._redis is not None:
+            await self._redis.ping()
+            return
+        await asyncio.wait_for(asyncio.to_thread(self._ping_amqp), self._timeout + 0.5)
+
+    def _ping_amqp(self) -> None:
+        if not self._amqp_busy.acquire(blocking=False):
+            raise TimeoutError("the previous broker read has not finished")
+        try:
+            if self._amqp is None:
+                self._amqp = Connection(self._url, connect_timeout=self._timeout)
+            self._amqp.channel().close()  # a channel on the kept connection: one round trip
+        except BaseException:
+            self._drop_amqp()
+            raise
+        finally:
+            self._amqp_busy.release()
+
     async def _read_redis(self, client: aioredis.Redis, queues: list[str]) -> dict[str, int]:
         async with client.pipeline(transaction=False) as pipe:
             for queue in queues:
@@ -172,8 +228,6 @@ class QueueDepth:
         }
 
     def _read_amqp(self, queues: list[str]) -> dict[str, int]:
-        from kombu import Connection
-
         if not self._amqp_busy.acquire(blocking=False):
             # The last read is still stuck on a slow broker: this one is unreadable too.
             raise TimeoutError("the previous queue-depth read has not finished")

@@ -152,8 +152,11 @@ _MEANING: dict[int, tuple[str, dict[str, Any]]] = {
         },
     ),
     403: (
-        "Not allowed here: admin changes need API keys on.",
-        {"error": "Forbidden", "detail": "PUT /v1/admin/aliases needs API keys on"},
+        "Not allowed: /v1/admin/ needs an admin key, and admin changes need API keys on.",
+        {
+            "error": "Forbidden",
+            "detail": "/v1/admin/aliases needs an admin key; this key's role is client",
+        },
     ),
     404: (
         "No job has this id, or no model or alias has this name (the detail lists them).",

@@ -6,21 +6,31 @@ page and its static files and settings (/, /static, /v1/ui-config: no data, and
 the page must load to ask for a key), the API's own documentation, the Open Inference
 Protocol's probes and server metadata (/v2, /v2/health/*), and /metrics unless
 `SPECTRUM_METRICS_PUBLIC=false`. Everything else under /v1 and /v2 needs a key
-when keys are on, and is rate-limited and counted against the in-flight cap.
+when keys are on, and is rate-limited and counted against the in-flight caps: the
+gateway's, and with keys on each key's own (SPECTRUM_MAX_IN_FLIGHT_PER_KEY), so that
+one key cannot take every slot. `/v1/admin/` needs an admin key (403 otherwise).
+The probes are answered outside every cap and limit.
 """
 
 from __future__ import annotations
 
 from contextvars import ContextVar
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from spectrum.api.edge.admission import InFlight
+from spectrum.api.edge.admission import InFlight, InFlightPerKey
 from spectrum.api.edge.errors import send_error
-from spectrum.api.edge.keys import KeyRing, key_from_headers
+from spectrum.api.edge.keys import KeyIds, KeyRing, Role, key_from_headers
 from spectrum.api.edge.ratelimit import Decision, RateLimiter
 from spectrum.api.observability import metrics
-from spectrum.shared.errors import Overloaded, RateLimited, Unauthorized
+from spectrum.shared.errors import (
+    Forbidden,
+    Overloaded,
+    RateLimited,
+    SpectrumError,
+    Unauthorized,
+)
 
 OPEN_PATHS = frozenset(
     {
@@ -41,24 +51,55 @@ OPEN_PATHS = frozenset(
 OPEN_PREFIXES = ("/static/",)
 # Work: keys, rate limits and the in-flight cap apply here.
 GUARDED_PREFIXES = ("/v1/", "/v2/", "/_bench/")
-
-# The digest of the key the current request was let in with (None: keys off or an
-# open path); the prediction log records a prefix of it, never the key.
-_caller: ContextVar[str | None] = ContextVar("caller", default=None)
+# Only an admin key passes here when keys are on.
+ADMIN_PREFIX = "/v1/admin/"
 
 
-def current_key_digest() -> str | None:
+@dataclass(frozen=True)
+class Caller:
+    """The key a request was let in with: its id (api/edge/keys.py) and its role."""
+
+    key_id: str
+    role: Role
+
+    @property
+    def admin(self) -> bool:
+        return self.role == "admin"
+
+
+# The key the current request was let in with (None: keys off or an open path); job
+# ownership, analytics scopes and the prediction log read it, never the key.
+_caller: ContextVar[Caller | None] = ContextVar("caller", default=None)
+
+
+def current_caller() -> Caller | None:
     return _caller.get()
 
 
-class Gate:
-    """What the middleware checks against; the limiter is attached in the lifespan."""
+def current_key_id() -> str | None:
+    caller = _caller.get()
+    return None if caller is None else caller.key_id
 
-    def __init__(self, keys: KeyRing, in_flight: InFlight, *, metrics_public: bool) -> None:
+
+class Gate:
+    """What the middleware checks against; the limiter and key ids are attached in the
+    lifespan (they need the Redis clients)."""
+
+    def __init__(
+        self,
+        keys: KeyRing,
+        in_flight: InFlight,
+        *,
+        metrics_public: bool,
+        per_key: InFlightPerKey | None = None,
+        key_ids: KeyIds | None = None,
+    ) -> None:
         self.keys = keys
         self.in_flight = in_flight
+        self.per_key = per_key
         self.metrics_public = metrics_public
         self.limiter: RateLimiter | None = None
+        self.key_ids = key_ids
 
     def needs_key(self, path: str) -> bool:
         if not self.keys.enabled or not guarded(path):
@@ -83,12 +124,22 @@ class GateMiddleware:
             await self.app(scope, receive, send)
             return
         gate, path = self.gate, scope["path"]
-        caller: str | None = None
+        caller: Caller | None = None
         if gate.needs_key(path):
             given = key_from_headers(dict(scope["headers"]))
-            caller = gate.keys.identify(given)
-            if caller is None:
+            known = gate.keys.identify(given)
+            if known is None:
                 await send_error(_unauthorized(given), scope, receive, send, CHALLENGE)
+                return
+            assert gate.key_ids is not None, "the lifespan attaches the key ids"
+            try:
+                caller = Caller(await gate.key_ids.of(known.digest), known.role)
+            except SpectrumError as exc:  # the key-id secret is unreadable
+                await send_error(exc, scope, receive, send)
+                return
+            if path.startswith(ADMIN_PREFIX) and not caller.admin:
+                forbidden = Forbidden(f"{path} needs an admin key; this key's role is client")
+                await send_error(forbidden, scope, receive, send)
                 return
         if path in OPEN_PATHS or not path.startswith(GUARDED_PREFIXES):
             await self.app(scope, receive, send)
@@ -97,7 +148,8 @@ class GateMiddleware:
         decision: Decision | None = None
         if gate.limiter is not None:
             client = scope.get("client")
-            who = f"key:{caller[:32]}" if caller else f"addr:{client[0] if client else 'unknown'}"
+            addr = client[0] if client else "unknown"
+            who = f"key:{caller.key_id}" if caller else f"addr:{addr}"
             decision = await gate.limiter.check(who)
             if decision is not None and not decision.allowed:
                 seconds = decision.retry_after_s
@@ -108,9 +160,18 @@ class GateMiddleware:
                 limits = {name.decode(): value.decode() for name, value in decision.headers()}
                 await send_error(refusal, scope, receive, send, limits)
                 return
+        per_key = gate.per_key if caller is not None else None
+        try:
+            if per_key is not None and caller is not None:
+                per_key.enter(caller.key_id)
+        except SpectrumError as exc:
+            await send_error(exc, scope, receive, send)
+            return
         try:
             gate.in_flight.enter()
         except Overloaded as exc:
+            if per_key is not None and caller is not None:
+                per_key.leave(caller.key_id)
             await send_error(exc, scope, receive, send)
             return
         token = _caller.set(caller)
@@ -119,6 +180,8 @@ class GateMiddleware:
         finally:
             _caller.reset(token)
             gate.in_flight.leave()
+            if per_key is not None and caller is not None:
+                per_key.leave(caller.key_id)
 
 
 # The 401's challenge (RFC 9110 11.6.1): the scheme a client should answer with.

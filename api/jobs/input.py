@@ -17,6 +17,7 @@ import csv
 import io
 import itertools
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Literal
 from urllib.parse import urlsplit
@@ -33,6 +34,20 @@ JSONL_TYPES = frozenset(
 )
 MAX_CALLBACK_URL_CHARS = 2048
 BOM = "\ufeff"
+# Longest line of an uploaded file, in characters: a line holds one text (at most
+# SPECTRUM_MAX_TEXT_CHARS) and its other columns. A line is held whole while it is
+# read, so without a bound one 32 MiB line (4x that as a Python str with one emoji)
+# would be held at once.
+MAX_LINE_CHARS = 1024 * 1024
+# Bytes one JSON string may take per character at most: an astral character escaped
+# as a surrogate pair (\ud83d\ude00) is 12.
+JSON_BYTES_PER_CHAR = 12
+# Values a JSON job body may hold beyond its texts: its keys, callback_url and model.
+JSON_SLACK_VALUES = 16
+# One JSON token that is a value (or the start of one): a string, a number, a literal,
+# an array or an object. Counted before the body is parsed, so that a body of millions
+# of tiny values is refused before any of them is built.
+_JSON_VALUE = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|-?[0-9][0-9.eE+-]*|true|false|null|\[|\{')
 
 
 def file_format(content_type: str | None, filename: str | None = None) -> FileFormat:
@@ -81,16 +96,22 @@ def _blocks(pieces: Iterable[str], cut: Callable[[str], int]) -> Iterator[str]:
     """Text arriving in pieces, regrouped into blocks of whole lines; the rest last.
 
     `cut(piece)` is where the piece's last complete line ends (0: nowhere in it).
+    A line longer than MAX_LINE_CHARS is refused as soon as it is, not held.
     """
     carry: list[str] = []  # the text after the last complete line end seen
+    held = 0  # characters in carry
     for piece in pieces:
         at = cut(piece)
         if at == 0:
             carry.append(piece)
+            held += len(piece)
+            if held > MAX_LINE_CHARS:
+                raise InvalidInput(f"a line is longer than {MAX_LINE_CHARS} characters")
             continue
         carry.append(piece[:at])
         yield "".join(carry)
         carry = [piece[at:]] if at < len(piece) else []
+        held = len(piece) - at
     tail = "".join(carry)
     if tail:
         yield tail
@@ -155,6 +176,10 @@ def read_jsonl(chunks: Iterable[bytes] | bytes, column: str, *, max_rows: int) -
             value = json.loads(line)
         except json.JSONDecodeError as exc:
             raise InvalidInput(f"line {number}: not valid JSON ({exc.msg})") from None
+        except RecursionError:
+            raise InvalidInput(f"line {number}: JSON nested too deep") from None
+        except ValueError as exc:  # an integer of more digits than Python converts
+            raise InvalidInput(f"line {number}: not valid JSON ({exc})") from None
         if isinstance(value, dict):
             value = value.get(column)
             if value is None:
@@ -167,6 +192,29 @@ def read_jsonl(chunks: Iterable[bytes] | bytes, column: str, *, max_rows: int) -
         yield value
     if count == 0:
         raise InvalidInput("the file is empty")
+
+
+def check_json_size(data: bytes, *, max_texts: int, max_text_chars: int) -> None:
+    """Refuse a JSON job body that holds more values, or longer strings, than a job may.
+
+    Runs before the body is parsed, over its bytes, and stops at the first value past
+    the bound: what a parse then builds is at most `max_texts` + JSON_SLACK_VALUES
+    values, none longer than a text may be (escapes counted at their widest).
+    """
+    limit = max_texts + JSON_SLACK_VALUES
+    longest = max(max_text_chars, MAX_CALLBACK_URL_CHARS) * JSON_BYTES_PER_CHAR + 2
+    for count, token in enumerate(_JSON_VALUE.finditer(data)):
+        if count == limit:
+            raise InvalidInput(
+                f"the body holds more than {limit} JSON values: a job holds at most "
+                f"{max_texts} texts (SPECTRUM_JOB_MAX_TEXTS); split the texts over several jobs"
+            )
+        if token.end() - token.start() > longest:
+            raise InvalidInput(
+                f"the body holds a JSON value of {token.end() - token.start()} bytes at byte "
+                f"{token.start()}: a text is at most {max_text_chars} characters "
+                "(SPECTRUM_MAX_TEXT_CHARS)"
+            )
 
 
 def read_file(

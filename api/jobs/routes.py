@@ -19,6 +19,7 @@ from spectrum.api.edge.errors import documented, problems_of
 from spectrum.api.jobs.input import (
     FileFormat,
     check_callback_url,
+    check_json_size,
     file_format,
     read_file,
 )
@@ -122,6 +123,37 @@ def _read_upload(
     return job_texts(rows, settings, item="row")
 
 
+def _read_json_job(
+    held: list[bytes], settings: Settings
+) -> tuple[list[str], str | None, str | None]:
+    """The normalized texts, callback URL and model of a JSON job body (taken from `held`).
+
+    Its size is checked before it is parsed (api/jobs/input.py), the bytes are freed
+    once parsed and each raw text as it is normalized: at most the body, then the
+    parsed texts, then their normalized copies are held, never all three whole.
+    """
+    data = held.pop()
+    check_json_size(data, max_texts=settings.job_max_texts, max_text_chars=settings.max_text_chars)
+    try:
+        body = JobRequest.model_validate_json(data)
+    except ValidationError as exc:
+        # As FastAPI's own validation errors read: each place under "body".
+        in_body = [_in_body(err) for err in exc.errors()]
+        raise InvalidInput(*problems_of(in_body, "a JSON object with 'texts'")) from None
+    del data
+    raw, url, model = body.texts, body.callback_url, body.model
+    del body
+    return job_texts(_consumed(raw), settings), url, model
+
+
+def _consumed(items: list[str]) -> Iterator[str]:
+    """The items in order, each dropped from `items` as it is taken, so that the raw
+    texts are freed while their normalized copies are made, not after."""
+    items.reverse()
+    while items:
+        yield items.pop()
+
+
 async def _texts_and_callback(
     request: Request,
     resources: ResourcesDep,
@@ -136,18 +168,14 @@ async def _texts_and_callback(
     # (api/edge/body_limit.py: SPECTRUM_JOB_MAX_UPLOAD_BYTES for this route).
     if media == "application/json":
         # Pydantic validates bytes in place (a bytearray it would copy first).
-        data = b"".join([piece async for piece in request.stream()])
-        try:
-            body = JobRequest.model_validate_json(data)
-        except ValidationError as exc:
-            # As FastAPI's own validation errors read: each place under "body".
-            in_body = [_in_body(err) for err in exc.errors()]
-            raise InvalidInput(*problems_of(in_body, "a JSON object with 'texts'")) from None
-        del data  # freed before the normalized copies are made
-        texts = job_texts(body.texts, settings)
-        url = body.callback_url or callback_url
-        checked = check_callback_url(url, allow_private=settings.webhook_allow_private)
-        return texts, checked, body.model or model
+        # Handed over in a list, so that the thread holds the only reference and frees
+        # the bytes once they are parsed.
+        data = [b"".join([piece async for piece in request.stream()])]
+        texts, url, named = await anyio.to_thread.run_sync(_read_json_job, data, settings)
+        checked = check_callback_url(
+            url or callback_url, allow_private=settings.webhook_allow_private
+        )
+        return texts, checked, named or model
     if media == "multipart/form-data":
         # Starlette's parser reads the request's own stream and spools the file to a
         # temporary file past 1 MiB; the file is then read from there in chunks.

@@ -17,11 +17,13 @@ job's fingerprint (so the same submission always picks the same version).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import os
 import signal
 import time
 from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +32,7 @@ import structlog
 from celery import Celery
 
 from spectrum.api.edge.admission import LaneAdmission
-from spectrum.api.edge.guard import current_key_digest
+from spectrum.api.edge.guard import current_key_id
 from spectrum.api.models.catalog import Catalog, ModelStatus
 from spectrum.api.observability import metrics
 from spectrum.shared.config import Settings
@@ -62,13 +64,16 @@ from spectrum.shared.jobs import (
     new_record,
     submission,
 )
-from spectrum.shared.predlog.rows import key_id
 from spectrum.shared.registry import model_queue
 
 log = structlog.get_logger(__name__)
 
 # Chunk results read per Redis round trip while streaming: a bounded amount in memory.
 READ_AHEAD_CHUNKS = 32
+# Job submissions publish their chunks (thousands of sends for a big job) on threads
+# of their own, so a large submit never holds the default pool's threads that sync
+# predictions publish through. Threads start on first use.
+_publishing = ThreadPoolExecutor(2, thread_name_prefix="job-publish")
 
 
 @dataclass(frozen=True)
@@ -118,13 +123,16 @@ class JobService:
             raise
         assert status.card is not None  # require() guarantees it
         job_id = new_job_id()
+        owner = current_key_id() or ""
+        # The Idempotency-Key's claim, in the submitting API key's own namespace.
+        claim = None if key is None else idempotency_key(key, owner)
         try:
-            if key is not None:
+            if claim is not None:
                 claimed = await self._backend.set(
-                    idempotency_key(key), f"{digest} {job_id}", nx=True, ex=settings.job_ttl_s
+                    claim, f"{digest} {job_id}", nx=True, ex=settings.job_ttl_s
                 )
                 if not claimed:
-                    return Submitted(await self._replay(key, digest), replayed=True)
+                    return Submitted(await self._replay(claim, digest), replayed=True)
             now = time.time()
             seal_by = now + settings.job_seal_timeout_s
             record = new_record(
@@ -137,20 +145,30 @@ class JobService:
                 callback_url=callback_url,
                 now=now,
                 seal_by=seal_by,
+                owner=owner,
             )
             async with self._backend.pipeline(transaction=True) as pipe:
                 pipe.hset(job_key(job_id), mapping=record)  # type: ignore[arg-type]
                 pipe.expire(job_key(job_id), settings.job_ttl_s)
-                pipe.set(known_key(job_id), "1", ex=settings.job_ttl_s + settings.job_tombstone_s)
+                # The marker keeps the owner, so that an expired job is 410 to its key only.
+                pipe.set(
+                    known_key(job_id),
+                    f"owner:{owner}",
+                    ex=settings.job_ttl_s + settings.job_tombstone_s,
+                )
                 await pipe.execute()
         except (aioredis.RedisError, OSError) as exc:
             raise BackendUnavailable(f"result backend unreachable: {type(exc).__name__}") from exc
         try:
-            await asyncio.to_thread(self._publish, job_id, name, list(texts), seal_by)
+            # The request's context goes along: the key that let it in.
+            context = contextvars.copy_context()
+            await asyncio.get_running_loop().run_in_executor(
+                _publishing, context.run, self._publish, job_id, name, list(texts), seal_by
+            )
         except Exception as exc:  # kombu and redis raise many kinds for one outage
-            await self._abandon(job_id, key)
+            await self._abandon(job_id, claim)
             raise BrokerUnavailable(f"broker unreachable: {type(exc).__name__}") from exc
-        await self._seal_or_abort(job_id, key)
+        await self._seal_or_abort(job_id, claim)
         log.info(
             "job submitted",
             job_id=job_id,
@@ -160,29 +178,29 @@ class JobService:
         )
         return Submitted(JobSummary.from_hash(record), replayed=False)
 
-    async def _seal_or_abort(self, job_id: str, key: str | None) -> None:
+    async def _seal_or_abort(self, job_id: str, claim: str | None) -> None:
         """Make the job visible to workers, every chunk being queued; or give it up, with a 503."""
         try:
             sealed = _text(await self._seal(keys=[job_key(job_id)], args=[repr(time.time())]))
         except (aioredis.RedisError, OSError) as exc:
             # The seal may or may not have landed: ABORT tells which, if Redis answers.
-            if await self._abandon(job_id, key) == "sealed":
+            if await self._abandon(job_id, claim) == "sealed":
                 return
             raise BackendUnavailable(f"result backend unreachable: {type(exc).__name__}") from exc
         if sealed != "sealed":  # seal_by passed while publishing: its chunks are dropped
-            await self._abandon(job_id, key)
+            await self._abandon(job_id, claim)
             raise BrokerUnavailable(
                 f"queuing the job took longer than {self._settings.job_seal_timeout_s} s"
             )
 
-    async def _abandon(self, job_id: str, key: str | None) -> str | None:
+    async def _abandon(self, job_id: str, claim: str | None) -> str | None:
         """ABORT a job not sealed yet: 'aborted', 'sealed' (it stands), None (Redis unreachable).
 
         Unreachable, the job stays unsealed and its chunks are dropped after seal_by.
         """
         names = [job_key(job_id), known_key(job_id)]
-        if key is not None:
-            names.append(idempotency_key(key))
+        if claim is not None:
+            names.append(claim)
         try:
             outcome = _text(await self._abort(keys=names))
         except (aioredis.RedisError, OSError) as exc:
@@ -195,8 +213,8 @@ class JobService:
     def _publish(self, job_id: str, model: str, texts: list[str], seal_by: float) -> None:
         """Every chunk through one producer connection (thousands of sends for a big job)."""
         queue = model_queue(model, "bulk")
-        # asyncio.to_thread runs this with the request's context: the key that let it in.
-        key = key_id(current_key_digest())
+        # Run with the request's context (submit copies it): the key that let it in.
+        key = current_key_id()
         with self._celery.producer_or_acquire() as producer:
             for number, (start, end) in enumerate(
                 chunk_bounds(len(texts), self._settings.job_chunk_size)
@@ -232,8 +250,8 @@ class JobService:
             # labels the job record needs, comes from a worker on the interactive lane.
             return await self._models.require(name, lane="interactive")
 
-    async def _replay(self, key: str, digest: str) -> JobSummary:
-        raw = await self._backend.get(idempotency_key(key))
+    async def _replay(self, claim_key: str, digest: str) -> JobSummary:
+        raw = await self._backend.get(claim_key)
         if raw is None:
             raise JobConflict("this Idempotency-Key's job is being created or expired; retry")
         claim = raw.decode() if isinstance(raw, bytes) else raw
@@ -246,7 +264,7 @@ class JobService:
             # Either the first request has claimed the key but not written the job yet,
             # or the job's submission was aborted after its gateway died: free its key.
             if await self._backend.exists(job_key(job_id)):
-                await self._release(keys=[idempotency_key(key)], args=[claim])
+                await self._release(keys=[claim_key], args=[claim])
                 raise JobConflict(
                     "this Idempotency-Key's job was never accepted; retry to submit it anew"
                 ) from None
@@ -265,10 +283,13 @@ class JobService:
         try:
             async with self._backend.pipeline(transaction=False) as pipe:
                 pipe.hgetall(job_key(job_id))
-                pipe.exists(known_key(job_id))
+                pipe.get(known_key(job_id))
                 raw, known = await pipe.execute()
         except (aioredis.RedisError, OSError) as exc:
             raise BackendUnavailable(f"result backend unreachable: {type(exc).__name__}") from exc
+        stored = (raw.get(b"owner") or raw.get("owner") or b"") if raw else known
+        if not _owned(stored):
+            raise JobNotFound(f"no job {job_id!r}")  # another key's job: as if none
         if raw and submission(raw, time.time()) != "aborted":  # unsealed reads as queued
             return dict(raw)
         if raw:  # its submission failed: it was never accepted
@@ -332,6 +353,19 @@ def _publish_fault(settings: Settings, sent: int) -> None:
     log.warning("fault hook: publishing stalls, then fails", sent=sent)
     time.sleep(settings.fault_sleep_s)
     raise ConnectionError(f"fault hook: the broker refuses after {sent} chunks")
+
+
+def _owned(stored: bytes | str | None) -> bool:
+    """Whether the caller may see a job whose record (or expired marker) holds `stored`.
+
+    Keys off: every job. Keys on: only a job whose owner is the caller's key id (a
+    job submitted while keys were off belongs to no key).
+    """
+    caller = current_key_id()
+    if caller is None or stored is None:
+        return True  # keys off, or nothing stored: the 404/410 logic answers
+    owner = _text(stored) or ""
+    return owner.removeprefix("owner:") == caller
 
 
 def _text(value: bytes | str | None) -> str | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import math
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -42,14 +41,10 @@ async def readiness(resources: Resources) -> dict[str, str]:
 
 
 async def _check_broker(resources: Resources) -> str:
+    # A ping on the connection the gateway keeps for queue depths: a probe opens none.
     timeout = resources.settings.broker_timeout_s
-
-    def connect() -> None:
-        with resources.celery.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=0, timeout=math.ceil(timeout))
-
     try:
-        await asyncio.wait_for(asyncio.to_thread(connect), timeout + 0.5)
+        await asyncio.wait_for(resources.broker.ping(), timeout + 0.5)
     except TimeoutError:
         return f"unreachable: no answer within {timeout:g} s"
     except Exception as exc:  # kombu raises a different class per transport for one outage

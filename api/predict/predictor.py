@@ -26,7 +26,7 @@ from celery import Celery
 from pydantic import ValidationError
 
 from spectrum.api.edge.admission import LaneAdmission
-from spectrum.api.edge.guard import current_key_digest
+from spectrum.api.edge.guard import current_key_id
 from spectrum.api.models.aliases import Alias, text_digest
 from spectrum.api.models.catalog import Catalog, Route
 from spectrum.api.models.schemas import ServedModel
@@ -56,7 +56,7 @@ from spectrum.shared.errors import (
     SpectrumError,
 )
 from spectrum.shared.predictions import Answer, computed_rows, merge, misses
-from spectrum.shared.predlog.rows import key_id, rows_for
+from spectrum.shared.predlog.rows import rows_for
 from spectrum.shared.predlog.stream import StreamLog
 from spectrum.shared.registry import model_queue
 from spectrum.shared.text import request_texts
@@ -176,7 +176,7 @@ class Predictor:
             return
         rows = []
         at = time.time()
-        key = key_id(current_key_digest())
+        key = current_key_id()
         for part in parts:
             texts = (
                 [normalized[i] for i in part.positions] if isinstance(part, Placed) else normalized

@@ -19,19 +19,11 @@ from spectrum.shared.predictions import Answer
 
 Row = dict[str, Any]
 ROWS_FIELD = "rows"
-# Key ids are digests (api/edge/keys.py); a prefix identifies a key among a handful
-# and cannot be used as one.
-KEY_ID_CHARS = 16
 
 
 def text_hash(normalized_text: str) -> str:
     """sha256 hex of the normalized text: the digest the cache keys use."""
     return hashlib.sha256(normalized_text.encode("utf-8")).hexdigest()
-
-
-def key_id(key_digest: str | None) -> str | None:
-    """What identifies a key in the log: the start of its digest (never the key)."""
-    return key_digest[:KEY_ID_CHARS] if key_digest else None
 
 
 def rows_for(

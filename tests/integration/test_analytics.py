@@ -33,6 +33,7 @@ from spectrum.api.analytics import export
 from spectrum.api.analytics.drift_gauge import DriftGauge
 from spectrum.api.app.factory import create_app
 from spectrum.api.app.resources import Resources
+from spectrum.api.edge.keys import KeyIds, digest
 from spectrum.api.observability.metrics import REGISTRY
 from spectrum.shared.config import Settings
 from spectrum.shared.predlog.db import engine_for
@@ -450,7 +451,7 @@ async def test_windows_buckets_and_formats_beyond_the_bounds_are_422_with_a_reas
 
 
 async def test_analytics_need_a_key_when_keys_are_on(engine: Engine) -> None:
-    settings = Settings(log_json=True, api_keys="analytics-key")
+    settings = Settings(log_json=True, api_keys="analytics-key", key_id_secret="s")
     async with serve(resources(settings, log_db=engine)) as client:
         refused = await client.get("/v1/analytics/volume", params=WINDOW)
         assert refused.status_code == 401
@@ -462,6 +463,47 @@ async def test_analytics_need_a_key_when_keys_are_on(engine: Engine) -> None:
             headers={"Authorization": "Bearer analytics-key"},
         )
         assert allowed.status_code == 200, allowed.text
+
+
+async def test_a_client_key_sees_only_its_own_rows_and_an_admin_key_every_keys(
+    engine: Engine,
+) -> None:
+    secret = "scope-secret"
+    ids = KeyIds.from_settings(Settings(key_id_secret=secret), backend=None)  # type: ignore[arg-type]
+    alice, bob = await ids.of(digest("alice")), await ids.of(digest("bob"))
+    model = model_name("scope")
+    at = T0 + timedelta(minutes=5)
+    put(
+        engine,
+        [row(model, at, "POSITIVE", key_id=alice, text="alice's words") for _ in range(3)]
+        + [row(model, at, "NEGATIVE", key_id=bob, text="bob's words") for _ in range(5)]
+        + [row(model, at, "NEGATIVE")],  # a job row, or keys off: no key
+    )
+    settings = Settings(log_json=True, api_keys="alice,bob,root:admin", key_id_secret=secret)
+    params = {**WINDOW, "model": model}
+    async with serve(resources(settings, log_db=engine)) as client:
+
+        async def seen(key: str) -> tuple[Any, Any, Any, str]:
+            headers = {"X-API-Key": key}
+            keys = (await client.get("/v1/analytics/keys", params=params, headers=headers)).json()
+            volume = await client.get("/v1/analytics/volume", params=params, headers=headers)
+            latency = await client.get("/v1/analytics/latency", params=params, headers=headers)
+            exported = await client.get(
+                "/v1/analytics/export", params={**params, "format": "ndjson"}, headers=headers
+            )
+            totals = sum(s["total"] for s in volume.json()["series"])
+            return keys["keys"], totals, latency.status_code, exported.text
+
+        alice_keys, alice_total, _, alice_export = await seen("alice")
+        root_keys, root_total, _, root_export = await seen("root")
+
+    assert [(k["key_id"], k["total"]) for k in alice_keys] == [(alice, 3)]
+    assert alice_total == 3
+    assert "bob's words" not in alice_export
+    assert {json.loads(line)["key_id"] for line in alice_export.splitlines()} == {alice}
+    assert {(k["key_id"], k["total"]) for k in root_keys} == {(alice, 3), (bob, 5), (None, 1)}
+    assert root_total == 9
+    assert len(root_export.splitlines()) == 9
 
 
 async def test_analytics_answer_404_when_the_log_is_off() -> None:

@@ -36,6 +36,22 @@ PUBLIC_V6 = "2606:2800:21f:cb07:6820:80da:af6b:8b2c"
         "fd00::1",
         "::ffff:127.0.0.1",  # IPv4-mapped loopback
         "::ffff:a9fe:a9fe",  # IPv4-mapped 169.254.169.254
+        # IPv6 forms that embed a private IPv4 address:
+        "64:ff9b::7f00:1",  # NAT64 well-known prefix, 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64, 169.254.169.254
+        "64:ff9b:1::a00:1",  # NAT64 local-use prefix, 10.0.0.1
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
+        "2002:a9fe:a9fe::1",  # 6to4 of 169.254.169.254
+        "::127.0.0.1",  # IPv4-compatible (deprecated)
+        "::a9fe:a9fe",  # IPv4-compatible, 169.254.169.254
+        "::ffff:0:7f00:1",  # IPv4-translated (SIIT)
+        "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo, client 127.0.0.1
+        # IPv4 shorthands the C resolver accepts:
+        "127.1",
+        "2130706433",
+        "0x7f.0.0.1",
+        "017700000001",
+        "0xa9fea9fe",
     ],
 )
 def test_private_literals_are_refused_without_a_lookup(host: str) -> None:
@@ -44,7 +60,18 @@ def test_private_literals_are_refused_without_a_lookup(host: str) -> None:
     assert "SPECTRUM_WEBHOOK_ALLOW_PRIVATE=true" in reason
 
 
-@pytest.mark.parametrize("host", ["8.8.8.8", "2001:4860:4860::8888", "hooks.example.com"])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "8.8.8.8",
+        "2001:4860:4860::8888",
+        "hooks.example.com",
+        "64:ff9b::808:808",  # NAT64 of 8.8.8.8
+        "2002:808:808::1",  # 6to4 of 8.8.8.8
+        "134744072",  # 8.8.8.8 as one number
+        "cafe.example",  # hex letters, but a name
+    ],
+)
 def test_public_literals_and_names_pass_the_submit_check(host: str) -> None:
     assert literal_refusal(host) is None
 
@@ -88,6 +115,12 @@ def post(url: str, resolve: Lookups, recorder: Recorder, *, allow_private: bool 
         transport=recorder.transport,
     )
     return answer.status_code
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::a9fe:a9fe", "2002:a00:1::1", "::ffff:0:a00:1"])
+def test_a_name_resolving_to_an_embedded_private_address_is_refused(address: str) -> None:
+    with pytest.raises(CallbackRefused, match="not a public address"):
+        checked_addresses("hooks.example.com", 443, allow_private=False, resolve=Lookups([address]))
 
 
 def test_a_name_resolving_to_a_private_address_is_refused() -> None:

@@ -50,9 +50,35 @@ function retryAfterSeconds(header) {
   return Number.isNaN(date) ? null : Math.max(0, Math.ceil((date - Date.now()) / 1000));
 }
 
+// The API key the user entered, kept for this tab only (sessionStorage: gone when the
+// tab closes, never shared with other tabs), and sent as a header: never in a URL.
+const KEY_ITEM = "spectrum.apiKey";
+
+/** The key kept for this tab, or "" when none is. */
+export function apiKey() {
+  try {
+    return sessionStorage.getItem(KEY_ITEM) ?? "";
+  } catch {
+    return ""; // storage blocked: no key kept
+  }
+}
+
+/** Keep `key` for this tab's calls ("" forgets it). */
+export function setApiKey(key) {
+  const trimmed = key.trim();
+  if (trimmed) sessionStorage.setItem(KEY_ITEM, trimmed);
+  else sessionStorage.removeItem(KEY_ITEM);
+}
+
+function keyHeader() {
+  const key = apiKey();
+  return key ? { "X-API-Key": key } : {};
+}
+
 async function send(path, init) {
   try {
-    return await fetch(path, { ...init, headers: { accept: "application/json", ...init.headers } });
+    const headers = { accept: "application/json", ...keyHeader(), ...init.headers };
+    return await fetch(path, { ...init, headers });
   } catch (cause) {
     throw new ApiError({ status: 0, detail: String(cause?.message ?? cause) });
   }
@@ -132,4 +158,16 @@ export async function jobResults(resultsUrl) {
   }
   const text = await response.text();
   return text.split("\n").filter((line) => line !== "").map((line) => JSON.parse(line));
+}
+
+/**
+ * A link to a job's results as CSV. With a key set the link cannot carry it (a key never
+ * goes in a URL), so the CSV is fetched with the key's header and linked as a blob.
+ */
+export async function resultsCsvLink(resultsUrl) {
+  const url = `${resultsUrl}?format=csv`;
+  if (!apiKey()) return url;
+  const response = await send(url, { headers: { accept: "text/csv" } });
+  if (!response.ok) throw failure(response, null);
+  return URL.createObjectURL(await response.blob());
 }

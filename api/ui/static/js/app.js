@@ -1,6 +1,6 @@
 // Entry point: read the page's settings and models from the API, then wire up the forms.
 import { setUpAnalytics } from "./analytics.js";
-import { explain, getJson } from "./api.js";
+import { apiKey, explain, getJson, setApiKey } from "./api.js";
 import { setUpBatch } from "./batch.js";
 import { setUpCompare } from "./compare.js";
 import { choices, describe, fillPicker, loadCatalog, modelParam } from "./models.js";
@@ -33,7 +33,28 @@ function servedLine(catalog) {
     + ` · ${plural(workers, "live worker")}`;
 }
 
+function setUpKey() {
+  const form = document.getElementById("key-form");
+  const input = document.getElementById("api-key");
+  const state = document.getElementById("key-state");
+  const show = () => { state.textContent = apiKey() ? "a key is set for this tab" : "no key set"; };
+  form.addEventListener("submit", (event) => {
+    event.preventDefault(); // never a navigation: the key must not reach a URL
+    setApiKey(input.value);
+    input.value = "";
+    show();
+    location.reload(); // the models and settings are read again, with the key
+  });
+  document.getElementById("key-forget").addEventListener("click", () => {
+    setApiKey("");
+    input.value = "";
+    show();
+  });
+  show();
+}
+
 async function main() {
+  setUpKey();
   const served = document.getElementById("served");
   let config = FALLBACK;
   try {

@@ -1,7 +1,9 @@
 // Many texts as one job on /v1/jobs: submit (the texts as JSON, a CSV or JSONL file as it
 // is), poll it with a progress bar, offer Cancel, then show the results in a table with
 // a CSV download.
-import { ApiError, cancelJob, explain, getJob, jobResults, submitJob } from "./api.js";
+import {
+  ApiError, cancelJob, explain, getJob, jobResults, resultsCsvLink, submitJob,
+} from "./api.js";
 import { ParseError, fromLines, isJobFile, textsOfFile, toCsv } from "./parse.js";
 
 const RETRIES = 3; // for 429/503, each after the Retry-After the API asked for
@@ -171,7 +173,7 @@ export function setUpBatch(model) {
       cancelButton.hidden = true;
       cancel = null;
       const results = await patiently(() => jobResults(created.results_url), showError);
-      $("batch-api-csv").href = `${created.results_url}?format=csv`;
+      $("batch-api-csv").href = await resultsCsvLink(created.results_url);
       // Texts shown beside results only when the page read the job as the API did.
       const shownItems = items?.length === job.progress.total ? items : null;
       render(shownItems, results, job.labels);

@@ -181,7 +181,7 @@ class Refusing:
 
 
 async def test_each_middleware_refuses_through_the_one_path(rendered: list[str]) -> None:
-    keyed = Gate(KeyRing([digest(KEY)]), InFlight(10), metrics_public=True)
+    keyed = Gate(KeyRing([(digest(KEY), "client")]), InFlight(10), metrics_public=True)
     full = Gate(KeyRing([]), InFlight(0), metrics_public=True)
     limited = Gate(KeyRing([]), InFlight(10), metrics_public=True)
     limited.limiter = Refusing()  # type: ignore[assignment]

@@ -7,8 +7,10 @@ from collections.abc import Iterator
 import pytest
 
 from spectrum.api.jobs.input import (
+    MAX_LINE_CHARS,
     FileFormat,
     check_callback_url,
+    check_json_size,
     decoded,
     file_format,
     read_csv,
@@ -144,6 +146,10 @@ def test_decoded_drops_only_a_leading_bom() -> None:
         (b'{"body": "a"}\n', "line 1: no 'text' field"),
         (b'{"text": 3}\n', "must be a string"),
         (b'"a"\n"b"\n"c"\n', "more than 2 rows"),
+        (b"[" * 100_000 + b"\n", "line 1: JSON nested too deep"),
+        (b'{"text": "a", "n": ' + b"9" * 5000 + b"}\n", "line 1: not valid JSON"),
+        (b'{"text": "a", "n": -' + b"1" * 5000 + b"}\n", "line 1: not valid JSON"),
+        (b'{"text": "a", "n": 1e99999}\n{"text": "b"\n', "line 2: not valid JSON"),
     ],
 )
 def test_jsonl_refusals(data: bytes, reason: str) -> None:
@@ -229,3 +235,43 @@ def test_string_parameters_that_are_not_unicode_are_refused() -> None:
         read_file(b"text\nok\n", "csv", "\ud800", max_rows=5)
     with pytest.raises(InvalidInput, match=r"^callback_url: character 20 is a lone surrogate"):
         check_callback_url("https://example.com/\ud800")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_line_longer_than_the_bound_is_refused_before_it_is_held(fmt: FileFormat) -> None:
+    piece = b"x" * 65536
+    pulled = 0
+
+    def chunks() -> Iterator[bytes]:
+        nonlocal pulled
+        yield b"text\n" if fmt == "csv" else b""
+        for _ in range(10_000):  # 640 MiB, were it all read
+            pulled += 1
+            yield piece
+
+    with pytest.raises(InvalidInput, match="a line is longer than"):
+        list(read_file(chunks(), fmt, "text", max_rows=10))
+    assert pulled * len(piece) <= MAX_LINE_CHARS + 2 * len(piece)
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b'{"texts": [' + b'"a",' * 200 + b'"a"]}', "more than 116 JSON values"),
+        (b'{"texts": [' + b"[]," * 200 + b"[]]}", "more than 116 JSON values"),
+        (b'{"texts": [' + b"1," * 200 + b"1]}", "more than 116 JSON values"),
+        (b'{"texts": ["' + b"x" * 30000 + b'"]}', "a JSON value of 30002 bytes"),
+    ],
+)
+def test_a_json_job_body_past_its_bounds_is_refused_before_parsing(
+    data: bytes, reason: str
+) -> None:
+    with pytest.raises(InvalidInput, match=reason):
+        check_json_size(data, max_texts=100, max_text_chars=100)
+
+
+def test_a_json_job_body_within_its_bounds_passes() -> None:
+    escaped = '"' + "\\ud83d\\ude00" * 100 + '"'  # 100 emoji, each as 12 bytes
+    texts = ", ".join([escaped] * 99 + ['"with \\" quote, [brackets] and 123"'])
+    data = f'{{"texts": [{texts}], "callback_url": "https://x.example", "model": "m"}}'.encode()
+    check_json_size(data, max_texts=100, max_text_chars=100)

@@ -21,6 +21,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 from celery import Celery
+from pydantic import SecretStr
 
 from spectrum.api.edge.admission import LaneAdmission
 from spectrum.api.jobs.service import JobService
@@ -365,3 +366,94 @@ async def test_a_bulk_lane_that_scales_from_zero_still_needs_a_worker_of_the_mod
         assert answer.status_code == 503
         assert answer.json()["error"] == "NoWorkerAvailable"
         assert gateway.published() == []
+
+
+ALICE, BOB = "alice-key", "bob-key"
+
+
+@pytest.fixture
+async def keyed(redis_url: str, redis: aioredis.Redis) -> AsyncIterator[Gateway]:
+    settings = gateway_settings(redis_url).model_copy(
+        update={"api_keys": SecretStr(f"{ALICE},{BOB}"), "key_id_secret": SecretStr("s")}
+    )
+    async with AsyncExitStack() as stack:
+        yield await open_gateway(stack, redis, settings, bulk_workers=1)
+
+
+def as_(key: str) -> dict[str, str]:
+    return {"X-API-Key": key}
+
+
+async def test_a_job_belongs_to_its_key_and_is_a_404_to_any_other(keyed: Gateway) -> None:
+    created = await keyed.client.post("/v1/jobs", json={"texts": TEXTS}, headers=as_(ALICE))
+    assert created.status_code == 202, created.text
+    status_url = created.json()["status_url"]
+    keyed.work(keyed.published())
+
+    for method, url in (
+        ("GET", status_url),
+        ("GET", f"{status_url}/results"),
+        ("DELETE", status_url),
+    ):
+        answer = await keyed.client.request(method, url, headers=as_(BOB))
+        assert answer.status_code == 404, (method, url, answer.text)
+        assert answer.json()["error"] == "JobNotFound"
+    mine = await keyed.client.get(status_url, headers=as_(ALICE))
+    assert mine.status_code == 200
+    assert mine.json()["state"] == "succeeded"
+    assert (await keyed.client.get(f"{status_url}/results", headers=as_(ALICE))).status_code == 200
+
+
+async def test_an_idempotency_key_is_scoped_to_the_api_key_that_sent_it(keyed: Gateway) -> None:
+    headers = {"Idempotency-Key": uuid.uuid4().hex}
+    alice = await keyed.client.post(
+        "/v1/jobs", json={"texts": TEXTS}, headers={**headers, **as_(ALICE)}
+    )
+    # Bob's same Idempotency-Key neither replays Alice's job nor conflicts with it.
+    bob = await keyed.client.post(
+        "/v1/jobs", json={"texts": ["else"]}, headers={**headers, **as_(BOB)}
+    )
+    bob_same = await keyed.client.post(
+        "/v1/jobs", json={"texts": TEXTS}, headers={**headers, **as_(BOB)}
+    )
+    assert alice.status_code == bob.status_code == 202, bob.text
+    assert bob.json()["id"] != alice.json()["id"]
+    assert "idempotent-replayed" not in bob.headers
+    assert bob_same.status_code == 409  # Bob's own key, reused with another body
+    again = await keyed.client.post(
+        "/v1/jobs", json={"texts": TEXTS}, headers={**headers, **as_(ALICE)}
+    )
+    assert again.json()["id"] == alice.json()["id"]
+
+
+DEEP = b"[" * 100_000
+HUGE = b"9" * 5000
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b'{"texts": ' + DEEP + b"}", "application/json"),
+        (b'{"texts": ["a"], "model": ' + HUGE + b"}", "application/json"),
+        (b'{"texts": ["a"', "application/json"),
+        (b'\xff\xfe{\x00"\x00', "application/json"),
+        (b'{"text": "a"}\n' + DEEP + b"\n", "application/x-ndjson"),
+        (b'{"text": "a", "n": ' + HUGE + b"}\n", "application/x-ndjson"),
+        (b'{"text": "a"}\n{"text": "b', "application/x-ndjson"),
+        ("\ufefftext\n\u00e9\n".encode("utf-16"), "text/csv"),
+        (b'text\n"unterminated\n', "text/csv"),
+        (b"text\n" + b"x" * (1024 * 1024 + 10) + b"\n", "text/csv"),
+        (b'--b\r\nContent-Disposition: form-data; name="file"', "multipart/form-data; boundary=b"),
+        (b"--b\r\n\r\n", "multipart/form-data; boundary=b"),
+        (b"data", "multipart/form-data"),
+    ],
+)
+async def test_every_job_parser_answers_a_bad_body_with_a_4xx(
+    gateway: Gateway, content: bytes, content_type: str
+) -> None:
+    answer = await gateway.client.post(
+        "/v1/jobs", content=content, headers={"Content-Type": content_type}
+    )
+    assert 400 <= answer.status_code < 500, answer.text
+    assert set(answer.json()) >= {"error", "detail"}
+    assert gateway.published() == []

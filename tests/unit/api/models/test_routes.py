@@ -16,7 +16,10 @@ from tests.unit.api.models.test_catalog import FakeBackend
 from tests.unit.inprocess import resources, serve
 
 KEY, HASHED = new_key()
-KEYS_ON = Settings(log_json=True, api_key_hashes=HASHED)
+CLIENT, CLIENT_HASHED = new_key()
+KEYS_ON = Settings(
+    log_json=True, api_key_hashes=f"{HASHED}:admin,{CLIENT_HASHED}", key_id_secret="s"
+)
 KEYS_OFF = Settings(log_json=True)
 AUTH = {"Authorization": f"Bearer {KEY}"}
 CANARY = {"pair": {"targets": {"m": 9, "v2": 1}, "shadow": {"model": "v2", "share": 0.5}}}
@@ -73,6 +76,10 @@ async def test_put_aliases_stores_a_valid_set_and_refuses_a_bad_one_with_its_rea
     given = resources(KEYS_ON, models=models, backend=backend)
     async with serve(given) as client:
         anonymous = await client.put("/v1/admin/aliases", json=CANARY)
+        as_client = await client.put(
+            "/v1/admin/aliases", json=CANARY, headers={"X-API-Key": CLIENT}
+        )
+        client_reads = await client.get("/v1/admin/aliases", headers={"X-API-Key": CLIENT})
         bad: list[Any] = []
         for document in (
             {"pair": {"targets": {"m": 0}}},
@@ -85,6 +92,8 @@ async def test_put_aliases_stores_a_valid_set_and_refuses_a_bad_one_with_its_rea
         shown = await client.get("/v1/admin/aliases", headers=AUTH)
 
     assert anonymous.status_code == 401
+    assert as_client.status_code == client_reads.status_code == 403  # a client key is no admin
+    assert as_client.json()["error"] == "Forbidden"
     assert [b.status_code for b in bad] == [422, 422, 422]
     assert "positive integer" in bad[0].json()["detail"]
     assert "a model has this name" in bad[1].json()["detail"]

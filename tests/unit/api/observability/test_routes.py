@@ -7,15 +7,14 @@ over fake sources.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 import redis.asyncio as aioredis
-from celery import Celery
 
+from spectrum.api.edge.admission import QueueDepth
 from spectrum.api.edge.keys import new_key
 from spectrum.api.observability.metrics import CONTENT_TYPE, ScrapeProbe
-from spectrum.shared.celery_app import create_celery
 from spectrum.shared.config import Settings
 from tests.unit.inprocess import FakeModels, resources, serve
 
@@ -24,17 +23,17 @@ CLOSED_PORT = "redis://127.0.0.1:1/0"  # nothing listens there: refused at once
 
 
 @pytest.fixture
-def broker() -> Iterator[Celery]:
-    celery = create_celery(Settings(broker_url="memory://"))
-    yield celery
-    celery.close()
+async def broker() -> AsyncIterator[QueueDepth]:
+    kept = QueueDepth("memory://", timeout=1.0)
+    yield kept
+    await kept.close()
 
 
 @pytest.fixture
-def broker_down() -> Iterator[Celery]:
-    celery = create_celery(Settings(broker_url=CLOSED_PORT, broker_timeout_s=0.5))
-    yield celery
-    celery.close()
+async def broker_down() -> AsyncIterator[QueueDepth]:
+    kept = QueueDepth(CLOSED_PORT, timeout=0.5)
+    yield kept
+    await kept.close()
 
 
 @pytest.fixture
@@ -60,9 +59,9 @@ async def test_healthz_answers_without_any_resource() -> None:
 
 
 async def test_readyz_is_200_when_broker_backend_and_a_worker_answer(
-    broker: Celery, backend: aioredis.Redis
+    broker: QueueDepth, backend: aioredis.Redis
 ) -> None:
-    given = resources(SETTINGS, celery=broker, backend=backend, models=FakeModels())
+    given = resources(SETTINGS, broker=broker, backend=backend, models=FakeModels())
     async with serve(given) as client:
         answer = await client.get("/readyz")
 
@@ -74,9 +73,9 @@ async def test_readyz_is_200_when_broker_backend_and_a_worker_answer(
 
 
 async def test_readyz_is_503_and_names_the_missing_worker(
-    broker: Celery, backend: aioredis.Redis
+    broker: QueueDepth, backend: aioredis.Redis
 ) -> None:
-    given = resources(SETTINGS, celery=broker, backend=backend, models=FakeModels(live=0))
+    given = resources(SETTINGS, broker=broker, backend=backend, models=FakeModels(live=0))
     async with serve(given) as client:
         answer = await client.get("/readyz")
 
@@ -88,10 +87,10 @@ async def test_readyz_is_503_and_names_the_missing_worker(
 
 
 async def test_readyz_is_503_when_the_backend_is_down_and_does_not_ask_for_workers(
-    broker: Celery, backend_down: aioredis.Redis
+    broker: QueueDepth, backend_down: aioredis.Redis
 ) -> None:
     # The workers are only read through the backend: unknown, not "ok", while it is down.
-    given = resources(SETTINGS, celery=broker, backend=backend_down, models=FakeModels())
+    given = resources(SETTINGS, broker=broker, backend=backend_down, models=FakeModels())
     async with serve(given) as client:
         answer = await client.get("/readyz")
 
@@ -103,14 +102,31 @@ async def test_readyz_is_503_when_the_backend_is_down_and_does_not_ask_for_worke
 
 
 async def test_readyz_is_503_when_the_broker_is_down(
-    broker_down: Celery, backend: aioredis.Redis
+    broker_down: QueueDepth, backend: aioredis.Redis
 ) -> None:
-    given = resources(SETTINGS, celery=broker_down, backend=backend, models=FakeModels())
+    given = resources(SETTINGS, broker=broker_down, backend=backend, models=FakeModels())
     async with serve(given) as client:
         answer = await client.get("/readyz")
 
     assert answer.status_code == 503
     assert answer.json()["checks"]["broker"].startswith("unreachable")
+
+
+async def test_readyz_opens_no_broker_connection_per_call(
+    redis_url: str, backend: aioredis.Redis
+) -> None:
+    kept = QueueDepth(redis_url, timeout=1.0)
+    given = resources(SETTINGS, broker=kept, backend=backend, models=FakeModels())
+    try:
+        async with serve(given) as client:
+            assert (await client.get("/readyz")).status_code == 200  # connections made here
+            before = (await backend.info("stats"))["total_connections_received"]
+            answers = [(await client.get("/readyz")).status_code for _ in range(20)]
+            after = (await backend.info("stats"))["total_connections_received"]
+    finally:
+        await kept.close()
+    assert answers == [200] * 20
+    assert after - before <= 1  # another test's client may connect meanwhile, not 20
 
 
 class FakeWaiter:
@@ -157,7 +173,9 @@ async def test_metrics_still_answer_without_a_broker_and_leave_no_stale_depth() 
 
 async def test_private_metrics_need_a_key() -> None:
     key, hashed = new_key()
-    settings = Settings(log_json=True, api_key_hashes=hashed, metrics_public=False)
+    settings = Settings(
+        log_json=True, api_key_hashes=hashed, metrics_public=False, key_id_secret="s"
+    )
     async with serve(resources(settings, probe=probe({}))) as client:
         anonymous = await client.get("/metrics")
         known = await client.get("/metrics", headers={"X-API-Key": key})

@@ -123,7 +123,7 @@ async def test_a_body_over_the_limit_is_a_413_before_the_predictor() -> None:
 async def test_with_keys_on_only_a_known_key_gets_through() -> None:
     key, hashed = new_key()
     predictor = FakePredictor()
-    settings = Settings(log_json=True, api_key_hashes=hashed)
+    settings = Settings(log_json=True, api_key_hashes=hashed, key_id_secret="s")
     async with serve(resources(settings, predictor=predictor)) as client:
         anonymous = await client.post("/v1/predict", json={"text": "x"})
         wrong = await client.post("/v1/predict", json={"text": "x"}, headers={"X-API-Key": "no"})

@@ -22,6 +22,7 @@ async def test_ui_config_tells_the_page_its_limits_and_links_even_with_keys_on()
     settings = Settings(
         log_json=True,
         api_key_hashes=hashed,
+        key_id_secret="s",
         max_texts_per_request=16,
         max_text_chars=500,
         grafana_url="http://grafana.example/d/spectrum",

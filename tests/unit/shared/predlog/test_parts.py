@@ -17,7 +17,7 @@ from spectrum.shared.config import Settings
 from spectrum.shared.predictions import Answer
 from spectrum.shared.predlog.backlog import Backlog, Entry
 from spectrum.shared.predlog.retention import cutoff
-from spectrum.shared.predlog.rows import decode_rows, encode_rows, for_insert, key_id, rows_for
+from spectrum.shared.predlog.rows import decode_rows, encode_rows, for_insert, rows_for
 from spectrum.shared.predlog.stream import ENTRY_ROWS, PENDING_ROWS_MAX, StreamLog
 
 POSITIVE = Answer("POSITIVE", 0.9, {"NEGATIVE": 0.1, "POSITIVE": 0.9}, False, False)
@@ -36,7 +36,7 @@ def two_rows(*, log_texts: bool) -> list[dict[str, Any]]:
         log_texts=log_texts,
         alias="sentiment",
         request_id="req-1",
-        key=key_id("ab" * 32),
+        key="0123456789abcdef",
     )
 
 
@@ -51,7 +51,7 @@ def test_rows_carry_the_answer_and_the_texts_hash_but_not_the_text_by_default() 
     assert first["text_hash"] == hashlib.sha256(b"good film").hexdigest()
     assert "text" not in first
     assert "good film" not in json.dumps(first)
-    assert first["key_id"] == "ab" * 8  # a prefix of the digest, never the key
+    assert first["key_id"] == "0123456789abcdef"
     assert (first["alias"], first["request_id"], first["source"]) == (
         "sentiment",
         "req-1",
@@ -61,10 +61,6 @@ def test_rows_carry_the_answer_and_the_texts_hash_but_not_the_text_by_default() 
 
 def test_rows_keep_the_text_only_when_asked() -> None:
     assert [row["text"] for row in two_rows(log_texts=True)] == ["good film", "bad film"]
-
-
-def test_no_key_means_no_key_id() -> None:
-    assert key_id(None) is None
 
 
 def test_an_entry_round_trips_and_becomes_insertable() -> None:
