@@ -299,7 +299,9 @@ def test_aliases_change_without_a_restart_from_the_file_and_the_admin_endpoint(
     url = own_redis.url
     key, hashed = new_key()
     where = {"broker_url": url, "result_backend_url": url, "cache_url": url}
-    first, second = make_stack(**where, api_key_hashes=hashed), make_stack(**where)
+    # The admin endpoint needs an admin key (a key without a role is a client).
+    admin = f"{hashed}:admin"
+    first, second = make_stack(**where, api_key_hashes=admin), make_stack(**where)
     path = tmp_path / "aliases.json"
 
     def write(targets: dict[str, int] | str, mtime: float) -> None:

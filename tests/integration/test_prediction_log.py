@@ -8,6 +8,7 @@ Invariant checked throughout: every row sent is in the table or counted as dropp
 from __future__ import annotations
 
 import hashlib
+import hmac
 import signal
 import time
 import uuid
@@ -39,6 +40,8 @@ from tests.integration.stack import Stack
 
 SHARED_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 KEY = "log19-test-key-" + "x" * 20
+# The server secret key ids are an HMAC under (SPECTRUM_KEY_ID_SECRET).
+SECRET = "log-test-key-id-secret"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -132,7 +135,7 @@ def predict(client: httpx.Client, batch: list[str], request_id: str) -> None:
 def test_every_answered_text_is_logged_once_with_its_fields(
     make_stack: Any, database_url: str
 ) -> None:
-    stack: Stack = make_stack(database_url=database_url, api_keys=KEY)
+    stack: Stack = make_stack(database_url=database_url, api_keys=KEY, key_id_secret=SECRET)
     stack.start_worker()
     writer = start_writer(stack)
     stack.start_api()
@@ -156,9 +159,11 @@ def test_every_answered_text_is_logged_once_with_its_fields(
     assert len(jobs) == 4
     assert {r["source"] for r in jobs} == {"job"}
     assert {r["source"] for r in computed + cached} == {"predict"}
+    # The key's id: HMAC-SHA256 of its digest under the server's secret, 16 hex digits.
     digest = hashlib.sha256(KEY.encode()).hexdigest()
-    assert {r["key_id"] for r in computed} == {digest[:16]}  # identifies the key
-    assert {r["key_id"] for r in jobs} == {digest[:16]}  # the job's rows name it too
+    key_id = hmac.new(SECRET.encode(), digest.encode(), hashlib.sha256).hexdigest()[:16]
+    assert {r["key_id"] for r in computed} == {key_id}  # identifies the key
+    assert {r["key_id"] for r in jobs} == {key_id}  # the job's rows name it too
     assert all(KEY not in str(r.values()) for r in rows)  # never the key itself
     assert all(r["text"] is None for r in rows)  # texts are not kept by default
     hashes = {hashlib.sha256(t.encode()).hexdigest() for t in batch}
