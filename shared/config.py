@@ -116,14 +116,17 @@ class Settings(BaseSettings):
     runtime_threads: int = Field(default=0, ge=0)
     """Threads for the runtime's math in each worker process; `0` shares the cores this
     machine lets the process use evenly among its SPECTRUM_WORKER_PROCESSES."""
-    wide_pass_tokens: int = Field(default=256, ge=0)
+    wide_pass_tokens: int = Field(default=0, ge=0)
     """OpenVINO, with SPECTRUM_RUNTIME_THREADS=0: a forward pass of at most this many
     padded tokens (rows x longest row: a lone text, a few short ones) runs on every core
     of the host that no other worker's pass holds when it starts, instead of on its
     process's share alone, so that at low load a text does not wait on one core while
     the others idle (worker/runtimes/cores.py). Larger passes keep to their share, where
     one thread a core does more work than several on one pass, and so that a bulk pass
-    never holds every core. `0`: every pass keeps to its share."""
+    never holds every core. `0` (the default until a threshold is measured that costs
+    nothing at 8 connections): every pass keeps to its share. 256 cut one-at-a-time
+    latency by a sixth and cost about a sixth of the requests/s at 8 connections
+    ([Performance](performance.md#cores-by-load))."""
     max_tokens: int = Field(default=256, ge=8)
     """Longest input, in tokens, the transformer sees; longer texts are truncated."""
     fixed_pass_ms: float = Field(default=5.0, ge=0)

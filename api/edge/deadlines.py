@@ -69,7 +69,10 @@ class Deadlines:
             if body_done:  # after the body: only a disconnect can come, wait for it freely
                 return await receive()
             try:
-                message = await asyncio.wait_for(receive(), max(0.0, body_by - self.clock()))
+                # asyncio.timeout, not wait_for: no task of its own for every message, so
+                # the request ends (and frees its in-flight slot) with its last send.
+                async with asyncio.timeout(max(0.0, body_by - self.clock())):
+                    message = await receive()
             except TimeoutError:
                 timed_out = True
                 log.info("request body too slow", path=scope["path"], s=self.body_timeout_s)
@@ -96,7 +99,8 @@ class Deadlines:
                 answer_by = self.clock() + self.response_timeout_s
             assert answer_by is not None
             try:
-                await asyncio.wait_for(send(message), max(0.0, answer_by - self.clock()))
+                async with asyncio.timeout(max(0.0, answer_by - self.clock())):
+                    await send(message)
             except TimeoutError:
                 log.info("answer not taken in time", path=scope["path"], s=self.response_timeout_s)
                 raise TooSlowToRead from None
